@@ -1,0 +1,197 @@
+//! The gateway's settings, from command-line flags and environment variables.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Every setting of the gateway. `gateway --help` lists them with their
+/// environment variables and defaults; the defaults run against a local broker.
+#[derive(Clone, Parser)]
+#[command(
+    name = "gateway",
+    version,
+    about = "Kafka flow dashboard gateway: accepts orders over REST, writes them to Kafka, \
+             and streams every record of the topic to browsers over WebSocket."
+)]
+pub struct Config {
+    /// Kafka bootstrap servers, comma-separated host:port.
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+
+    /// The topic orders are written to and streamed from.
+    #[arg(long, env = "KAFKA_TOPIC", default_value = "orders")]
+    pub topic: String,
+
+    /// Partition count used when the gateway creates the topic. An existing
+    /// topic is used as it is, whatever its partition count.
+    #[arg(long, env = "KAFKA_TOPIC_PARTITIONS", default_value_t = 3,
+          value_parser = clap::value_parser!(i32).range(1..=10_000))]
+    pub partitions: i32,
+
+    /// Replication factor used when the gateway creates the topic.
+    #[arg(long, env = "KAFKA_TOPIC_REPLICATION", default_value_t = 1,
+          value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub replication_factor: i32,
+
+    /// Any librdkafka property, as key=value, for both producer and consumer
+    /// (e.g. -X security.protocol=SASL_SSL -X sasl.mechanism=PLAIN). Repeatable;
+    /// in the environment, separate pairs with ';'. Values of properties whose
+    /// name contains "password" or "secret" are never logged.
+    #[arg(short = 'X', long = "kafka-property", env = "KAFKA_PROPERTIES",
+          value_name = "KEY=VALUE", value_delimiter = ';', value_parser = parse_property)]
+    pub kafka_properties: Vec<(String, String)>,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Folder with the built dashboard (Trunk's output), served at `/`.
+    #[arg(long, env = "GATEWAY_STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// How long an order may wait for the broker's acknowledgement before the
+    /// client gets 503 (librdkafka's message.timeout.ms), in milliseconds.
+    #[arg(long, env = "DELIVERY_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(100..=300_000))]
+    pub delivery_timeout_ms: u64,
+
+    /// Records per partition the gateway keeps in memory for browsers that
+    /// ask for recent history (`/ws?last=N`).
+    #[arg(long, env = "LIVE_HISTORY", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub history: u64,
+
+    /// Records a WebSocket client may fall behind before it is told it missed some.
+    #[arg(long, env = "LIVE_CLIENT_QUEUE", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub client_queue: u64,
+
+    /// Most WebSocket clients at once; more get 503.
+    #[arg(long, env = "LIVE_MAX_CLIENTS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_clients: u64,
+}
+
+impl Config {
+    /// A configuration with every default, for `brokers` and `topic`;
+    /// what tests start from.
+    pub fn new(brokers: impl Into<String>, topic: impl Into<String>) -> Self {
+        let mut config = Config::parse_from(["gateway"]);
+        config.brokers = brokers.into();
+        config.topic = topic.into();
+        config
+    }
+
+    pub fn delivery_timeout(&self) -> Duration {
+        Duration::from_millis(self.delivery_timeout_ms)
+    }
+}
+
+/// Parses one `key=value` librdkafka property.
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("empty property name in {s:?}"));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+/// Whether a librdkafka property holds a secret that must never be logged.
+pub(crate) fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "sasl.jaas",
+        "sasl.oauthbearer.config",
+        "key.pem",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// Written by hand so that secrets in `kafka_properties` never reach a log.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let properties: Vec<String> = self
+            .kafka_properties
+            .iter()
+            .map(|(k, v)| {
+                if is_secret(k) {
+                    format!("{k}=<redacted>")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
+        f.debug_struct("Config")
+            .field("brokers", &self.brokers)
+            .field("topic", &self.topic)
+            .field("partitions", &self.partitions)
+            .field("replication_factor", &self.replication_factor)
+            .field("kafka_properties", &properties)
+            .field("listen", &self.listen)
+            .field("static_dir", &self.static_dir)
+            .field("delivery_timeout_ms", &self.delivery_timeout_ms)
+            .field("history", &self.history)
+            .field("client_queue", &self.client_queue)
+            .field("max_clients", &self.max_clients)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_run_against_a_local_broker() {
+        // (brokers and topic are left out: the test environment may set them.)
+        let config = Config::parse_from(["gateway"]);
+        assert_eq!(config.partitions, 3);
+        assert_eq!(config.listen, "127.0.0.1:8080".parse().expect("addr"));
+        assert_eq!(config.delivery_timeout(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn kafka_properties_are_key_value_pairs() {
+        let config = Config::parse_from([
+            "gateway",
+            "-X",
+            "security.protocol=SASL_PLAINTEXT",
+            "--kafka-property",
+            "sasl.password=a=b",
+        ]);
+        assert_eq!(
+            config.kafka_properties,
+            vec![
+                ("security.protocol".into(), "SASL_PLAINTEXT".into()),
+                ("sasl.password".into(), "a=b".into())
+            ]
+        );
+        assert!(Config::try_parse_from(["gateway", "-X", "novalue"]).is_err());
+        assert!(Config::try_parse_from(["gateway", "-X", "=v"]).is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config =
+            Config::parse_from(["gateway", "-X", "sasl.password=hunter2", "-X", "acks=all"]);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("sasl.password=<redacted>"), "{shown}");
+        assert!(shown.contains("acks=all"), "{shown}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_refused() {
+        assert!(Config::try_parse_from(["gateway", "--partitions", "0"]).is_err());
+        assert!(Config::try_parse_from(["gateway", "--delivery-timeout-ms", "5"]).is_err());
+    }
+}

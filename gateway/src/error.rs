@@ -1,0 +1,89 @@
+//! The HTTP error boundary: every failure a client can see, each with one
+//! status and the same JSON body ([`wire::ErrorBody`]).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use wire::{ErrorBody, ErrorCode, FieldError};
+
+use crate::produce::ProduceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("the body is larger than the {limit} bytes the gateway accepts")]
+    PayloadTooLarge { limit: usize },
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
+    #[error(transparent)]
+    BrokerUnavailable(#[from] ProduceError),
+    #[error("the gateway already serves {0} live clients")]
+    TooManyClients(usize),
+    #[error("no route for {0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the request took longer than {0} ms")]
+    Timeout(u128),
+}
+
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::MalformedJson(_) => ErrorCode::MalformedJson,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::InvalidField { .. } => ErrorCode::InvalidField,
+            Self::BrokerUnavailable(_) => ErrorCode::BrokerUnavailable,
+            Self::TooManyClients(_) => ErrorCode::TooManyClients,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::Timeout(_) => ErrorCode::Timeout,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BrokerUnavailable(_) | Self::TooManyClients(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+            field: match self {
+                Self::InvalidField { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(err: FieldError) -> Self {
+        Self::InvalidField {
+            field: err.field,
+            message: err.message,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::BrokerUnavailable(err) = &self {
+            tracing::warn!(%err, "order not accepted");
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}

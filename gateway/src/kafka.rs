@@ -1,0 +1,67 @@
+//! librdkafka client settings shared by every client the gateway creates.
+//!
+//! The user's passthrough properties (`-X key=value`) are applied first and
+//! the settings the gateway's guarantees rest on are applied last, so no
+//! passthrough can weaken them: an acknowledged order is on every in-sync
+//! replica, and the live view never commits an offset.
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::error::KafkaResult;
+use rdkafka::producer::FutureProducer;
+
+use crate::config::Config;
+
+/// Bootstrap servers, quick reconnects, `defaults` (which the user's
+/// properties may override), then the user's properties.
+fn base(config: &Config, defaults: &[(&str, &str)]) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", &config.brokers)
+        .set("client.id", "kafka-flow-gateway")
+        // librdkafka backs off up to 10 s between reconnects by default; a
+        // dashboard should notice a returning broker within a second.
+        .set("reconnect.backoff.max.ms", "1000");
+    for (key, value) in defaults {
+        client.set(*key, *value);
+    }
+    for (key, value) in &config.kafka_properties {
+        client.set(key, value);
+    }
+    client
+}
+
+/// The order producer: idempotent, `acks=all`, and a delivery timeout after
+/// which a waiting request gets 503 instead of hanging.
+pub(crate) fn producer(config: &Config) -> KafkaResult<FutureProducer> {
+    // Small batches: orders are answered when the broker acknowledges them,
+    // so lingering long would add straight to every request's latency.
+    base(config, &[("linger.ms", "2")])
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", config.delivery_timeout_ms.to_string())
+        .create()
+}
+
+/// The live view's consumer. It is only ever given partitions by manual
+/// assignment and never commits, so its group id, unique to this process,
+/// never appears on the broker and no application group loses a record to it.
+pub(crate) fn live_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
+    base(config, &[])
+        .set(
+            "group.id",
+            format!("kafka-flow-live-{}", uuid::Uuid::now_v7()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .create()
+}
+
+/// For creating the topic and reading its metadata.
+pub(crate) fn admin(config: &Config) -> KafkaResult<AdminClient<DefaultClientContext>> {
+    base(config, &[]).create()
+}

@@ -1,0 +1,210 @@
+//! The gateway of the Kafka flow dashboard.
+//!
+//! A browser posts orders over REST; the gateway writes each to a Kafka topic
+//! and answers once the broker acknowledged it. Independently, one consumer
+//! reads the same topic and the gateway streams every record, from any
+//! producer, to every connected browser over a WebSocket.
+//!
+//! Layout, one concern per module:
+//! - `config`: flags and environment.
+//! - `kafka`: librdkafka client settings, passthrough properties applied safely.
+//! - `topic`: create the topic when missing; describe it for health.
+//! - `produce`: write an order and wait for the broker's acknowledgement.
+//! - `orders`: `POST /api/orders` and its strict JSON extractor.
+//! - `record`: a consumed record as the dashboard shows it.
+//! - `live`: the live consumer and the hub fanning records out to clients.
+//! - `ws`: `GET /ws`, one browser's stream.
+//! - `health`: `GET /api/health`.
+//! - `error`: the one error shape of the HTTP API.
+//! - `shutdown`: SIGINT/SIGTERM.
+//!
+//! [`run`] is what `main` and the tests call: it serves on a listener the
+//! caller bound until a shutdown future completes, then drains and flushes.
+
+pub mod config;
+pub mod error;
+mod health;
+mod kafka;
+mod live;
+pub mod orders;
+mod produce;
+pub mod record;
+pub mod shutdown;
+mod topic;
+mod ws;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use rdkafka::error::KafkaError;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use produce::ProduceError;
+
+use crate::live::Hub;
+use crate::produce::OrderProducer;
+use crate::topic::Topic;
+
+/// Why the gateway could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kafka client configuration rejected: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("HTTP server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    producer: Arc<OrderProducer>,
+    hub: Arc<Hub>,
+    topic: Topic,
+    brokers: Arc<str>,
+    /// The most history records per partition a client may ask for.
+    history: usize,
+    /// One permit per live client: the bound on WebSocket connections.
+    client_slots: Arc<Semaphore>,
+    max_clients: usize,
+    /// Cancelled when the gateway shuts down; live clients then close.
+    shutdown: CancellationToken,
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes. Then it stops
+/// accepting, lets in-flight requests finish, closes WebSockets with a close
+/// frame, and flushes the producer so no acknowledged order is lost.
+///
+/// It starts whether or not the broker is reachable: the topic is created and
+/// the live view starts as soon as the broker answers.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    tracing::debug!(?config, "starting");
+    let token = CancellationToken::new();
+    let topic = Topic::new(kafka::admin(&config)?, &config.topic);
+    let producer = Arc::new(OrderProducer::new(
+        kafka::producer(&config)?,
+        config.topic.clone(),
+        config.delivery_timeout(),
+    ));
+    let consumer = kafka::live_consumer(&config)?;
+    let hub = Arc::new(Hub::new(
+        usize::try_from(config.history).unwrap_or(usize::MAX),
+        usize::try_from(config.client_queue).unwrap_or(usize::MAX),
+    ));
+    let max_clients = usize::try_from(config.max_clients).unwrap_or(usize::MAX);
+    let state = AppState {
+        producer: producer.clone(),
+        hub: hub.clone(),
+        topic: topic.clone(),
+        brokers: config.brokers.as_str().into(),
+        history: usize::try_from(config.history).unwrap_or(usize::MAX),
+        client_slots: Arc::new(Semaphore::new(max_clients)),
+        max_clients,
+        shutdown: token.clone(),
+    };
+
+    let live = tokio::spawn({
+        let token = token.clone();
+        let create = (config.partitions, config.replication_factor);
+        let history = config.history;
+        async move { live::consume(consumer, topic, create, history, &hub, token).await }
+    });
+
+    let app = router(state, &config);
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, brokers = %config.brokers, topic = %config.topic, "gateway listening");
+    }
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown({
+            let token = token.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: draining requests and closing live clients");
+                token.cancel();
+            }
+        })
+        .await;
+    // Whatever ended the server, stop the live view and flush what was produced.
+    token.cancel();
+    let _ = live.await;
+    let flush_timeout = config.delivery_timeout() + Duration::from_secs(1);
+    if let Err(err) = producer.flush(flush_timeout).await {
+        tracing::error!(%err, "producer flush failed; queued orders may be lost");
+    }
+    tracing::info!("gateway stopped");
+    served.map_err(Error::from)
+}
+
+fn router(state: AppState, config: &Config) -> Router {
+    // Requests are bounded: the produce step by the delivery timeout, the
+    // whole request (including a slow body upload) by this.
+    let request_timeout = config.delivery_timeout() + Duration::from_secs(5);
+    let api = Router::new()
+        .route("/orders", post(orders::place))
+        .route("/health", get(health::health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(orders::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            time_limit(req, next, request_timeout)
+        }));
+    Router::new()
+        .nest("/api", api)
+        .route("/ws", get(ws::upgrade))
+        .fallback_service(dashboard(config))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The built frontend, or a page saying how to build it.
+fn dashboard(config: &Config) -> axum::routing::MethodRouter {
+    let index = config.static_dir.join("index.html");
+    if index.is_file() {
+        let files = ServeDir::new(&config.static_dir).fallback(ServeFile::new(index));
+        axum::routing::get_service(files)
+    } else {
+        tracing::warn!(dir = %config.static_dir.display(), "no built dashboard found; serving the API only");
+        let dir = config.static_dir.display().to_string();
+        axum::routing::get(move || async move {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Html(format!(
+                    "<h1>The dashboard is not built</h1><p>No <code>index.html</code> in <code>{dir}</code>. \
+                     Run <code>trunk build --release</code> at the repository root, or pass \
+                     <code>--static-dir</code>. The API is at <code>/api</code>.</p>"
+                )),
+            )
+        })
+    }
+}
+
+async fn time_limit(req: Request, next: Next, limit: Duration) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit.as_millis()).into_response(),
+    }
+}
+
+async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::NotFound(uri.path().to_owned())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,185 @@
+//! `POST /api/orders`: parse, validate, produce, acknowledge.
+
+use axum::Json;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use wire::{NewOrder, OrderAccepted};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Largest request body the gateway reads; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Places an order: 202 with the broker's acknowledgement, or an [`ApiError`]
+/// and nothing written.
+pub(crate) async fn place(
+    State(state): State<AppState>,
+    StrictJson(order): StrictJson<NewOrder>,
+) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
+    order.validate()?;
+    let accepted = state.producer.send(order).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// A JSON body extractor whose every rejection is an [`ApiError`]: 415
+/// without a JSON content type, 413 over the body limit, 400 when the body
+/// is not JSON, 422 naming the field when it is JSON of the wrong shape.
+pub(crate) struct StrictJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for StrictJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                }
+            } else {
+                ApiError::MalformedJson(rejection.body_text())
+            }
+        })?;
+        parse(&bytes).map(StrictJson)
+    }
+}
+
+fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Parses a JSON body, telling syntax errors (400) from shape errors (422,
+/// with the path of the offending field).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde also accepts a struct written as an array of its fields; a
+    // request body is only ever an object.
+    let not_an_object = || ApiError::InvalidField {
+        field: "body".into(),
+        message: "expected a JSON object".into(),
+    };
+    let is_object = bytes.trim_ascii_start().first() == Some(&b'{');
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data if !is_object => not_an_object(),
+            serde_json::error::Category::Data => data_error(&path, &inner),
+            _ => ApiError::MalformedJson(inner.to_string()),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|err| ApiError::MalformedJson(err.to_string()))?;
+    if !is_object {
+        return Err(not_an_object());
+    }
+    Ok(value)
+}
+
+/// A 422 naming the field. serde reports a missing field at the path of the
+/// object that lacks it, so its name is appended from the message.
+fn data_error(path: &str, err: &serde_json::Error) -> ApiError {
+    let full = err.to_string();
+    // serde_json appends " at line L column C"; the field name says more.
+    let message = full
+        .rfind(" at line ")
+        .map_or(full.as_str(), |i| &full[..i])
+        .to_owned();
+    let parent = if path == "." { "" } else { path };
+    let field = match backticked(&message, "missing field `") {
+        Some(name) if parent.is_empty() => name.to_owned(),
+        Some(name) => format!("{parent}.{name}"),
+        None if parent.is_empty() => "body".to_owned(),
+        None => parent.to_owned(),
+    };
+    ApiError::InvalidField { field, message }
+}
+
+/// The text between `prefix` and the next backtick.
+fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(body: &str) -> String {
+        match parse::<NewOrder>(body.as_bytes()) {
+            Err(ApiError::InvalidField { field, .. }) => field,
+            other => panic!("expected a field error for {body}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed_json() {
+        for body in [
+            "{",
+            "not json",
+            r#"{"customer_id":"c","items":[]} trailing"#,
+            "",
+        ] {
+            assert!(
+                matches!(
+                    parse::<NewOrder>(body.as_bytes()),
+                    Err(ApiError::MalformedJson(_))
+                ),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_field() {
+        assert_eq!(field(r#"{"items":[]}"#), "customer_id");
+        assert_eq!(field(r#"{"customer_id":"c"}"#), "items");
+        assert_eq!(
+            field(
+                r#"{"customer_id":"c","items":[{"sku":"a","quantity":-1,"unit_price_cents":1}]}"#
+            ),
+            "items[0].quantity"
+        );
+        assert_eq!(
+            field(r#"{"customer_id":"c","items":[{"sku":"a","unit_price_cents":1}]}"#),
+            "items[0].quantity"
+        );
+        assert_eq!(field(r#"{"customer_id":7,"items":[]}"#), "customer_id");
+        assert_eq!(field(r#"[1,2]"#), "body");
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        assert_eq!(
+            field(r#"{"customer_id":"c","items":[],"coupon":"x"}"#),
+            "coupon"
+        );
+    }
+
+    #[test]
+    fn messages_leave_out_positions() {
+        let Err(ApiError::InvalidField { message, .. }) = parse::<NewOrder>(br#"{"items":[]}"#)
+        else {
+            panic!("expected a field error");
+        };
+        assert_eq!(message, "missing field `customer_id`");
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let ok = |v: &str| is_json(Some(&header::HeaderValue::from_str(v).expect("header")));
+        assert!(ok("application/json"));
+        assert!(ok("Application/JSON; charset=utf-8"));
+        assert!(!ok("text/plain"));
+        assert!(!is_json(None));
+    }
+}

@@ -1,0 +1,135 @@
+//! The orders topic on the broker: create it when missing, describe it for
+//! `/api/health`.
+//!
+//! librdkafka's metadata calls block the calling thread, so each runs on
+//! tokio's blocking pool with a timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::types::RDKafkaRespErr;
+use wire::api::{PartitionHealth, TopicHealth};
+
+/// How long one metadata request may take before the broker counts as unreachable.
+pub(crate) const METADATA_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Cheap to clone: the admin client is shared.
+#[derive(Clone)]
+pub(crate) struct Topic {
+    admin: Arc<AdminClient<DefaultClientContext>>,
+    name: Arc<str>,
+}
+
+impl Topic {
+    pub(crate) fn new(admin: AdminClient<DefaultClientContext>, name: &str) -> Self {
+        Self {
+            admin: Arc::new(admin),
+            name: name.into(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The topic's partition ids, creating the topic with `partitions` ×
+    /// `replication_factor` if it does not exist. An existing topic is used as
+    /// it is.
+    pub(crate) async fn ensure(
+        &self,
+        partitions: i32,
+        replication_factor: i32,
+    ) -> Result<Vec<i32>, KafkaError> {
+        if let Some(ids) = self.partition_ids().await? {
+            return Ok(ids);
+        }
+        let new_topic = NewTopic::new(
+            &self.name,
+            partitions,
+            TopicReplication::Fixed(replication_factor),
+        );
+        let options = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
+        for result in self.admin.create_topics([&new_topic], &options).await? {
+            match result {
+                Ok(name) => tracing::info!(topic = %name, partitions, "created topic"),
+                // Another gateway (or a person) created it first: fine.
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => {
+                    tracing::warn!(topic = %name, %code, "could not create topic");
+                    return Err(KafkaError::AdminOp(code));
+                }
+            }
+        }
+        // Metadata may lag creation by a moment; the caller retries on this error.
+        self.partition_ids().await?.ok_or(KafkaError::MetadataFetch(
+            RDKafkaErrorCode::UnknownTopicOrPartition,
+        ))
+    }
+
+    /// The topic's partition ids, or `None` when the broker says it does not exist.
+    pub(crate) async fn partition_ids(&self) -> Result<Option<Vec<i32>>, KafkaError> {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        blocking(move || {
+            let metadata = admin
+                .inner()
+                .fetch_metadata(Some(&name), METADATA_TIMEOUT)?;
+            let Some(topic) = metadata.topics().iter().find(|t| t.name() == &*name) else {
+                return Ok(None);
+            };
+            match topic.error() {
+                None => {}
+                Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) => return Ok(None),
+                Some(err) => return Err(KafkaError::MetadataFetch(err.into())),
+            }
+            let mut ids: Vec<i32> = topic.partitions().iter().map(|p| p.id()).collect();
+            ids.sort_unstable();
+            Ok((!ids.is_empty()).then_some(ids))
+        })
+        .await
+    }
+
+    /// Partitions with their leaders and watermarks, for `/api/health`.
+    pub(crate) async fn describe(&self) -> Result<Option<TopicHealth>, KafkaError> {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        blocking(move || {
+            let client = admin.inner();
+            let metadata = client.fetch_metadata(Some(&name), METADATA_TIMEOUT)?;
+            let Some(topic) = metadata.topics().iter().find(|t| t.name() == &*name) else {
+                return Ok(None);
+            };
+            if topic.error().is_some() || topic.partitions().is_empty() {
+                return Ok(None);
+            }
+            let mut partitions = Vec::with_capacity(topic.partitions().len());
+            for p in topic.partitions() {
+                let (low, high) = client.fetch_watermarks(&name, p.id(), METADATA_TIMEOUT)?;
+                partitions.push(PartitionHealth {
+                    id: p.id(),
+                    leader: p.leader(),
+                    low_watermark: low,
+                    high_watermark: high,
+                });
+            }
+            partitions.sort_unstable_by_key(|p| p.id);
+            Ok(Some(TopicHealth {
+                name: name.to_string(),
+                partitions,
+            }))
+        })
+        .await
+    }
+}
+
+/// Runs a blocking librdkafka call on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, KafkaError> + Send + 'static,
+) -> Result<T, KafkaError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(KafkaError::Canceled))
+}

@@ -1,0 +1,123 @@
+//! `GET /ws`: streams the live view to one browser.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use wire::ServerMessage;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::live::{Frame, frame};
+
+/// A client that does not take a frame within this time is stuck (its TCP
+/// window has been full for that long) and is disconnected.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Clients send nothing the gateway needs; anything larger is refused.
+const MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LiveQuery {
+    /// Recent records per partition to send before the live ones.
+    #[serde(default)]
+    last: usize,
+}
+
+pub(crate) async fn upgrade(
+    State(state): State<AppState>,
+    query: Result<Query<LiveQuery>, axum::extract::rejection::QueryRejection>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let last = match query {
+        Ok(Query(q)) => q.last.min(state.history),
+        Err(rejection) => {
+            return ApiError::InvalidField {
+                field: "last".into(),
+                message: rejection.body_text(),
+            }
+            .into_response();
+        }
+    };
+    // The permit lives as long as the connection: a bound on clients.
+    let Ok(permit) = state.client_slots.clone().try_acquire_owned() else {
+        return ApiError::TooManyClients(state.max_clients).into_response();
+    };
+    ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            serve(socket, &state, last).await;
+            drop(permit);
+        })
+}
+
+/// Sends `Hello`, the requested history, then live records until the
+/// client leaves, falls hopelessly behind, or the gateway shuts down.
+async fn serve(socket: WebSocket, state: &AppState, last: usize) {
+    let (history, mut live) = state.hub.subscribe(last);
+    let (mut sink, mut incoming) = socket.split();
+    let hello = frame(&ServerMessage::Hello {
+        topic: state.topic.name().to_owned(),
+        history: history.len(),
+    });
+    for f in std::iter::once(hello).chain(history) {
+        if send(&mut sink, f).await.is_err() {
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => {
+                close(&mut sink, close_code::AWAY, "gateway shutting down").await;
+                return;
+            }
+            next = live.recv() => {
+                let f = match next {
+                    Ok(f) => f,
+                    Err(RecvError::Lagged(missed)) => frame(&ServerMessage::Lagged { missed }),
+                    Err(RecvError::Closed) => {
+                        close(&mut sink, close_code::AWAY, "gateway shutting down").await;
+                        return;
+                    }
+                };
+                if send(&mut sink, f).await.is_err() {
+                    return;
+                }
+            }
+            message = incoming.next() => match message {
+                // Gone, or a protocol error (including frames over the size limit).
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(Message::Binary(_))) => {
+                    close(&mut sink, close_code::UNSUPPORTED, "binary frames are not accepted").await;
+                    return;
+                }
+                // Text frames carry nothing yet; pings are answered by axum.
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+async fn send(sink: &mut Sink, frame: Frame) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(frame))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(()),
+        Err(_) => {
+            tracing::info!("disconnecting a live client that stopped reading");
+            Err(())
+        }
+    }
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+}

@@ -1,0 +1,106 @@
+//! REST bodies other than the order itself.
+
+use serde::{Deserialize, Serialize};
+
+/// The `202 Accepted` body of `POST /api/orders`: the broker has the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAccepted {
+    pub order_id: String,
+    pub topic: String,
+    /// The partition the broker wrote the order to.
+    pub partition: i32,
+    /// Its offset within that partition.
+    pub offset: i64,
+    /// When the gateway produced it, in milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+/// The one shape of every error the gateway answers with, whatever the status.
+///
+/// `{"code": "invalid_field", "message": "must be between 1 and 1000, got 0", "field": "items[0].quantity"}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable, machine-readable; match on this, not on `message`.
+    pub code: ErrorCode,
+    /// For people; wording may change.
+    pub message: String,
+    /// The request field at fault (`items[0].quantity`), when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// What went wrong, one per kind of failure. Each has one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body is not JSON.
+    MalformedJson,
+    /// 415: the request did not say `Content-Type: application/json`.
+    UnsupportedMediaType,
+    /// 413: the body is larger than the gateway accepts.
+    PayloadTooLarge,
+    /// 422: the JSON is well formed but a field is missing, of the wrong type,
+    /// unknown or out of range; `field` names it.
+    InvalidField,
+    /// 503: the broker did not acknowledge within the delivery timeout.
+    BrokerUnavailable,
+    /// 503: the gateway has as many live clients as it is configured to serve.
+    TooManyClients,
+    /// 405: the route exists but not for this method.
+    MethodNotAllowed,
+    /// 408: the request took longer than the gateway allows.
+    Timeout,
+    /// 404: no such route.
+    NotFound,
+    /// 500: a bug in the gateway; the message says what failed.
+    Internal,
+    /// A code this build does not know (a newer gateway).
+    #[serde(other)]
+    Unknown,
+}
+
+/// `GET /api/health`. Answered with 200 when `status` is ok, 503 when degraded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: HealthStatus,
+    pub broker: BrokerHealth,
+    /// The topic's partitions, when the broker answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<TopicHealth>,
+    /// Browsers connected to `/ws` right now.
+    pub live_clients: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerHealth {
+    /// The bootstrap servers the gateway was configured with.
+    pub bootstrap_servers: String,
+    pub reachable: bool,
+    /// Why the broker is not reachable, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicHealth {
+    pub name: String,
+    pub partitions: Vec<PartitionHealth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionHealth {
+    pub id: i32,
+    /// Broker id of the partition's leader; -1 when it has none.
+    pub leader: i32,
+    /// Earliest offset still in the log.
+    pub low_watermark: i64,
+    /// Offset the next record will get (log-end offset).
+    pub high_watermark: i64,
+}

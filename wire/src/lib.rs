@@ -1,0 +1,21 @@
+//! The contract between the gateway and the dashboard, defined once.
+//!
+//! - [`order`]: what a client sends to `POST /api/orders`, the rules it must
+//!   satisfy, and the record the gateway writes to Kafka.
+//! - [`api`]: the other REST bodies: the acknowledgement, the one error shape,
+//!   and `GET /api/health`.
+//! - [`live`]: the messages of the `GET /ws` stream.
+//! - [`headers`]: the Kafka record headers the gateway writes.
+//!
+//! This crate is plain data and pure functions (serde only), so it compiles
+//! both natively and to WebAssembly. No Kafka type appears here: the browser
+//! never sees one.
+
+pub mod api;
+pub mod headers;
+pub mod live;
+pub mod order;
+
+pub use api::{ErrorBody, ErrorCode, Health, OrderAccepted};
+pub use live::{LiveRecord, Payload, RecordHeader, ServerMessage};
+pub use order::{FieldError, NewOrder, Order, OrderItem};
