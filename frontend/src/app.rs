@@ -1,0 +1,383 @@
+//! The dashboard's components. They render state and forward input; the
+//! logic they rely on lives in `feed`, `form` and `backoff`.
+
+use std::sync::Arc;
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use wire::api::HealthStatus;
+use wire::{ErrorBody, Health, OrderAccepted, Payload, headers};
+
+use crate::api;
+use crate::feed::{Feed, FeedEntry};
+use crate::form::{ItemDraft, OrderDraft, format_cents};
+use crate::live::{self, Connection, now_ms};
+
+/// How often the broker and topic status is refreshed.
+const HEALTH_POLL_MS: u32 = 3_000;
+
+#[component]
+pub fn App() -> impl IntoView {
+    let feed = RwSignal::new(Feed::default());
+    let connection = RwSignal::new(Connection::Connecting);
+    let health = RwSignal::new(None::<Health>);
+    live::start(feed, connection);
+    leptos::task::spawn_local(async move {
+        loop {
+            health.set(api::health().await);
+            live::sleep(HEALTH_POLL_MS).await;
+        }
+    });
+
+    view! {
+        <header class="top">
+            <h1>"Kafka Flow"</h1>
+            <span class="topic" data-testid="topic">
+                {move || feed.with(|f| f.topic().map(|t| format!("topic: {t}")))}
+            </span>
+            <ConnectionBadge connection/>
+            <BrokerBadge health/>
+        </header>
+        <main class="layout">
+            <section class="column">
+                <OrderForm/>
+                <PartitionTable feed health/>
+            </section>
+            <section class="column wide">
+                <LiveFeed feed/>
+            </section>
+        </main>
+    }
+}
+
+/// Whether this page is receiving the live stream.
+#[component]
+fn ConnectionBadge(connection: RwSignal<Connection>) -> impl IntoView {
+    let state = move || match connection.get() {
+        Connection::Connecting => ("connecting", "connecting…".to_owned()),
+        Connection::Live => ("live", "live".to_owned()),
+        Connection::Reconnecting { in_ms } => (
+            "down",
+            format!(
+                "disconnected, retrying in {:.1} s",
+                f64::from(in_ms) / 1000.0
+            ),
+        ),
+    };
+    view! {
+        <span class=move || format!("badge {}", state().0) data-testid="connection"
+              data-state=move || state().0>
+            {move || state().1}
+        </span>
+    }
+}
+
+/// Whether the gateway reaches the broker.
+#[component]
+fn BrokerBadge(health: RwSignal<Option<Health>>) -> impl IntoView {
+    let state = move || {
+        health.with(|h| match h {
+            None => ("down", "gateway unreachable".to_owned()),
+            Some(h) if h.status == HealthStatus::Ok => {
+                ("live", format!("broker {}", h.broker.bootstrap_servers))
+            }
+            Some(h) if !h.broker.reachable => (
+                "down",
+                format!("broker {} unreachable", h.broker.bootstrap_servers),
+            ),
+            Some(_) => ("connecting", "waiting for the topic…".to_owned()),
+        })
+    };
+    view! {
+        <span class=move || format!("badge {}", state().0) data-testid="broker"
+              data-state=move || state().0>
+            {move || state().1}
+        </span>
+    }
+}
+
+/// Places orders and shows the acknowledgement, or the error next to its field.
+#[component]
+fn OrderForm() -> impl IntoView {
+    let draft = RwSignal::new(OrderDraft::default());
+    let error = RwSignal::new(None::<ErrorBody>);
+    let accepted = RwSignal::new(None::<(OrderAccepted, i64)>);
+    let sending = RwSignal::new(false);
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let order = match draft.with_untracked(OrderDraft::to_order) {
+            Ok(order) => order,
+            Err(err) => {
+                error.set(Some(ErrorBody {
+                    code: wire::ErrorCode::InvalidField,
+                    message: err.message,
+                    field: Some(err.field),
+                }));
+                return;
+            }
+        };
+        sending.set(true);
+        leptos::task::spawn_local(async move {
+            let started = now_ms();
+            match api::place_order(&order).await {
+                Ok(ack) => {
+                    error.set(None);
+                    accepted.set(Some((ack, now_ms() - started)));
+                }
+                Err(body) => {
+                    accepted.set(None);
+                    error.set(Some(body));
+                }
+            }
+            sending.set(false);
+        });
+    };
+    // An error whose field has no input of its own is shown above the button.
+    let general_error = move || {
+        error.with(|e| {
+            e.as_ref()
+                .filter(|e| !e.field.as_deref().is_some_and(has_input))
+                .map(|e| e.message.clone())
+        })
+    };
+
+    view! {
+        <form class="card" on:submit=submit data-testid="order-form">
+            <h2>"Place an order"</h2>
+            <label>
+                "Customer id"
+                <input data-testid="customer-id"
+                    prop:value=move || draft.with(|d| d.customer_id.clone())
+                    on:input=move |ev| draft.update(|d| d.customer_id = event_target_value(&ev))/>
+            </label>
+            <FieldError error field="customer_id".to_owned()/>
+            <div class="items">
+                <For each=move || 0..draft.with(|d| d.items.len()) key=|i| *i let(i)>
+                    <ItemRow draft error index=i/>
+                </For>
+            </div>
+            <FieldError error field="items".to_owned()/>
+            <div class="actions">
+                <button type="button" class="secondary" data-testid="add-item"
+                    on:click=move |_| draft.update(|d| d.items.push(ItemDraft::default()))>
+                    "Add item"
+                </button>
+                <button type="submit" data-testid="place-order" disabled=move || sending.get()>
+                    {move || if sending.get() { "Sending…" } else { "Place order" }}
+                </button>
+            </div>
+            <Show when=move || general_error().is_some()>
+                <p class="error" data-testid="order-error">{general_error}</p>
+            </Show>
+            {move || accepted.get().map(|(ack, round_trip)| view! {
+                <p class="ack" data-testid="ack" data-partition=ack.partition data-offset=ack.offset
+                    data-order-id=ack.order_id.clone()>
+                    "In Kafka: partition " <b>{ack.partition}</b> ", offset " <b>{ack.offset}</b>
+                    " — " {round_trip} " ms round trip"
+                    <br/><small>"order " {ack.order_id.clone()}</small>
+                </p>
+            })}
+        </form>
+    }
+}
+
+/// Whether the form has an input for `field`, so its error shows beside it.
+fn has_input(field: &str) -> bool {
+    field == "customer_id" || field == "items" || field.starts_with("items[")
+}
+
+/// One line of the order form.
+#[component]
+fn ItemRow(
+    draft: RwSignal<OrderDraft>,
+    error: RwSignal<Option<ErrorBody>>,
+    index: usize,
+) -> impl IntoView {
+    let value = move |get: fn(&ItemDraft) -> &String| {
+        move || draft.with(|d| d.items.get(index).map(get).cloned().unwrap_or_default())
+    };
+    let set = move |put: fn(&mut ItemDraft, String)| {
+        move |ev: leptos::ev::Event| {
+            let text = event_target_value(&ev);
+            draft.update(|d| {
+                if let Some(item) = d.items.get_mut(index) {
+                    put(item, text);
+                }
+            });
+        }
+    };
+    view! {
+        <div class="item" data-testid=format!("item-{index}")>
+            <label>"SKU"
+                <input data-testid="sku" prop:value=value(|i| &i.sku) on:input=set(|i, v| i.sku = v)/>
+            </label>
+            <label>"Quantity"
+                <input data-testid="quantity" inputmode="numeric"
+                    prop:value=value(|i| &i.quantity) on:input=set(|i, v| i.quantity = v)/>
+            </label>
+            <label>"Unit price"
+                <input data-testid="unit-price" inputmode="decimal"
+                    prop:value=value(|i| &i.unit_price) on:input=set(|i, v| i.unit_price = v)/>
+            </label>
+            <button type="button" class="secondary remove" title="Remove this item"
+                disabled=move || draft.with(|d| d.items.len() <= 1)
+                on:click=move |_| draft.update(|d| { if d.items.len() > 1 { d.items.remove(index); } })>
+                "×"
+            </button>
+            <FieldError error field=format!("items[{index}].sku")/>
+            <FieldError error field=format!("items[{index}].quantity")/>
+            <FieldError error field=format!("items[{index}].unit_price_cents")/>
+        </div>
+    }
+}
+
+/// The gateway's message for `field`, if its last error named that field.
+#[component]
+fn FieldError(error: RwSignal<Option<ErrorBody>>, field: String) -> impl IntoView {
+    let testid = format!("error-{field}");
+    let message = move || {
+        error.with(|e| {
+            e.as_ref()
+                .filter(|e| e.field.as_deref() == Some(field.as_str()))
+                .map(|e| e.message.clone())
+        })
+    };
+    view! {
+        <Show when={let message = message.clone(); move || message().is_some()}>
+            <p class="field-error" data-testid=testid.clone()>{message.clone()}</p>
+        </Show>
+    }
+}
+
+/// Per partition: records seen by this page, last offset, and the log-end
+/// offset the broker reports.
+#[component]
+fn PartitionTable(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>) -> impl IntoView {
+    let rows = move || {
+        let mut ids: Vec<i32> = feed.with(|f| f.partitions().keys().copied().collect());
+        health.with(|h| {
+            if let Some(topic) = h.as_ref().and_then(|h| h.topic.as_ref()) {
+                ids.extend(topic.partitions.iter().map(|p| p.id));
+            }
+        });
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    view! {
+        <div class="card">
+            <h2>"Partitions"</h2>
+            <table class="partitions" data-testid="partitions">
+                <thead><tr>
+                    <th>"partition"</th><th>"seen here"</th><th>"last offset"</th><th>"log-end offset"</th>
+                </tr></thead>
+                <tbody>
+                    <For each=rows key=|id| *id let(id)>
+                        <tr data-testid="partition-row" data-partition=id>
+                            <td>{id}</td>
+                            <td data-testid="seen">
+                                {move || feed.with(|f| f.partitions().get(&id).map_or(0, |p| p.seen))}
+                            </td>
+                            <td data-testid="last-offset">
+                                {move || feed.with(|f| f.partitions().get(&id).map(|p| p.last_offset.to_string()).unwrap_or_else(|| "–".into()))}
+                            </td>
+                            <td>
+                                {move || health.with(|h| h.as_ref()
+                                    .and_then(|h| h.topic.as_ref())
+                                    .and_then(|t| t.partitions.iter().find(|p| p.id == id))
+                                    .map(|p| p.high_watermark.to_string())
+                                    .unwrap_or_else(|| "–".into()))}
+                            </td>
+                        </tr>
+                    </For>
+                </tbody>
+            </table>
+            <p class="hint">
+                {move || feed.with(|f| format!("{} records seen", f.total_seen()))}
+                {move || feed.with(|f| (f.missed() > 0).then(|| format!(", {} missed while this page fell behind", f.missed())))}
+            </p>
+        </div>
+    }
+}
+
+/// Every consumed record, newest first.
+#[component]
+fn LiveFeed(feed: RwSignal<Feed>) -> impl IntoView {
+    view! {
+        <div class="card">
+            <h2>"Live from Kafka"</h2>
+            <Show when=move || feed.with(|f| f.entries().len() == 0)>
+                <p class="hint">"Waiting for records… place an order, or produce to the topic with any Kafka client."</p>
+            </Show>
+            <ol class="feed" data-testid="feed">
+                <For each=move || feed.with(|f| f.entries().cloned().collect::<Vec<_>>())
+                     key=|entry| entry.id() let(entry)>
+                    <FeedRow entry/>
+                </For>
+            </ol>
+        </div>
+    }
+}
+
+/// One record: where it is in Kafka, how long it took, what it says.
+#[component]
+fn FeedRow(entry: Arc<FeedEntry>) -> impl IntoView {
+    let record = &entry.record;
+    let (kind, body) = match &record.payload {
+        Payload::Json { value } => (
+            "json",
+            serde_json::to_string_pretty(value).unwrap_or_default(),
+        ),
+        Payload::Text { text, truncated } => ("text", with_ellipsis(text, *truncated)),
+        Payload::Binary { hex, truncated } => ("binary", with_ellipsis(hex, *truncated)),
+        Payload::Null => ("null", "(no value)".to_owned()),
+    };
+    let latency = match (entry.consumed_after_ms(), entry.shown_after_ms()) {
+        (Some(consumed), Some(shown)) => format!("consumed +{consumed} ms · shown +{shown} ms"),
+        _ => String::new(),
+    };
+    let order_id = record.header(headers::ORDER_ID).map(str::to_owned);
+    let total = match &record.payload {
+        Payload::Json { value } => value
+            .get("total_cents")
+            .and_then(serde_json::Value::as_u64)
+            .map(|c| format!("total {}", format_cents(c))),
+        _ => None,
+    };
+    view! {
+        <li class="record" data-testid="feed-row" data-partition=record.partition
+            data-offset=record.offset data-order-id=order_id data-kind=kind>
+            <div class="meta">
+                <span class="partition">"P" {record.partition}</span>
+                <span>"offset " <b>{record.offset}</b></span>
+                <span>"key " <code>{record.key.clone().unwrap_or_else(|| "–".into())}</code></span>
+                <span>{record.timestamp_ms.map(clock)}</span>
+                <span class="latency" data-testid="latency">{latency}</span>
+                <span>{total}</span>
+                <span class="size">{format!("{} B", record.size)}</span>
+            </div>
+            <pre class=format!("payload {kind}")>{body}</pre>
+        </li>
+    }
+}
+
+fn with_ellipsis(text: &str, truncated: bool) -> String {
+    if truncated {
+        format!("{text}… (truncated)")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `HH:MM:SS.mmm` in the browser's time zone.
+fn clock(ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        date.get_hours(),
+        date.get_minutes(),
+        date.get_seconds(),
+        date.get_milliseconds()
+    )
+}

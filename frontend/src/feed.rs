@@ -1,0 +1,251 @@
+//! The live feed's state: a reducer over the gateway's WebSocket messages.
+//!
+//! Plain Rust, no Leptos: the components render a [`Feed`], and the tests
+//! below drive it directly.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use wire::{LiveRecord, ServerMessage};
+
+/// How many records the feed shows; older ones leave the page.
+pub const DEFAULT_CAPACITY: usize = 500;
+
+/// One record as the feed shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEntry {
+    pub record: LiveRecord,
+    /// When the browser received it, in milliseconds since the Unix epoch.
+    pub received_at_ms: i64,
+}
+
+impl FeedEntry {
+    /// Unique within a topic: what the list is keyed by.
+    pub fn id(&self) -> (i32, i64) {
+        (self.record.partition, self.record.offset)
+    }
+
+    /// Milliseconds from production to the gateway's consumer, when the
+    /// producer recorded when it produced.
+    pub fn consumed_after_ms(&self) -> Option<i64> {
+        self.produced_at_ms()
+            .map(|produced| self.record.consumed_at_ms - produced)
+    }
+
+    /// Milliseconds from production to this browser.
+    pub fn shown_after_ms(&self) -> Option<i64> {
+        self.produced_at_ms()
+            .map(|produced| self.received_at_ms - produced)
+    }
+
+    /// The produce time: the gateway's header, else the record's timestamp
+    /// (which a producer sets at send time by default).
+    fn produced_at_ms(&self) -> Option<i64> {
+        self.record.produced_at_ms.or(self.record.timestamp_ms)
+    }
+}
+
+/// Per-partition counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartitionStats {
+    /// Records this page has seen from the partition.
+    pub seen: u64,
+    /// The highest offset seen.
+    pub last_offset: i64,
+}
+
+/// Everything the live part of the page shows.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    /// Newest first, at most `capacity`.
+    entries: VecDeque<Arc<FeedEntry>>,
+    capacity: usize,
+    partitions: BTreeMap<i32, PartitionStats>,
+    /// Records the gateway dropped for this page because it fell behind.
+    missed: u64,
+    topic: Option<String>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl Feed {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: VecDeque::with_capacity(capacity),
+            capacity,
+            partitions: BTreeMap::new(),
+            missed: 0,
+            topic: None,
+        }
+    }
+
+    /// Applies one message from the gateway, received at `now_ms`.
+    ///
+    /// After a reconnect the gateway resends recent history; records this
+    /// page has already seen (an offset at or below the last one seen in
+    /// that partition) are skipped, so a reconnect shows neither a duplicate
+    /// nor, within the history the gateway keeps, a gap.
+    pub fn apply(&mut self, message: ServerMessage, now_ms: i64) {
+        match message {
+            ServerMessage::Hello { topic, .. } => {
+                if self.topic.as_ref().is_some_and(|t| *t != topic) {
+                    // Another topic: offsets start over.
+                    *self = Self::new(self.capacity);
+                }
+                self.topic = Some(topic);
+            }
+            ServerMessage::Record(record) => {
+                let stats = self.partitions.entry(record.partition).or_default();
+                if stats.seen > 0 && record.offset <= stats.last_offset {
+                    return;
+                }
+                stats.seen += 1;
+                stats.last_offset = record.offset;
+                if self.entries.len() == self.capacity {
+                    self.entries.pop_back();
+                }
+                if self.capacity > 0 {
+                    self.entries.push_front(Arc::new(FeedEntry {
+                        record,
+                        received_at_ms: now_ms,
+                    }));
+                }
+            }
+            ServerMessage::Lagged { missed } => self.missed += missed,
+        }
+    }
+
+    /// Newest first.
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = &Arc<FeedEntry>> {
+        self.entries.iter()
+    }
+
+    pub fn partitions(&self) -> &BTreeMap<i32, PartitionStats> {
+        &self.partitions
+    }
+
+    pub fn total_seen(&self) -> u64 {
+        self.partitions.values().map(|p| p.seen).sum()
+    }
+
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+
+    pub fn topic(&self) -> Option<&str> {
+        self.topic.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wire::Payload;
+
+    fn record(partition: i32, offset: i64) -> ServerMessage {
+        ServerMessage::Record(LiveRecord {
+            partition,
+            offset,
+            key: None,
+            headers: vec![],
+            timestamp_ms: Some(1_000),
+            produced_at_ms: None,
+            consumed_at_ms: 1_004,
+            size: 0,
+            payload: Payload::Null,
+        })
+    }
+
+    fn ids(feed: &Feed) -> Vec<(i32, i64)> {
+        feed.entries().map(|e| e.id()).collect()
+    }
+
+    #[test]
+    fn newest_first_and_bounded() {
+        let mut feed = Feed::new(3);
+        for offset in 0..5 {
+            feed.apply(record(0, offset), 0);
+        }
+        assert_eq!(ids(&feed), [(0, 4), (0, 3), (0, 2)]);
+        assert_eq!(feed.total_seen(), 5);
+    }
+
+    #[test]
+    fn partitions_are_counted_separately() {
+        let mut feed = Feed::default();
+        feed.apply(record(0, 0), 0);
+        feed.apply(record(2, 10), 0);
+        feed.apply(record(2, 11), 0);
+        assert_eq!(
+            feed.partitions().get(&2),
+            Some(&PartitionStats {
+                seen: 2,
+                last_offset: 11
+            })
+        );
+        assert_eq!(feed.partitions().get(&0).map(|p| p.seen), Some(1));
+        assert_eq!(feed.partitions().get(&1), None);
+    }
+
+    #[test]
+    fn history_resent_after_a_reconnect_is_not_shown_twice() {
+        let mut feed = Feed::default();
+        for offset in 0..3 {
+            feed.apply(record(1, offset), 0);
+        }
+        // Reconnect: the gateway sends its history (offsets 1..=3) again.
+        feed.apply(
+            ServerMessage::Hello {
+                topic: "orders".into(),
+                history: 3,
+            },
+            0,
+        );
+        for offset in 1..4 {
+            feed.apply(record(1, offset), 0);
+        }
+        assert_eq!(ids(&feed), [(1, 3), (1, 2), (1, 1), (1, 0)]);
+        assert_eq!(feed.total_seen(), 4);
+    }
+
+    #[test]
+    fn a_different_topic_starts_over() {
+        let mut feed = Feed::default();
+        let hello = |topic: &str| ServerMessage::Hello {
+            topic: topic.into(),
+            history: 0,
+        };
+        feed.apply(hello("a"), 0);
+        feed.apply(record(0, 5), 0);
+        feed.apply(hello("b"), 0);
+        feed.apply(record(0, 0), 0);
+        assert_eq!(ids(&feed), [(0, 0)]);
+        assert_eq!(feed.topic(), Some("b"));
+    }
+
+    #[test]
+    fn missed_records_add_up() {
+        let mut feed = Feed::default();
+        feed.apply(ServerMessage::Lagged { missed: 3 }, 0);
+        feed.apply(ServerMessage::Lagged { missed: 4 }, 0);
+        assert_eq!(feed.missed(), 7);
+    }
+
+    #[test]
+    fn latency_prefers_the_produce_header() {
+        let mut feed = Feed::default();
+        feed.apply(record(0, 0), 1_010);
+        let entry = feed.entries().next().expect("entry").clone();
+        assert_eq!(entry.consumed_after_ms(), Some(4));
+        assert_eq!(entry.shown_after_ms(), Some(10));
+
+        let mut with_header = (*entry).clone();
+        with_header.record.produced_at_ms = Some(1_002);
+        assert_eq!(with_header.consumed_after_ms(), Some(2));
+        assert_eq!(with_header.shown_after_ms(), Some(8));
+    }
+}

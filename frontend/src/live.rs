@@ -1,0 +1,102 @@
+//! The WebSocket client: connects to `/ws`, feeds every message to the
+//! [`Feed`], and reconnects with backoff whenever the connection ends.
+//!
+//! Messages update the feed without notifying; a repaint is requested at
+//! most once per animation frame, so a busy topic costs one render per frame
+//! however many records arrive. The feed itself is bounded, so a hidden tab
+//! (where animation frames stop) does not grow either.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use futures_util::StreamExt;
+use gloo_net::websocket::Message;
+use gloo_net::websocket::futures::WebSocket;
+use leptos::prelude::*;
+use wire::ServerMessage;
+
+use crate::backoff::Backoff;
+use crate::feed::Feed;
+
+/// Recent records per partition asked for on (re)connect, so a fresh page is
+/// not empty and a reconnect fills what it missed.
+const HISTORY_PER_PARTITION: usize = 50;
+
+/// The WebSocket's state, for the indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Connection {
+    Connecting,
+    Live,
+    /// Lost; the next attempt is in `in_ms` milliseconds.
+    Reconnecting {
+        in_ms: u32,
+    },
+}
+
+pub(crate) fn now_ms() -> i64 {
+    // Date.now() is an integral number of milliseconds.
+    js_sys::Date::now() as i64
+}
+
+/// Runs the connection loop for the page's lifetime.
+pub(crate) fn start(feed: RwSignal<Feed>, connection: RwSignal<Connection>) {
+    leptos::task::spawn_local(async move {
+        let repaint_scheduled = Rc::new(Cell::new(false));
+        let mut backoff = Backoff::default();
+        loop {
+            connection.set(Connection::Connecting);
+            if let Ok(mut socket) = WebSocket::open(&url()) {
+                while let Some(Ok(message)) = socket.next().await {
+                    let Message::Text(text) = message else {
+                        continue;
+                    };
+                    // A message this build does not understand is skipped, not fatal.
+                    let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else {
+                        continue;
+                    };
+                    if matches!(message, ServerMessage::Hello { .. }) {
+                        backoff.reset();
+                        connection.set(Connection::Live);
+                    }
+                    feed.update_untracked(|f| f.apply(message, now_ms()));
+                    schedule_repaint(feed, &repaint_scheduled);
+                }
+            }
+            let delay = backoff.next_delay_ms(js_sys::Math::random());
+            connection.set(Connection::Reconnecting { in_ms: delay });
+            sleep(delay).await;
+        }
+    });
+}
+
+fn schedule_repaint(feed: RwSignal<Feed>, scheduled: &Rc<Cell<bool>>) {
+    if scheduled.replace(true) {
+        return;
+    }
+    let scheduled = scheduled.clone();
+    request_animation_frame(move || {
+        scheduled.set(false);
+        feed.notify();
+    });
+}
+
+/// `ws://` or `wss://` on the page's own host.
+fn url() -> String {
+    let location = window().location();
+    let scheme = match location.protocol().as_deref() {
+        Ok("https:") => "wss",
+        _ => "ws",
+    };
+    let host = location.host().unwrap_or_default();
+    format!("{scheme}://{host}/ws?last={HISTORY_PER_PARTITION}")
+}
+
+pub(crate) async fn sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+            &resolve,
+            i32::try_from(ms).unwrap_or(i32::MAX),
+        );
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
