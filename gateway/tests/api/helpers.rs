@@ -1,0 +1,317 @@
+//! Starting a real gateway against the real broker, and talking to both.
+//!
+//! Every test gets a fresh random topic (and, where it needs one, a fresh
+//! consumer group), so tests run in parallel on one broker without seeing
+//! each other's records. The broker is `KAFKA_BROKERS`, else 127.0.0.1:9092.
+
+use std::net::SocketAddr;
+use std::sync::Once;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gateway::Config;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite;
+use wire::{LiveRecord, ServerMessage};
+
+/// The longest any single awaited event may take before a test fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Logs are silent unless TEST_LOG is set (e.g. TEST_LOG=debug).
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
+/// A gateway running in this process on a random port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub topic: String,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<Result<(), gateway::Error>>,
+}
+
+/// A gateway on a fresh topic with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// A gateway on a fresh topic, with settings adjusted by `configure`.
+pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    let topic = unique("test");
+    let mut config = Config::new(brokers(), &topic);
+    config.static_dir = "/nonexistent".into();
+    configure(&mut config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let handle = tokio::spawn(gateway::run(listener, config.clone(), async {
+        let _ = signal.await;
+    }));
+    TestApp {
+        addr,
+        topic: config.topic,
+        http: reqwest::Client::builder()
+            .timeout(PATIENCE)
+            .build()
+            .expect("http client"),
+        shutdown: Some(shutdown),
+        handle,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Waits until `/api/health` says ok: the broker answers, the topic
+    /// exists and the live view is consuming it.
+    pub async fn wait_healthy(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(response) = self.http.get(self.url("/api/health")).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gateway not healthy after {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn health(&self) -> (u16, wire::Health) {
+        let response = self
+            .http
+            .get(self.url("/api/health"))
+            .send()
+            .await
+            .expect("health");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("health body"))
+    }
+
+    /// POSTs a JSON value to /api/orders.
+    pub async fn post_order(&self, body: &Value) -> reqwest::Response {
+        self.post_raw(body.to_string(), "application/json").await
+    }
+
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/orders"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("POST /api/orders")
+    }
+
+    /// Connects to `/ws?last=N` and waits for the Hello.
+    pub async fn live(&self, last: usize) -> LiveClient {
+        let url = format!("ws://{}/ws?last={last}", self.addr);
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
+        let mut client = LiveClient { socket };
+        match client.next_message().await {
+            ServerMessage::Hello { topic, .. } => assert_eq!(topic, self.topic),
+            other => panic!("expected hello, got {other:?}"),
+        }
+        client
+    }
+
+    /// Triggers a graceful shutdown and waits for `run` to return.
+    pub async fn shutdown(mut self) -> Result<(), gateway::Error> {
+        self.trigger_shutdown();
+        tokio::time::timeout(PATIENCE, &mut self.handle)
+            .await
+            .expect("gateway did not stop")
+            .expect("gateway task panicked")
+    }
+
+    pub fn trigger_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn order(customer: &str) -> Value {
+    serde_json::json!({
+        "customer_id": customer,
+        "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price_cents": 1299}]
+    })
+}
+
+pub struct LiveClient {
+    pub socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl LiveClient {
+    /// The next frame, as a server message (fails the test after PATIENCE).
+    pub async fn next_message(&mut self) -> ServerMessage {
+        loop {
+            match self.next_frame().await {
+                tungstenite::Message::Text(text) => {
+                    return serde_json::from_str(&text).expect("a ServerMessage");
+                }
+                tungstenite::Message::Close(frame) => panic!("closed by the gateway: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    pub async fn next_frame(&mut self) -> tungstenite::Message {
+        tokio::time::timeout(PATIENCE, self.socket.next())
+            .await
+            .expect("no frame in time")
+            .expect("stream ended")
+            .expect("websocket error")
+    }
+
+    /// The next record, failing on anything else.
+    pub async fn next_record(&mut self) -> LiveRecord {
+        match self.next_message().await {
+            ServerMessage::Record(record) => record,
+            other => panic!("expected a record, got {other:?}"),
+        }
+    }
+}
+
+fn client_config() -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers());
+    config
+}
+
+pub fn producer() -> FutureProducer {
+    client_config()
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer")
+}
+
+/// Produces one record straight to the topic, bypassing the gateway.
+pub async fn produce_raw(topic: &str, partition: Option<i32>, key: Option<&str>, value: &[u8]) {
+    let producer = producer();
+    let mut record = FutureRecord::<str, [u8]>::to(topic).payload(value);
+    if let Some(p) = partition {
+        record = record.partition(p);
+    }
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    producer
+        .send(record, Timeout::After(PATIENCE))
+        .await
+        .expect("produce");
+}
+
+/// Every record currently in the topic, read by a fresh consumer that
+/// assigns partitions manually and commits nothing.
+pub async fn read_topic(topic: &str) -> Vec<OwnedMessage> {
+    let consumer: StreamConsumer = client_config()
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), PATIENCE)
+        .expect("metadata");
+    let mut list = TopicPartitionList::new();
+    let mut expected = 0;
+    for p in metadata.topics()[0].partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), PATIENCE)
+            .expect("watermarks");
+        expected += high - low;
+        list.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&list).expect("assign");
+    let mut records = Vec::new();
+    while records.len() < usize::try_from(expected).expect("count") {
+        let message = tokio::time::timeout(PATIENCE, consumer.recv())
+            .await
+            .expect("record in time")
+            .expect("record");
+        records.push(message.detach());
+    }
+    records
+}
+
+/// Records in the topic: the sum over partitions of high − low watermark.
+pub fn record_count(topic: &str) -> i64 {
+    let consumer: StreamConsumer = client_config()
+        .set("group.id", unique("counter"))
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), PATIENCE)
+        .expect("metadata");
+    metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), PATIENCE)
+                .expect("watermarks");
+            high - low
+        })
+        .sum()
+}
+
+/// Whether the broker knows `topic`.
+pub fn topic_exists(topic: &str) -> bool {
+    let consumer: StreamConsumer = client_config()
+        .set("group.id", unique("probe"))
+        .create()
+        .expect("consumer");
+    let metadata = consumer.fetch_metadata(None, PATIENCE).expect("metadata");
+    metadata.topics().iter().any(|t| t.name() == topic)
+}
+
+/// The value of header `key` of a consumed record, as text.
+pub fn header(message: &OwnedMessage, key: &str) -> Option<String> {
+    message.headers().and_then(|headers| {
+        headers
+            .iter()
+            .find(|h| h.key == key)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    })
+}

@@ -1,0 +1,11 @@
+//! Black-box tests of the gateway over HTTP and WebSocket, against a real
+//! Apache Kafka broker (`scripts/kafka.sh start`, or `KAFKA_BROKERS`).
+//! One binary, so it compiles once.
+
+// A test binary: nothing here is a public API.
+#![allow(unreachable_pub)]
+
+mod helpers;
+mod live;
+mod orders;
+mod shutdown;
