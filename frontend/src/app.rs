@@ -282,23 +282,36 @@ fn PartitionTable(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>) -> imp
                             <td data-testid="last-offset">
                                 {move || feed.with(|f| f.partitions().get(&id).map(|p| p.last_offset.to_string()).unwrap_or_else(|| "–".into()))}
                             </td>
-                            <td>
-                                {move || health.with(|h| h.as_ref()
-                                    .and_then(|h| h.topic.as_ref())
-                                    .and_then(|t| t.partitions.iter().find(|p| p.id == id))
-                                    .map(|p| p.high_watermark.to_string())
-                                    .unwrap_or_else(|| "–".into()))}
+                            <td data-testid="log-end-offset">
+                                {move || log_end_offset(feed, health, id).map_or_else(|| "–".into(), |o| o.to_string())}
                             </td>
                         </tr>
                     </For>
                 </tbody>
             </table>
             <p class="hint">
-                {move || feed.with(|f| format!("{} records seen", f.total_seen()))}
+                {move || feed.with(|f| match f.total_seen() {
+                    1 => "1 record seen".to_owned(),
+                    n => format!("{n} records seen"),
+                })}
                 {move || feed.with(|f| (f.missed() > 0).then(|| format!(", {} missed while this page fell behind", f.missed())))}
             </p>
         </div>
     }
+}
+
+/// The partition's log-end offset: what the broker last reported, or more
+/// when this page has since seen a later record (health is polled, records
+/// stream).
+fn log_end_offset(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>, id: i32) -> Option<i64> {
+    let reported = health.with(|h| {
+        h.as_ref()
+            .and_then(|h| h.topic.as_ref())
+            .and_then(|t| t.partitions.iter().find(|p| p.id == id))
+            .map(|p| p.high_watermark)
+    });
+    let seen = feed.with(|f| f.partitions().get(&id).map(|p| p.last_offset + 1));
+    reported.max(seen)
 }
 
 /// Every consumed record, newest first.

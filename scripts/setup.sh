@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, each at a pinned version, skipping
+# whatever is already there. Safe to run again and again.
+#
+#   scripts/setup.sh          the build tools: wasm target, trunk, wasm-bindgen, wasm-opt, Kafka jars
+#   scripts/setup.sh --test   those, plus Debian's chromium and the browser tests' npm packages
+#
+# Assumes Debian 12 with rustup, Java 17+, Maven and Node 20+ (installed with
+# apt when missing).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TRUNK_VERSION=0.21.14
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$repo/Cargo.lock")
+
+say() { echo "setup: $*" >&2; }
+sudo_if_needed() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=
+apt_install() {
+  if [[ -z $apt_updated ]]; then
+    sudo_if_needed apt-get update -qq
+    apt_updated=1
+  fi
+  say "apt-get install $*"
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v cargo >/dev/null || { say "Rust is missing: install it with rustup (https://rustup.rs)"; exit 1; }
+command -v java >/dev/null || apt_install openjdk-17-jre-headless
+command -v mvn >/dev/null || apt_install maven
+command -v npm >/dev/null || apt_install nodejs npm
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+
+if [[ $(trunk --version 2>/dev/null) != "trunk $TRUNK_VERSION" ]]; then
+  say "installing trunk $TRUNK_VERSION (about 7 minutes the first time)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+if [[ $(wasm-bindgen --version 2>/dev/null) != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: its lockfile pins a crate version the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# npm packages from lockfiles, reinstalled only when the lockfile changed.
+npm_ci() {
+  local dir=$1
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    say "npm ci in ${dir#"$repo"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
+  fi
+}
+# wasm-opt from npm's binaryen: Debian's (version 108) breaks the bundle.
+npm_ci "$repo/tools"
+
+"$repo/scripts/kafka.sh" install
+
+if [[ ${1:-} == --test ]]; then
+  command -v chromium >/dev/null || apt_install chromium
+  npm_ci "$repo/end2end"
+fi

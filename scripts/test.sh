@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy, unit tests, the gateway's
+# integration tests against a real Kafka broker, and the browser tests in
+# headless Chromium. Installs what it needs first (first time only) and
+# starts Kafka unless KAFKA_BROKERS points at one; a broker this script
+# started is stopped at the end.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$repo"
+
+step() { echo; echo "==> $*"; }
+
+step "setup"
+scripts/setup.sh --test
+
+step "kafka"
+started_kafka=
+if [[ -z ${KAFKA_BROKERS:-} ]] && ! scripts/kafka.sh status >/dev/null 2>&1; then
+  started_kafka=1
+  trap 'scripts/kafka.sh stop' EXIT
+fi
+scripts/kafka.sh start
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit and integration, real broker)"
+cargo test --workspace --locked
+
+step "trunk build (the dashboard)"
+trunk build --release --offline
+
+step "browser tests (headless Chromium)"
+cargo build -p gateway --locked
+(cd end2end && GATEWAY_BIN="$repo/target/debug/gateway" DIST_DIR="$repo/dist" npm test)
+
+if [[ -n $started_kafka ]]; then
+  echo "(stopping the Kafka broker this run started)"
+fi
