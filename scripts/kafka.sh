@@ -40,7 +40,7 @@ install() {
   say "fetching Apache Kafka $kafka_version jars from Maven Central into $lib"
   rm -rf "$lib"
   mkdir -p "$lib"
-  (cd "$repo/kafka" && mvn -q -B dependency:copy-dependencies \
+  (cd "$repo/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$lib")
   touch "$stamp"
 }
@@ -95,7 +95,11 @@ start() {
     return 0
   fi
   if port_open "127.0.0.1:$port"; then
-    say "port $port is taken by a process this script did not start; set KAFKA_BROKERS to use it"
+    if answers "127.0.0.1:$port"; then
+      say "a broker this script did not start already answers at 127.0.0.1:$port; using it"
+      return 0
+    fi
+    say "port $port is taken by something that is not a Kafka broker"
     return 1
   fi
   install
