@@ -10,6 +10,5 @@ cd "$repo"
 
 scripts/setup.sh
 scripts/kafka.sh start
-trunk build --release --offline
-cargo build --release -p gateway
+scripts/build.sh
 exec target/release/gateway --static-dir "$repo/dist" "$@"

@@ -2,8 +2,9 @@
 # Installs what building and testing need, each at a pinned version, skipping
 # whatever is already there. Safe to run again and again.
 #
-#   scripts/setup.sh          the build tools: wasm target, trunk, wasm-bindgen, wasm-opt, Kafka jars
-#   scripts/setup.sh --test   those, plus Debian's chromium and the browser tests' npm packages
+#   scripts/setup.sh --build  the build tools: wasm target, trunk, wasm-bindgen, wasm-opt (the Dockerfile uses this)
+#   scripts/setup.sh          those, plus the Kafka broker's jars
+#   scripts/setup.sh --test   all of that, plus Debian's chromium and the browser tests' npm packages
 #
 # Assumes Debian 12 with rustup, Java 17+, Maven and Node 20+ (installed with
 # apt when missing).
@@ -27,9 +28,8 @@ apt_install() {
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+mode=${1:-}
 command -v cargo >/dev/null || { say "Rust is missing: install it with rustup (https://rustup.rs)"; exit 1; }
-command -v java >/dev/null || apt_install openjdk-17-jre-headless
-command -v mvn >/dev/null || apt_install maven
 command -v npm >/dev/null || apt_install nodejs npm
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
@@ -61,9 +61,13 @@ npm_ci() {
 # wasm-opt from npm's binaryen: Debian's (version 108) breaks the bundle.
 npm_ci "$repo/tools"
 
+[[ $mode == --build ]] && exit 0
+
+command -v java >/dev/null || apt_install openjdk-17-jre-headless
+command -v mvn >/dev/null || apt_install maven
 "$repo/scripts/kafka.sh" install
 
-if [[ ${1:-} == --test ]]; then
+if [[ $mode == --test ]]; then
   command -v chromium >/dev/null || apt_install chromium
   npm_ci "$repo/end2end"
 fi

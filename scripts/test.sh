@@ -30,12 +30,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit and integration, real broker)"
 cargo test --workspace --locked
 
-step "trunk build (the dashboard)"
-trunk build --release --offline
+step "release build (the dashboard and the gateway, as scripts/run.sh and the Dockerfile build them)"
+scripts/build.sh
 
 step "browser tests (headless Chromium)"
-cargo build -p gateway --locked
-(cd end2end && GATEWAY_BIN="$repo/target/debug/gateway" DIST_DIR="$repo/dist" npm test)
+(cd end2end && GATEWAY_BIN="$repo/target/release/gateway" DIST_DIR="$repo/dist" npm test)
 
 if [[ -n $started_kafka ]]; then
   echo "(stopping the Kafka broker this run started)"

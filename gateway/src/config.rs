@@ -38,10 +38,11 @@ pub struct Config {
 
     /// Any librdkafka property, as key=value, for both producer and consumer
     /// (e.g. -X security.protocol=SASL_SSL -X sasl.mechanism=PLAIN). Repeatable;
-    /// in the environment, separate pairs with ';'. Values of properties whose
-    /// name contains "password" or "secret" are never logged.
+    /// in the environment, separate pairs with ';'. Secrets (passwords, keys,
+    /// JAAS and OAuth settings) are never logged.
     #[arg(short = 'X', long = "kafka-property", env = "KAFKA_PROPERTIES",
-          value_name = "KEY=VALUE", value_delimiter = ';', value_parser = parse_property)]
+          hide_env_values = true, value_name = "KEY=VALUE", value_delimiter = ';',
+          value_parser = parse_property)]
     pub kafka_properties: Vec<(String, String)>,
 
     /// Address the HTTP server listens on.

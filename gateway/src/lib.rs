@@ -81,6 +81,7 @@ pub(crate) struct AppState {
     max_clients: usize,
     /// Cancelled when the gateway shuts down; live clients then close.
     shutdown: CancellationToken,
+    health: Arc<health::HealthCache>,
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes. Then it stops
@@ -117,6 +118,7 @@ pub async fn run(
         client_slots: Arc::new(Semaphore::new(max_clients)),
         max_clients,
         shutdown: token.clone(),
+        health: Arc::default(),
     };
 
     let live = tokio::spawn({

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds the release dashboard (dist/) and gateway (target/release/gateway).
+# Needs the tools of `scripts/setup.sh --build`. The Dockerfile runs this too.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$repo"
+trunk build --release --offline
+cargo build --release --locked -p gateway
