@@ -1,6 +1,7 @@
 //! REST calls to the gateway, which serves this page: paths are relative.
 
 use gloo_net::http::Request;
+use wire::api::GroupView;
 use wire::{ErrorBody, ErrorCode, Health, NewOrder, OrderAccepted};
 
 /// Posts an order. The gateway's error body on failure, or one made here
@@ -41,4 +42,14 @@ pub(crate) async fn health() -> Option<Health> {
         .json()
         .await
         .ok()
+}
+
+/// The consumer groups reading the topic; `None` when the gateway or the
+/// broker does not answer.
+pub(crate) async fn groups() -> Option<Vec<GroupView>> {
+    let response = Request::get("/api/groups").send().await.ok()?;
+    if !response.ok() {
+        return None;
+    }
+    response.json().await.ok()
 }

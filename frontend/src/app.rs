@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use wire::api::HealthStatus;
+use wire::api::{GroupView, HealthStatus};
 use wire::{ErrorBody, Health, OrderAccepted, Payload, headers};
 
 use crate::api;
@@ -21,10 +21,12 @@ pub fn App() -> impl IntoView {
     let feed = RwSignal::new(Feed::default());
     let connection = RwSignal::new(Connection::Connecting);
     let health = RwSignal::new(None::<Health>);
+    let groups = RwSignal::new(None::<Vec<GroupView>>);
     live::start(feed, connection);
     leptos::task::spawn_local(async move {
         loop {
             health.set(api::health().await);
+            groups.set(api::groups().await);
             live::sleep(HEALTH_POLL_MS).await;
         }
     });
@@ -42,6 +44,7 @@ pub fn App() -> impl IntoView {
             <section class="column">
                 <OrderForm/>
                 <PartitionTable feed health/>
+                <ConsumerGroups groups/>
             </section>
             <section class="column wide">
                 <LiveFeed feed/>
@@ -312,6 +315,56 @@ fn log_end_offset(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>, id: i3
     });
     let seen = feed.with(|f| f.partitions().get(&id).map(|p| p.last_offset + 1));
     reported.max(seen)
+}
+
+/// The consumer groups reading the topic, as the broker reports them:
+/// committed offset, log-end offset and lag per partition, and who owns it.
+#[component]
+fn ConsumerGroups(groups: RwSignal<Option<Vec<GroupView>>>) -> impl IntoView {
+    view! {
+        <div class="card">
+            <h2>"Consumer groups"</h2>
+            {move || match groups.get() {
+                None => view! { <p class="hint">"Unknown: the broker does not answer."</p> }.into_any(),
+                Some(list) if list.is_empty() => view! {
+                    <p class="hint">"No consumer group reads this topic yet. Start one, e.g. the tutorial's "
+                        <code>"order-group"</code> " consumer."</p>
+                }.into_any(),
+                Some(list) => list.into_iter().map(|group| view! { <GroupCard group/> }).collect_view().into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn GroupCard(group: GroupView) -> impl IntoView {
+    let total_lag: i64 = group.partitions.iter().filter_map(|p| p.lag).sum();
+    view! {
+        <div class="group" data-testid="group" data-group=group.group_id.clone()>
+            <div class="meta">
+                <b>{group.group_id.clone()}</b>
+                <span>{group.state.clone()}</span>
+                <span>{format!("{} member(s)", group.members.len())}</span>
+                <span data-testid="total-lag">{format!("lag {total_lag}")}</span>
+            </div>
+            <table class="partitions">
+                <thead><tr>
+                    <th>"partition"</th><th>"committed"</th><th>"log-end"</th><th>"lag"</th><th>"owner"</th>
+                </tr></thead>
+                <tbody>
+                    {group.partitions.into_iter().map(|p| view! {
+                        <tr data-testid="group-partition" data-partition=p.partition>
+                            <td>{p.partition}</td>
+                            <td>{p.committed.map_or_else(|| "–".to_owned(), |c| c.to_string())}</td>
+                            <td>{p.log_end}</td>
+                            <td data-testid="lag">{p.lag.map_or_else(|| "–".to_owned(), |l| l.to_string())}</td>
+                            <td>{p.owner.unwrap_or_else(|| "–".to_owned())}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
 }
 
 /// Every consumed record, newest first.

@@ -18,8 +18,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{message}")]
     InvalidField { field: String, message: String },
-    #[error(transparent)]
-    BrokerUnavailable(#[from] ProduceError),
+    #[error("{0}")]
+    BrokerUnavailable(String),
     #[error("the gateway already serves {0} live clients")]
     TooManyClients(usize),
     #[error("no route for {0}")]
@@ -67,6 +67,12 @@ impl ApiError {
                 _ => None,
             },
         }
+    }
+}
+
+impl From<ProduceError> for ApiError {
+    fn from(err: ProduceError) -> Self {
+        Self::BrokerUnavailable(err.to_string())
     }
 }
 

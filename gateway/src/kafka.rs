@@ -8,7 +8,7 @@
 use rdkafka::ClientConfig;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::StreamConsumer;
+use rdkafka::consumer::{BaseConsumer, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::producer::FutureProducer;
 
@@ -64,4 +64,19 @@ pub(crate) fn live_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
 /// For creating the topic and reading its metadata.
 pub(crate) fn admin(config: &Config) -> KafkaResult<AdminClient<DefaultClientContext>> {
     base(config, &[]).create()
+}
+
+/// A consumer that is only ever used for metadata requests: listing groups,
+/// fetching a group's committed offsets. It never subscribes, is never
+/// assigned and never commits, so using `group`'s id does not join that group.
+pub(crate) fn admin_consumer(config: &Config, group: Option<&str>) -> KafkaResult<BaseConsumer> {
+    let group = group.map_or_else(
+        || format!("kafka-flow-admin-{}", uuid::Uuid::now_v7()),
+        str::to_owned,
+    );
+    base(config, &[])
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .create()
 }

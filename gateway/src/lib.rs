@@ -15,14 +15,18 @@
 //! - `live`: the live consumer and the hub fanning records out to clients.
 //! - `ws`: `GET /ws`, one browser's stream.
 //! - `health`: `GET /api/health`.
+//! - `groups`, `assignment`: `GET /api/groups`, the consumer groups reading
+//!   the topic, read through the admin protocol without joining them.
 //! - `error`: the one error shape of the HTTP API.
 //! - `shutdown`: SIGINT/SIGTERM.
 //!
 //! [`run`] is what `main` and the tests call: it serves on a listener the
 //! caller bound until a shutdown future completes, then drains and flushes.
 
+pub mod assignment;
 pub mod config;
 pub mod error;
+mod groups;
 mod health;
 mod kafka;
 mod live;
@@ -82,6 +86,7 @@ pub(crate) struct AppState {
     /// Cancelled when the gateway shuts down; live clients then close.
     shutdown: CancellationToken,
     health: Arc<health::HealthCache>,
+    config: Arc<Config>,
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes. Then it stops
@@ -119,6 +124,7 @@ pub async fn run(
         max_clients,
         shutdown: token.clone(),
         health: Arc::default(),
+        config: Arc::new(config.clone()),
     };
 
     let live = tokio::spawn({
@@ -160,6 +166,7 @@ fn router(state: AppState, config: &Config) -> Router {
     let api = Router::new()
         .route("/orders", post(orders::place))
         .route("/health", get(health::health))
+        .route("/groups", get(list_groups))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(orders::MAX_BODY_BYTES))
@@ -194,6 +201,23 @@ fn dashboard(config: &Config) -> axum::routing::MethodRouter {
             )
         })
     }
+}
+
+/// `GET /api/groups`: the consumer groups reading the topic, with lag.
+async fn list_groups(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<Vec<wire::api::GroupView>>, ApiError> {
+    let unavailable = |err: KafkaError| ApiError::BrokerUnavailable(err.to_string());
+    let topic = state.topic.describe().await.map_err(unavailable)?;
+    let Some(topic) = topic else {
+        return Ok(axum::Json(Vec::new()));
+    };
+    let config = state.config.clone();
+    let groups = tokio::task::spawn_blocking(move || groups::describe(&config, &topic))
+        .await
+        .unwrap_or(Err(KafkaError::Canceled))
+        .map_err(unavailable)?;
+    Ok(axum::Json(groups))
 }
 
 async fn time_limit(req: Request, next: Next, limit: Duration) -> Response {

@@ -42,7 +42,8 @@ pub enum ErrorCode {
     /// 422: the JSON is well formed but a field is missing, of the wrong type,
     /// unknown or out of range; `field` names it.
     InvalidField,
-    /// 503: the broker did not acknowledge within the delivery timeout.
+    /// 503: the broker did not answer: an order was not acknowledged within
+    /// the delivery timeout, or a read of the topic or its groups failed.
     BrokerUnavailable,
     /// 503: the gateway has as many live clients as it is configured to serve.
     TooManyClients,
@@ -103,4 +104,42 @@ pub struct PartitionHealth {
     pub low_watermark: i64,
     /// Offset the next record will get (log-end offset).
     pub high_watermark: i64,
+}
+
+/// `GET /api/groups`: a consumer group reading the topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    pub group_id: String,
+    /// As the broker reports it: `Stable`, `Empty`, `PreparingRebalance`, …
+    pub state: String,
+    pub members: Vec<GroupMember>,
+    /// One entry per partition of the topic.
+    pub partitions: Vec<GroupPartition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMember {
+    pub member_id: String,
+    pub client_id: String,
+    pub host: String,
+    /// Partitions of the topic assigned to this member.
+    pub partitions: Vec<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupPartition {
+    pub partition: i32,
+    /// The group's committed offset: the next record it will process.
+    /// Absent when the group has committed nothing on this partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed: Option<i64>,
+    /// The partition's log-end offset (high watermark).
+    pub log_end: i64,
+    /// `log_end - committed`: records written but not yet processed by the
+    /// group. Absent when nothing is committed, as in `kafka-consumer-groups`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<i64>,
+    /// Client id of the member that owns the partition, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }

@@ -5,6 +5,7 @@
 // A test binary: nothing here is a public API.
 #![allow(unreachable_pub)]
 
+mod groups;
 mod helpers;
 mod live;
 mod orders;

@@ -1,0 +1,153 @@
+//! `GET /api/groups` against the real broker, checked against Kafka's own
+//! `kafka-consumer-groups --describe` (ConsumerGroupCommand).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use wire::api::GroupView;
+
+use crate::helpers::*;
+
+/// One row of `kafka-consumer-groups --describe`: current offset, log-end
+/// offset, lag (None where the tool prints "-").
+type ToolRow = (Option<i64>, i64, Option<i64>);
+
+/// Runs Kafka's ConsumerGroupCommand through scripts/kafka.sh and parses
+/// its table, keyed by partition.
+async fn kafka_consumer_groups_describe(group: &str, topic: &str) -> HashMap<i32, ToolRow> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka.sh");
+    let brokers = brokers();
+    let args = [
+        "tool",
+        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        "--bootstrap-server",
+        &brokers,
+        "--describe",
+        "--group",
+        group,
+    ]
+    .map(str::to_owned);
+    // A JVM start: off the async threads.
+    let output =
+        tokio::task::spawn_blocking(move || std::process::Command::new(script).args(args).output())
+            .await
+            .expect("task")
+            .expect("run kafka-consumer-groups");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let number = |s: &str| (s != "-").then(|| s.parse::<i64>().expect("a number"));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|cols| cols.len() >= 6 && cols[0] == group && cols[1] == topic)
+        .map(|cols| {
+            let partition = cols[2].parse().expect("partition");
+            let log_end = number(cols[4]).expect("log-end offset");
+            (partition, (number(cols[3]), log_end, number(cols[5])))
+        })
+        .collect()
+}
+
+async fn groups(app: &TestApp) -> Vec<GroupView> {
+    let response = app
+        .http
+        .get(app.url("/api/groups"))
+        .send()
+        .await
+        .expect("GET /api/groups");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("groups")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_of_a_foreign_group_equals_what_kafka_consumer_groups_reports() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    for i in 0..12 {
+        assert_eq!(
+            app.post_order(&order(&format!("customer-{i}")))
+                .await
+                .status(),
+            202
+        );
+    }
+
+    // A service of someone else's: processes five orders, commits, stays a member.
+    let group = unique("order-group");
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", &group)
+        .set("client.id", "order-service")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[&app.topic]).expect("subscribe");
+    let mut next: HashMap<i32, i64> = HashMap::new();
+    for _ in 0..5 {
+        let message = tokio::time::timeout(PATIENCE, consumer.recv())
+            .await
+            .expect("a record in time")
+            .expect("record");
+        next.insert(message.partition(), message.offset() + 1);
+    }
+    let mut commit = TopicPartitionList::new();
+    for (&partition, &offset) in &next {
+        commit
+            .add_partition_offset(&app.topic, partition, Offset::Offset(offset))
+            .expect("offset");
+    }
+    consumer.commit(&commit, CommitMode::Sync).expect("commit");
+
+    let view = groups(&app)
+        .await
+        .into_iter()
+        .find(|g| g.group_id == group)
+        .expect("the foreign group is listed");
+    let tool = kafka_consumer_groups_describe(&group, &app.topic).await;
+
+    assert_eq!(view.partitions.len(), 3);
+    for p in &view.partitions {
+        match tool.get(&p.partition) {
+            Some(&(current, log_end, lag)) => {
+                assert_eq!(
+                    (p.committed, p.log_end, p.lag),
+                    (current, log_end, lag),
+                    "partition {}",
+                    p.partition
+                )
+            }
+            None => assert_eq!(
+                p.committed, None,
+                "partition {} missing from the tool",
+                p.partition
+            ),
+        }
+    }
+    let committed: i64 = view.partitions.iter().filter_map(|p| p.committed).sum();
+    assert_eq!(committed, next.values().sum::<i64>());
+
+    // One member, owning every partition of the topic.
+    assert_eq!(view.members.len(), 1);
+    let mut owned = view.members[0].partitions.clone();
+    owned.sort_unstable();
+    assert_eq!(owned, [0, 1, 2]);
+    assert_eq!(view.members[0].client_id, "order-service");
+    assert!(
+        view.partitions
+            .iter()
+            .all(|p| p.owner.as_deref() == Some("order-service"))
+    );
+}
+
+#[tokio::test]
+async fn groups_that_never_read_the_topic_are_not_listed() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    assert!(groups(&app).await.is_empty());
+}
