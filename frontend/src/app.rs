@@ -401,6 +401,7 @@ fn FeedRow(entry: Arc<FeedEntry>) -> impl IntoView {
     };
     let latency = match (entry.consumed_after_ms(), entry.shown_after_ms()) {
         (Some(consumed), Some(shown)) => format!("consumed +{consumed} ms · shown +{shown} ms"),
+        (Some(consumed), None) => format!("consumed +{consumed} ms · from history"),
         _ => String::new(),
     };
     let order_id = record.header(headers::ORDER_ID).map(str::to_owned);

@@ -17,6 +17,9 @@ pub struct FeedEntry {
     pub record: LiveRecord,
     /// When the browser received it, in milliseconds since the Unix epoch.
     pub received_at_ms: i64,
+    /// False for records the gateway sent as recent history on connect:
+    /// they were not delivered live, so their delivery time means nothing.
+    pub live: bool,
 }
 
 impl FeedEntry {
@@ -32,8 +35,11 @@ impl FeedEntry {
             .map(|produced| self.record.consumed_at_ms - produced)
     }
 
-    /// Milliseconds from production to this browser.
+    /// Milliseconds from production to this browser, for live records.
     pub fn shown_after_ms(&self) -> Option<i64> {
+        if !self.live {
+            return None;
+        }
         self.produced_at_ms()
             .map(|produced| self.received_at_ms - produced)
     }
@@ -64,6 +70,8 @@ pub struct Feed {
     /// Records the gateway dropped for this page because it fell behind.
     missed: u64,
     topic: Option<String>,
+    /// History records still expected since the last `Hello`.
+    history_remaining: usize,
 }
 
 impl Default for Feed {
@@ -80,6 +88,7 @@ impl Feed {
             partitions: BTreeMap::new(),
             missed: 0,
             topic: None,
+            history_remaining: 0,
         }
     }
 
@@ -91,14 +100,17 @@ impl Feed {
     /// nor, within the history the gateway keeps, a gap.
     pub fn apply(&mut self, message: ServerMessage, now_ms: i64) {
         match message {
-            ServerMessage::Hello { topic, .. } => {
+            ServerMessage::Hello { topic, history } => {
                 if self.topic.as_ref().is_some_and(|t| *t != topic) {
                     // Another topic: offsets start over.
                     *self = Self::new(self.capacity);
                 }
                 self.topic = Some(topic);
+                self.history_remaining = history;
             }
             ServerMessage::Record(record) => {
+                let live = self.history_remaining == 0;
+                self.history_remaining = self.history_remaining.saturating_sub(1);
                 let stats = self.partitions.entry(record.partition).or_default();
                 if stats.seen > 0 && record.offset <= stats.last_offset {
                     return;
@@ -112,6 +124,7 @@ impl Feed {
                     self.entries.push_front(Arc::new(FeedEntry {
                         record,
                         received_at_ms: now_ms,
+                        live,
                     }));
                 }
             }
@@ -225,6 +238,27 @@ mod tests {
         feed.apply(record(0, 0), 0);
         assert_eq!(ids(&feed), [(0, 0)]);
         assert_eq!(feed.topic(), Some("b"));
+    }
+
+    #[test]
+    fn history_records_have_no_delivery_time() {
+        let mut feed = Feed::default();
+        feed.apply(
+            ServerMessage::Hello {
+                topic: "orders".into(),
+                history: 2,
+            },
+            0,
+        );
+        for offset in 0..3 {
+            feed.apply(record(0, offset), 1_010);
+        }
+        let live: Vec<bool> = feed.entries().map(|e| e.live).collect();
+        assert_eq!(live, [true, false, false]);
+        let shown: Vec<Option<i64>> = feed.entries().map(|e| e.shown_after_ms()).collect();
+        assert_eq!(shown, [Some(10), None, None]);
+        // The time to the gateway's consumer is known either way.
+        assert!(feed.entries().all(|e| e.consumed_after_ms() == Some(4)));
     }
 
     #[test]
