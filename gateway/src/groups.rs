@@ -9,14 +9,30 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use axum::Json;
+use axum::extract::State;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 use wire::api::{GroupMember, GroupPartition, GroupView, TopicHealth};
 
-use crate::assignment;
 use crate::config::Config;
-use crate::kafka;
+use crate::error::ApiError;
+use crate::{AppState, assignment, kafka};
+
+/// `GET /api/groups`.
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<GroupView>>, ApiError> {
+    let unavailable = |err: KafkaError| ApiError::BrokerUnavailable(err.to_string());
+    let Some(topic) = state.topic.describe().await.map_err(unavailable)? else {
+        return Ok(Json(Vec::new()));
+    };
+    let config = state.config.clone();
+    let groups = tokio::task::spawn_blocking(move || describe(&config, &topic))
+        .await
+        .unwrap_or(Err(KafkaError::Canceled))
+        .map_err(unavailable)?;
+    Ok(Json(groups))
+}
 
 /// Groups without a member on the topic whose offsets are fetched per
 /// request, at most: each costs a round trip. Groups with a member on the

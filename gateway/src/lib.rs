@@ -166,7 +166,7 @@ fn router(state: AppState, config: &Config) -> Router {
     let api = Router::new()
         .route("/orders", post(orders::place))
         .route("/health", get(health::health))
-        .route("/groups", get(list_groups))
+        .route("/groups", get(groups::list))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(orders::MAX_BODY_BYTES))
@@ -201,23 +201,6 @@ fn dashboard(config: &Config) -> axum::routing::MethodRouter {
             )
         })
     }
-}
-
-/// `GET /api/groups`: the consumer groups reading the topic, with lag.
-async fn list_groups(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> Result<axum::Json<Vec<wire::api::GroupView>>, ApiError> {
-    let unavailable = |err: KafkaError| ApiError::BrokerUnavailable(err.to_string());
-    let topic = state.topic.describe().await.map_err(unavailable)?;
-    let Some(topic) = topic else {
-        return Ok(axum::Json(Vec::new()));
-    };
-    let config = state.config.clone();
-    let groups = tokio::task::spawn_blocking(move || groups::describe(&config, &topic))
-        .await
-        .unwrap_or(Err(KafkaError::Canceled))
-        .map_err(unavailable)?;
-    Ok(axum::Json(groups))
 }
 
 async fn time_limit(req: Request, next: Next, limit: Duration) -> Response {

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use wire::api::GroupView;
 
 use crate::helpers::*;
@@ -79,14 +79,7 @@ async fn lag_of_a_foreign_group_equals_what_kafka_consumer_groups_reports() {
 
     // A service of someone else's: processes five orders, commits, stays a member.
     let group = unique("order-group");
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", &group)
-        .set("client.id", "order-service")
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+    let consumer = group_consumer(&group, "order-service");
     consumer.subscribe(&[&app.topic]).expect("subscribe");
     let mut next: HashMap<i32, i64> = HashMap::new();
     for _ in 0..5 {

@@ -104,6 +104,8 @@ impl TestApp {
                 tokio::time::Instant::now() < deadline,
                 "gateway not healthy after {PATIENCE:?}"
             );
+            // Health is a state behind an HTTP endpoint, not an event to
+            // subscribe to: poll it.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -216,6 +218,18 @@ fn client_config() -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", brokers());
     config
+}
+
+/// An application consumer in `group`, as a service would run it: it
+/// subscribes, starts from the earliest record, and commits only when told.
+pub fn group_consumer(group: &str, client_id: &str) -> StreamConsumer {
+    client_config()
+        .set("group.id", group)
+        .set("client.id", client_id)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer")
 }
 
 pub fn producer() -> FutureProducer {

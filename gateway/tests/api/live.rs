@@ -2,8 +2,8 @@
 //! producer, reaches every client, and the live view disturbs no one.
 
 use futures_util::StreamExt;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::{ClientConfig, Message};
+use rdkafka::Message;
+use rdkafka::consumer::Consumer;
 use wire::{OrderAccepted, Payload, ServerMessage};
 
 use crate::helpers::*;
@@ -97,12 +97,7 @@ async fn the_live_view_takes_nothing_from_application_consumer_groups() {
 
     // An application consumer, like the tutorial's `order-group`.
     let group = unique("order-group");
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", &group)
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("consumer");
+    let consumer = group_consumer(&group, "order-service");
     consumer.subscribe(&[&app.topic]).expect("subscribe");
 
     let mut acked = Vec::new();
