@@ -22,16 +22,21 @@ use crate::{AppState, assignment, kafka};
 
 /// `GET /api/groups`.
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<GroupView>>, ApiError> {
-    let unavailable = |err: KafkaError| ApiError::BrokerUnavailable(err.to_string());
-    let Some(topic) = state.topic.describe().await.map_err(unavailable)? else {
-        return Ok(Json(Vec::new()));
-    };
-    let config = state.config.clone();
-    let groups = tokio::task::spawn_blocking(move || describe(&config, &topic))
+    let (topic, config) = (state.topic.clone(), state.config.clone());
+    state
+        .groups
+        .get(|| async move {
+            let Some(topic) = topic.describe().await.map_err(|e| e.to_string())? else {
+                return Ok(Vec::new());
+            };
+            tokio::task::spawn_blocking(move || describe(&config, &topic))
+                .await
+                .unwrap_or(Err(KafkaError::Canceled))
+                .map_err(|e| e.to_string())
+        })
         .await
-        .unwrap_or(Err(KafkaError::Canceled))
-        .map_err(unavailable)?;
-    Ok(Json(groups))
+        .map(Json)
+        .map_err(ApiError::BrokerUnavailable)
 }
 
 /// Groups without a member on the topic whose offsets are fetched per

@@ -24,6 +24,7 @@
 //! caller bound until a shutdown future completes, then drains and flushes.
 
 pub mod assignment;
+mod cache;
 pub mod config;
 pub mod error;
 mod groups;
@@ -58,6 +59,7 @@ pub use config::Config;
 pub use error::ApiError;
 pub use produce::ProduceError;
 
+use crate::cache::Cached;
 use crate::live::Hub;
 use crate::produce::OrderProducer;
 use crate::topic::Topic;
@@ -85,7 +87,10 @@ pub(crate) struct AppState {
     max_clients: usize,
     /// Cancelled when the gateway shuts down; live clients then close.
     shutdown: CancellationToken,
-    health: Arc<health::HealthCache>,
+    /// The broker probes behind `/api/health` and `/api/groups`, shared by
+    /// all requests for a second.
+    health: Arc<Cached<health::Probe>>,
+    groups: Arc<Cached<Result<Vec<wire::api::GroupView>, String>>>,
     config: Arc<Config>,
 }
 
@@ -123,7 +128,8 @@ pub async fn run(
         client_slots: Arc::new(Semaphore::new(max_clients)),
         max_clients,
         shutdown: token.clone(),
-        health: Arc::default(),
+        health: Arc::new(Cached::new(Duration::from_secs(1))),
+        groups: Arc::new(Cached::new(Duration::from_secs(1))),
         config: Arc::new(config.clone()),
     };
 
