@@ -21,7 +21,7 @@ pub enum ApiError {
     #[error("{0}")]
     BrokerUnavailable(String),
     #[error("the gateway already serves {0} live clients")]
-    TooManyClients(usize),
+    TooManyClients(u64),
     #[error("no route for {0}")]
     NotFound(String),
     #[error("method not allowed")]

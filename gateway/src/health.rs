@@ -30,7 +30,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
             HealthStatus::Degraded
         },
         broker: BrokerHealth {
-            bootstrap_servers: state.brokers.to_string(),
+            bootstrap_servers: state.config.brokers.clone(),
             reachable,
             error,
         },

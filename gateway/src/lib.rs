@@ -79,12 +79,8 @@ pub(crate) struct AppState {
     producer: Arc<OrderProducer>,
     hub: Arc<Hub>,
     topic: Topic,
-    brokers: Arc<str>,
-    /// The most history records per partition a client may ask for.
-    history: usize,
     /// One permit per live client: the bound on WebSocket connections.
     client_slots: Arc<Semaphore>,
-    max_clients: usize,
     /// Cancelled when the gateway shuts down; live clients then close.
     shutdown: CancellationToken,
     /// The broker probes behind `/api/health` and `/api/groups`, shared by
@@ -123,10 +119,7 @@ pub async fn run(
         producer: producer.clone(),
         hub: hub.clone(),
         topic: topic.clone(),
-        brokers: config.brokers.as_str().into(),
-        history: usize::try_from(config.history).unwrap_or(usize::MAX),
         client_slots: Arc::new(Semaphore::new(max_clients)),
-        max_clients,
         shutdown: token.clone(),
         health: Arc::new(Cached::new(Duration::from_secs(1))),
         groups: Arc::new(Cached::new(Duration::from_secs(1))),

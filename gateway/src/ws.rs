@@ -33,7 +33,9 @@ pub(crate) async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let last = match query {
-        Ok(Query(q)) => q.last.min(state.history),
+        Ok(Query(q)) => q
+            .last
+            .min(usize::try_from(state.config.history).unwrap_or(usize::MAX)),
         Err(rejection) => {
             return ApiError::InvalidField {
                 field: "last".into(),
@@ -44,7 +46,7 @@ pub(crate) async fn upgrade(
     };
     // The permit lives as long as the connection: a bound on clients.
     let Ok(permit) = state.client_slots.clone().try_acquire_owned() else {
-        return ApiError::TooManyClients(state.max_clients).into_response();
+        return ApiError::TooManyClients(state.config.max_clients).into_response();
     };
     ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
