@@ -54,12 +54,7 @@ async fn kafka_consumer_groups_describe(group: &str, topic: &str) -> HashMap<i32
 }
 
 async fn groups(app: &TestApp) -> Vec<GroupView> {
-    let response = app
-        .http
-        .get(app.url("/api/groups"))
-        .send()
-        .await
-        .expect("GET /api/groups");
+    let response = app.get("/api/groups").await;
     assert_eq!(response.status(), 200);
     response.json().await.expect("groups")
 }

@@ -110,13 +110,17 @@ impl TestApp {
         }
     }
 
-    pub async fn health(&self) -> (u16, wire::Health) {
-        let response = self
-            .http
-            .get(self.url("/api/health"))
+    /// GETs `path` from the gateway.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
             .send()
             .await
-            .expect("health");
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub async fn health(&self) -> (u16, wire::Health) {
+        let response = self.get("/api/health").await;
         let status = response.status().as_u16();
         (status, response.json().await.expect("health body"))
     }

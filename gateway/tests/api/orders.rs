@@ -273,22 +273,12 @@ async fn existing_topic_with_one_partition_is_used_as_it_is() {
 #[tokio::test]
 async fn unknown_api_routes_answer_in_the_error_shape() {
     let app = spawn_app().await;
-    let response = app
-        .http
-        .get(app.url("/api/nope"))
-        .send()
-        .await
-        .expect("get");
+    let response = app.get("/api/nope").await;
     assert_eq!(response.status(), 404);
     let body: ErrorBody = response.json().await.expect("error body");
     assert_eq!(body.code, ErrorCode::NotFound);
 
-    let response = app
-        .http
-        .get(app.url("/api/orders"))
-        .send()
-        .await
-        .expect("get");
+    let response = app.get("/api/orders").await;
     assert_eq!(response.status(), 405);
     let body: ErrorBody = response.json().await.expect("error body");
     assert_eq!(body.code, ErrorCode::MethodNotAllowed);
