@@ -74,6 +74,76 @@ pub struct Config {
     #[arg(long, env = "LIVE_MAX_CLIENTS", default_value_t = 4096,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_clients: u64,
+
+    /// A demo service to run as a consumer group on the topic, as
+    /// NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS (e.g. payments:40:0.05:2).
+    /// Repeatable; in the environment, separate services with ','.
+    #[arg(long = "service", env = "DEMO_SERVICES", value_name = "SPEC",
+          value_delimiter = ',', value_parser = ServiceSpec::parse,
+          default_value = "payments:40:0.05:2,notifications:15:0:1,analytics:5:0:1")]
+    pub services: Vec<ServiceSpec>,
+
+    /// Run no demo services: for a dashboard attached to a real system, whose
+    /// own consumer groups are shown instead.
+    #[arg(long, env = "NO_DEMO_SERVICES")]
+    pub no_services: bool,
+
+    /// Prefix of the demo services' consumer group ids (`demo-payments`).
+    #[arg(long, env = "DEMO_GROUP_PREFIX", default_value = "demo-")]
+    pub service_group_prefix: String,
+}
+
+/// One demo service's settings at start; see `--service`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub processing_ms: u32,
+    pub failure_rate: f64,
+    pub members: u32,
+}
+
+impl ServiceSpec {
+    /// Parses NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS, checking each against
+    /// the limits a `PATCH /api/services/{name}` is held to.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.trim().split(':').collect();
+        let [name, processing_ms, failure_rate, members] = parts[..] else {
+            return Err(format!(
+                "expected NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS, got {s:?}"
+            ));
+        };
+        let valid_name = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid_name {
+            return Err(format!(
+                "service name {name:?}: use 1 to 32 of a-z, 0-9 and '-'"
+            ));
+        }
+        let number = |what: &str, value: &str| format!("{what} {value:?} is not a number");
+        let spec = Self {
+            name: name.to_owned(),
+            processing_ms: processing_ms
+                .parse()
+                .map_err(|_| number("processing time", processing_ms))?,
+            failure_rate: failure_rate
+                .parse()
+                .map_err(|_| number("failure rate", failure_rate))?,
+            members: members.parse().map_err(|_| number("members", members))?,
+        };
+        let update = wire::services::ServiceUpdate {
+            running: None,
+            members: Some(spec.members),
+            processing_ms: Some(spec.processing_ms),
+            failure_rate: Some(spec.failure_rate),
+        };
+        update
+            .validate()
+            .map_err(|e| format!("{name}: {} {}", e.field, e.message))?;
+        Ok(spec)
+    }
 }
 
 impl Config {
@@ -84,6 +154,19 @@ impl Config {
         config.brokers = brokers.into();
         config.topic = topic.into();
         config
+    }
+
+    /// The demo services to run: none when switched off, and each name once.
+    pub fn demo_services(&self) -> Vec<ServiceSpec> {
+        if self.no_services {
+            return Vec::new();
+        }
+        let mut seen = std::collections::HashSet::new();
+        self.services
+            .iter()
+            .filter(|s| seen.insert(s.name.clone()))
+            .cloned()
+            .collect()
     }
 
     pub fn delivery_timeout(&self) -> Duration {
@@ -143,6 +226,8 @@ impl fmt::Debug for Config {
             .field("history", &self.history)
             .field("client_queue", &self.client_queue)
             .field("max_clients", &self.max_clients)
+            .field("services", &self.demo_services())
+            .field("service_group_prefix", &self.service_group_prefix)
             .finish()
     }
 }
@@ -188,6 +273,40 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("sasl.password=<redacted>"), "{shown}");
         assert!(shown.contains("acks=all"), "{shown}");
+    }
+
+    #[test]
+    fn demo_services_are_parsed_checked_and_can_be_switched_off() {
+        let config = Config::parse_from(["gateway"]);
+        let names: Vec<String> = config.demo_services().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["payments", "notifications", "analytics"]);
+
+        let config = Config::parse_from(["gateway", "--service", "billing:0:0.5:3"]);
+        assert_eq!(
+            config.demo_services(),
+            vec![ServiceSpec {
+                name: "billing".into(),
+                processing_ms: 0,
+                failure_rate: 0.5,
+                members: 3
+            }]
+        );
+        let config = Config::parse_from(["gateway", "--no-services"]);
+        assert!(config.demo_services().is_empty());
+
+        for bad in [
+            "billing",
+            "Bill:1:0:1",
+            "b:x:0:1",
+            "b:1:1.5:1",
+            "b:1:0:0",
+            "b:1:0:9",
+        ] {
+            assert!(
+                Config::try_parse_from(["gateway", "--service", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum ApiError {
     TooManyClients(u64),
     #[error("no route for {0}")]
     NotFound(String),
+    #[error("no demo service named {0:?}")]
+    NoSuchService(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the request took longer than {0} ms")]
@@ -39,7 +41,7 @@ impl ApiError {
             Self::InvalidField { .. } => ErrorCode::InvalidField,
             Self::BrokerUnavailable(_) => ErrorCode::BrokerUnavailable,
             Self::TooManyClients(_) => ErrorCode::TooManyClients,
-            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::NotFound(_) | Self::NoSuchService(_) => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Timeout(_) => ErrorCode::Timeout,
         }
@@ -52,7 +54,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BrokerUnavailable(_) | Self::TooManyClients(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoSuchService(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         }

@@ -8,7 +8,7 @@
 use rdkafka::ClientConfig;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::producer::FutureProducer;
 
@@ -59,6 +59,35 @@ pub(crate) fn live_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         .create()
+}
+
+/// A member of a demo service's consumer group: at-least-once. Offsets are
+/// stored only after an order is processed and committed from the store once
+/// a second, when the member stops, and before it gives partitions up in a
+/// rebalance.
+pub(crate) fn member_consumer<C: ConsumerContext + 'static>(
+    config: &Config,
+    group: &str,
+    client_id: &str,
+    context: C,
+) -> KafkaResult<StreamConsumer<C>> {
+    base(
+        config,
+        &[
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "1000"),
+        ],
+    )
+    .set("group.id", group)
+    .set("client.id", client_id)
+    .set("enable.auto.commit", "true")
+    .set("auto.commit.interval.ms", "1000")
+    .set("enable.auto.offset.store", "false")
+    // A new service starts from the beginning of the topic: the orders
+    // written before it existed are its backlog.
+    .set("auto.offset.reset", "earliest")
+    .set("enable.partition.eof", "false")
+    .create_with_context(context)
 }
 
 /// For creating the topic and reading its metadata.

@@ -15,6 +15,8 @@
 //! - `live`: the live consumer and the hub fanning records out to clients.
 //! - `ws`: `GET /ws`, one browser's stream.
 //! - `health`: `GET /api/health`.
+//! - `services`: the demo services, consumer groups the gateway runs on the
+//!   topic; `GET /api/services`, `PATCH /api/services/{name}`.
 //! - `groups`, `assignment`: `GET /api/groups`, the consumer groups reading
 //!   the topic, read through the admin protocol without joining them.
 //! - `error`: the one error shape of the HTTP API.
@@ -34,6 +36,7 @@ mod live;
 pub mod orders;
 mod produce;
 pub mod record;
+mod services;
 pub mod shutdown;
 mod topic;
 mod ws;
@@ -47,7 +50,7 @@ use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use rdkafka::error::KafkaError;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -62,6 +65,7 @@ pub use produce::ProduceError;
 use crate::cache::Cached;
 use crate::live::Hub;
 use crate::produce::OrderProducer;
+use crate::services::Services;
 use crate::topic::Topic;
 
 /// Why the gateway could not start or serve.
@@ -87,6 +91,7 @@ pub(crate) struct AppState {
     /// all requests for a second.
     health: Arc<Cached<health::Probe>>,
     groups: Arc<Cached<Result<Vec<wire::api::GroupView>, String>>>,
+    services: Arc<Services>,
     config: Arc<Config>,
 }
 
@@ -115,6 +120,8 @@ pub async fn run(
         usize::try_from(config.client_queue).unwrap_or(usize::MAX),
     ));
     let max_clients = usize::try_from(config.max_clients).unwrap_or(usize::MAX);
+    let shared_config = Arc::new(config.clone());
+    let services = Arc::new(Services::new(&shared_config));
     let state = AppState {
         producer: producer.clone(),
         hub: hub.clone(),
@@ -123,14 +130,28 @@ pub async fn run(
         shutdown: token.clone(),
         health: Arc::new(Cached::new(Duration::from_secs(1))),
         groups: Arc::new(Cached::new(Duration::from_secs(1))),
-        config: Arc::new(config.clone()),
+        services: services.clone(),
+        config: shared_config,
     };
 
+    // The demo services start once the live view has made sure the topic exists.
+    let (topic_ready, mut ready) = tokio::sync::watch::channel(false);
     let live = tokio::spawn({
         let token = token.clone();
         let create = (config.partitions, config.replication_factor);
         let history = config.history;
-        async move { live::consume(consumer, topic, create, history, &hub, token).await }
+        async move { live::consume(consumer, topic, create, history, &hub, topic_ready, token).await }
+    });
+    let starting = tokio::spawn({
+        let (services, token) = (services.clone(), token.clone());
+        async move {
+            // (The guard wait_for returns is not Send: drop it at once.)
+            let topic_exists = async { ready.wait_for(|ready| *ready).await.is_ok() };
+            tokio::select! {
+                _ = token.cancelled() => {}
+                true = topic_exists => services.start().await,
+            }
+        }
     });
 
     let app = router(state, &config);
@@ -150,6 +171,8 @@ pub async fn run(
     // Whatever ended the server, stop the live view and flush what was produced.
     token.cancel();
     let _ = live.await;
+    let _ = starting.await;
+    services.stop().await;
     let flush_timeout = config.delivery_timeout() + Duration::from_secs(1);
     if let Err(err) = producer.flush(flush_timeout).await {
         tracing::error!(%err, "producer flush failed; queued orders may be lost");
@@ -166,6 +189,8 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/orders", post(orders::place))
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
+        .route("/services", get(services::list))
+        .route("/services/{name}", patch(services::update))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(orders::MAX_BODY_BYTES))

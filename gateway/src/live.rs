@@ -109,7 +109,8 @@ impl Hub {
 }
 
 /// Reads the topic into `hub` until `shutdown`: waits (with backoff) until
-/// the broker answers and the topic exists (creating it if needed), assigns
+/// the broker answers and the topic exists (creating it if needed), says so
+/// on `topic_ready`, assigns
 /// every partition starting `history` records from its end, and publishes
 /// every record. Partitions added to the topic later are picked up.
 pub(crate) async fn consume(
@@ -118,11 +119,13 @@ pub(crate) async fn consume(
     create: (i32, i32),
     history: u64,
     hub: &Hub,
+    topic_ready: tokio::sync::watch::Sender<bool>,
     shutdown: CancellationToken,
 ) {
     let Some(mut assigned) = wait_for_topic(&topic, create, &shutdown).await else {
         return;
     };
+    topic_ready.send_replace(true);
     let start = if history == 0 {
         Offset::End
     } else {

@@ -5,6 +5,8 @@
 //! - [`api`]: the other REST bodies: the acknowledgement, the one error shape,
 //!   and `GET /api/health`.
 //! - [`live`]: the messages of the `GET /ws` stream.
+//! - [`services`]: the demo services (consumer groups the gateway runs) and
+//!   the commands that stop, start and scale them.
 //! - [`headers`]: the Kafka record headers the gateway writes.
 //!
 //! This crate is plain data and pure functions (serde only), so it compiles
@@ -15,6 +17,7 @@ pub mod api;
 pub mod headers;
 pub mod live;
 pub mod order;
+pub mod services;
 
 pub use api::{ErrorBody, ErrorCode, Health, OrderAccepted};
 pub use live::{LiveRecord, Payload, RecordHeader, ServerMessage};

@@ -7,13 +7,18 @@ const READY_TIMEOUT_MS = 30_000;
 
 /**
  * Starts the gateway on `listen` (default: a free port) for `topic` and
- * resolves once it prints the address it listens on.
+ * resolves once it prints the address it listens on. Its demo services'
+ * groups are named after the topic, so each test has its own and a
+ * restarted gateway finds its groups again; `args` are further flags.
  */
-export async function startGateway({ topic, listen = '127.0.0.1:0' }) {
+export async function startGateway({ topic, listen = '127.0.0.1:0', args = [] }) {
   const bin = required('GATEWAY_BIN');
   const child = spawn(
     bin,
-    ['--listen', listen, '--topic', topic, '--static-dir', required('DIST_DIR')],
+    [
+      '--listen', listen, '--topic', topic, '--static-dir', required('DIST_DIR'),
+      '--service-group-prefix', `${topic}.`, ...args,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { RUST_LOG: 'warn', ...process.env } },
   );
   const lines = createInterface({ input: child.stdout });

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
-use wire::api::GroupView;
 
 use crate::helpers::*;
 
@@ -53,12 +52,6 @@ async fn kafka_consumer_groups_describe(group: &str, topic: &str) -> HashMap<i32
         .collect()
 }
 
-async fn groups(app: &TestApp) -> Vec<GroupView> {
-    let response = app.get("/api/groups").await;
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("groups")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lag_of_a_foreign_group_equals_what_kafka_consumer_groups_reports() {
     let app = spawn_app().await;
@@ -92,7 +85,8 @@ async fn lag_of_a_foreign_group_equals_what_kafka_consumer_groups_reports() {
     }
     consumer.commit(&commit, CommitMode::Sync).expect("commit");
 
-    let view = groups(&app)
+    let view = app
+        .groups()
         .await
         .into_iter()
         .find(|g| g.group_id == group)
@@ -137,5 +131,5 @@ async fn lag_of_a_foreign_group_equals_what_kafka_consumer_groups_reports() {
 async fn groups_that_never_read_the_topic_are_not_listed() {
     let app = spawn_app().await;
     app.wait_healthy().await;
-    assert!(groups(&app).await.is_empty());
+    assert!(app.groups().await.is_empty());
 }

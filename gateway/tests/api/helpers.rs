@@ -4,6 +4,7 @@
 //! consumer group), so tests run in parallel on one broker without seeing
 //! each other's records. The broker is `KAFKA_BROKERS`, else 127.0.0.1:9092.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Once;
 use std::time::Duration;
@@ -66,6 +67,9 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let topic = unique("test");
     let mut config = Config::new(brokers(), &topic);
     config.static_dir = "/nonexistent".into();
+    // Demo services only where a test asks for them, in groups of its own.
+    config.no_services = true;
+    config.service_group_prefix = format!("{}-", unique("demo"));
     configure(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
@@ -93,21 +97,44 @@ impl TestApp {
     /// Waits until `/api/health` says ok: the broker answers, the topic
     /// exists and the live view is consuming it.
     pub async fn wait_healthy(&self) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            if let Ok(response) = self.http.get(self.url("/api/health")).send().await
-                && response.status() == 200
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "gateway not healthy after {PATIENCE:?}"
-            );
-            // Health is a state behind an HTTP endpoint, not an event to
-            // subscribe to: poll it.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        until("the gateway to be healthy", || async {
+            let response = self.http.get(self.url("/api/health")).send().await;
+            response.is_ok_and(|r| r.status() == 200).then_some(())
+        })
+        .await
+    }
+
+    /// `GET /api/groups`.
+    pub async fn groups(&self) -> Vec<wire::api::GroupView> {
+        let response = self.get("/api/groups").await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("groups")
+    }
+
+    /// `GET /api/services`.
+    pub async fn services(&self) -> Vec<wire::services::ServiceView> {
+        let response = self.get("/api/services").await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("services")
+    }
+
+    /// One service from `GET /api/services`.
+    pub async fn service(&self, name: &str) -> wire::services::ServiceView {
+        self.services()
+            .await
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no service {name}"))
+    }
+
+    /// `PATCH /api/services/{name}` with a JSON body.
+    pub async fn patch_service(&self, name: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .patch(self.url(&format!("/api/services/{name}")))
+            .json(body)
+            .send()
+            .await
+            .expect("PATCH /api/services")
     }
 
     /// GETs `path` from the gateway.
@@ -171,6 +198,26 @@ impl TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// Waits until `check` returns Some, polling: for states behind an HTTP
+/// endpoint or the broker, which have no event to subscribe to. Fails the
+/// test, naming `what`, after PATIENCE.
+pub async fn until<T, F: Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {PATIENCE:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

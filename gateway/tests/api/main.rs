@@ -9,4 +9,5 @@ mod groups;
 mod helpers;
 mod live;
 mod orders;
+mod services;
 mod shutdown;

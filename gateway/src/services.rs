@@ -1,0 +1,408 @@
+//! Demo services: real consumer groups on the topic, run by the gateway so a
+//! person can watch what Kafka promises downstream services. Stop one and its
+//! lag grows while orders are still accepted; start it and it resumes from
+//! its committed offsets and drains the backlog; scale it and the group
+//! rebalances.
+//!
+//! Each member is its own Kafka consumer in the service's group and processes
+//! at least once: it stores an order's offset only after processing it, and
+//! commits what is stored once a second, when it stops, and before it gives
+//! partitions up in a rebalance. So a stopped or rescaled service loses
+//! nothing and, when nothing crashes, processes nothing twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Message};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use wire::services::{MAX_ATTEMPTS, MemberAssignment, ServiceUpdate, ServiceView};
+
+use crate::config::{Config, ServiceSpec};
+use crate::error::ApiError;
+use crate::orders::StrictJson;
+use crate::{AppState, kafka};
+
+/// How long a stopping member may take to commit and leave its group before
+/// the gateway stops waiting for it.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `GET /api/services`.
+pub(crate) async fn list(State(state): State<AppState>) -> Json<Vec<ServiceView>> {
+    Json(state.services.views())
+}
+
+/// `PATCH /api/services/{name}`: stop, start, scale or retune one service.
+/// Answers once the change is made: stopped members have committed and left
+/// the group, new members are joining it.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    StrictJson(update): StrictJson<ServiceUpdate>,
+) -> Result<Json<ServiceView>, ApiError> {
+    update.validate()?;
+    let service = state
+        .services
+        .get(&name)
+        .ok_or(ApiError::NoSuchService(name))?;
+    service.update(&update, state.services.ready()).await;
+    Ok(Json(service.view()))
+}
+
+/// Every demo service of this gateway.
+pub(crate) struct Services {
+    list: Vec<Service>,
+    /// Set once the topic exists: members are only started after that, as a
+    /// subscription to a missing topic would wait for a metadata refresh.
+    ready: AtomicBool,
+}
+
+impl Services {
+    pub(crate) fn new(config: &Arc<Config>) -> Self {
+        let list = config
+            .demo_services()
+            .into_iter()
+            .map(|spec| Service::new(spec, config.clone()))
+            .collect();
+        Self {
+            list,
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    fn get(&self, name: &str) -> Option<&Service> {
+        self.list.iter().find(|s| s.shared.name == name)
+    }
+
+    pub(crate) fn views(&self) -> Vec<ServiceView> {
+        self.list.iter().map(Service::view).collect()
+    }
+
+    /// The topic exists: start every service that should run.
+    pub(crate) async fn start(&self) {
+        self.ready.store(true, Ordering::Release);
+        for service in &self.list {
+            service.reconcile(true).await;
+        }
+    }
+
+    /// Gateway shutdown: every member commits and leaves its group.
+    pub(crate) async fn stop(&self) {
+        self.ready.store(false, Ordering::Release);
+        let stopping = self.list.iter().map(|s| s.reconcile(false));
+        futures_util::future::join_all(stopping).await;
+    }
+}
+
+/// One demo service: its settings, counters and running members.
+struct Service {
+    shared: Arc<Shared>,
+    /// A tokio mutex: held while members start and stop, so two commands to
+    /// one service apply one after the other.
+    members: tokio::sync::Mutex<Vec<Member>>,
+    config: Arc<Config>,
+}
+
+/// What a service's members and its view share.
+struct Shared {
+    name: String,
+    group_id: String,
+    settings: Mutex<Settings>,
+    processed: AtomicU64,
+    failed_attempts: AtomicU64,
+    gave_up: AtomicU64,
+    redelivered: AtomicU64,
+    /// Highest offset processed per partition, to notice redeliveries.
+    highest: Mutex<HashMap<i32, i64>>,
+    /// Each running member's partitions, by client id, as it was told in
+    /// its last rebalance.
+    assignments: Mutex<BTreeMap<String, Vec<i32>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    running: bool,
+    members: u32,
+    processing_ms: u32,
+    failure_rate: f64,
+}
+
+struct Member {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// A std mutex's guard, whether or not a panicking thread poisoned it: the
+/// data behind these locks is counters and maps, valid at every step.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Service {
+    fn new(spec: ServiceSpec, config: Arc<Config>) -> Self {
+        let shared = Shared {
+            group_id: format!("{}{}", config.service_group_prefix, spec.name),
+            name: spec.name,
+            settings: Mutex::new(Settings {
+                running: true,
+                members: spec.members,
+                processing_ms: spec.processing_ms,
+                failure_rate: spec.failure_rate,
+            }),
+            processed: AtomicU64::new(0),
+            failed_attempts: AtomicU64::new(0),
+            gave_up: AtomicU64::new(0),
+            redelivered: AtomicU64::new(0),
+            highest: Mutex::new(HashMap::new()),
+            assignments: Mutex::new(BTreeMap::new()),
+        };
+        Self {
+            shared: Arc::new(shared),
+            members: tokio::sync::Mutex::new(Vec::new()),
+            config,
+        }
+    }
+
+    fn view(&self) -> ServiceView {
+        let s = &self.shared;
+        let settings = *lock(&s.settings);
+        ServiceView {
+            name: s.name.clone(),
+            group_id: s.group_id.clone(),
+            running: settings.running,
+            members: settings.members,
+            processing_ms: settings.processing_ms,
+            failure_rate: settings.failure_rate,
+            processed: s.processed.load(Ordering::Relaxed),
+            failed_attempts: s.failed_attempts.load(Ordering::Relaxed),
+            gave_up: s.gave_up.load(Ordering::Relaxed),
+            redelivered: s.redelivered.load(Ordering::Relaxed),
+            assignments: lock(&s.assignments)
+                .iter()
+                .map(|(client_id, partitions)| MemberAssignment {
+                    client_id: client_id.clone(),
+                    partitions: partitions.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    async fn update(&self, update: &ServiceUpdate, ready: bool) {
+        {
+            let mut settings = lock(&self.shared.settings);
+            if let Some(running) = update.running {
+                settings.running = running;
+            }
+            if let Some(members) = update.members {
+                settings.members = members;
+            }
+            if let Some(ms) = update.processing_ms {
+                settings.processing_ms = ms;
+            }
+            if let Some(rate) = update.failure_rate {
+                settings.failure_rate = rate;
+            }
+        }
+        if ready {
+            self.reconcile(true).await;
+        }
+    }
+
+    /// Starts or stops members until as many run as the settings ask for
+    /// (none when `allowed` is false, at gateway shutdown).
+    async fn reconcile(&self, allowed: bool) {
+        let mut members = self.members.lock().await;
+        let settings = *lock(&self.shared.settings);
+        let want = if allowed && settings.running {
+            settings.members as usize
+        } else {
+            0
+        };
+        if members.len() > want {
+            // Stop them together: one rebalance rather than one per member.
+            let leaving = members.split_off(want);
+            for member in &leaving {
+                member.stop.cancel();
+            }
+            for member in leaving {
+                if tokio::time::timeout(STOP_TIMEOUT, member.task)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(group = %self.shared.group_id, "a member did not leave its group in time");
+                }
+            }
+        }
+        while members.len() < want {
+            let client_id = format!("{}-{}", self.shared.group_id, members.len() + 1);
+            match self.spawn_member(client_id) {
+                Ok(member) => members.push(member),
+                Err(err) => {
+                    tracing::error!(%err, group = %self.shared.group_id, "could not start a member");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn spawn_member(&self, client_id: String) -> Result<Member, KafkaError> {
+        let context = MemberContext {
+            shared: self.shared.clone(),
+            client_id: client_id.clone(),
+        };
+        let consumer =
+            kafka::member_consumer(&self.config, &self.shared.group_id, &client_id, context)?;
+        consumer.subscribe(&[&self.config.topic])?;
+        lock(&self.shared.assignments).insert(client_id.clone(), Vec::new());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run_member(
+            consumer,
+            self.shared.clone(),
+            client_id,
+            stop.clone(),
+        ));
+        Ok(Member { stop, task })
+    }
+}
+
+/// One member's life: process every order it is given until told to stop,
+/// then commit what it processed and leave the group.
+async fn run_member(
+    consumer: StreamConsumer<MemberContext>,
+    shared: Arc<Shared>,
+    client_id: String,
+    stop: CancellationToken,
+) {
+    tracing::info!(%client_id, "service member started");
+    loop {
+        let received = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            received = consumer.recv() => received,
+        };
+        let message = match received {
+            Ok(message) => message,
+            // The broker is away or the group is rebalancing: librdkafka
+            // retries by itself, and recv waits for the next record.
+            Err(err) => {
+                tracing::debug!(%err, %client_id, "service member");
+                continue;
+            }
+        };
+        if !shared.process(&message, &stop).await {
+            // Stopped between attempts: the order stays unprocessed and
+            // uncommitted, and is processed when the service runs again.
+            break;
+        }
+        if let Err(err) = consumer.store_offset_from_message(&message) {
+            tracing::warn!(%err, %client_id, "could not store a processed offset");
+        }
+    }
+    // Committing and closing block on the broker: off the async threads.
+    let left = tokio::task::spawn_blocking(move || {
+        commit_stored(&consumer);
+        drop(consumer);
+    });
+    let _ = left.await;
+    lock(&shared.assignments).remove(&client_id);
+    tracing::info!(%client_id, "service member stopped");
+}
+
+/// Commits the offsets stored so far. Nothing stored is not an error.
+fn commit_stored<C: ConsumerContext, K: Consumer<C>>(consumer: &K) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(err) => tracing::warn!(%err, "could not commit processed offsets"),
+    }
+}
+
+impl Shared {
+    /// Simulates processing one order: the configured time per attempt, a
+    /// failed attempt with the configured chance, retried with backoff up to
+    /// [`MAX_ATTEMPTS`]. False when told to stop before it was done.
+    async fn process(&self, message: &BorrowedMessage<'_>, stop: &CancellationToken) -> bool {
+        let (partition, offset) = (message.partition(), message.offset());
+        if lock(&self.highest)
+            .get(&partition)
+            .is_some_and(|&highest| offset <= highest)
+        {
+            self.redelivered.fetch_add(1, Ordering::Relaxed);
+        }
+        for attempt in 1..=MAX_ATTEMPTS {
+            let Settings {
+                processing_ms,
+                failure_rate,
+                ..
+            } = *lock(&self.settings);
+            // An attempt in progress is finished even when the service is
+            // being stopped: stopping waits for the order in hand.
+            tokio::time::sleep(Duration::from_millis(processing_ms.into())).await;
+            if fastrand::f64() >= failure_rate {
+                self.processed.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            self.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            if attempt == MAX_ATTEMPTS {
+                tracing::warn!(service = %self.name, partition, offset, "giving up on an order after {MAX_ATTEMPTS} attempts");
+                self.gave_up.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            let backoff = Duration::from_millis(50 << attempt).min(Duration::from_secs(1));
+            tokio::select! {
+                _ = stop.cancelled() => return false,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+        }
+        let mut highest = lock(&self.highest);
+        let entry = highest.entry(partition).or_insert(offset);
+        *entry = (*entry).max(offset);
+        true
+    }
+
+    fn set_assignment(&self, client_id: &str, partitions: Vec<i32>) {
+        if let Some(slot) = lock(&self.assignments).get_mut(client_id) {
+            *slot = partitions;
+        }
+    }
+}
+
+/// Hooks into a member's rebalances: commit before partitions are taken
+/// away, so the next owner starts exactly after the last processed order.
+struct MemberContext {
+    shared: Arc<Shared>,
+    client_id: String,
+}
+
+impl ClientContext for MemberContext {}
+
+impl ConsumerContext for MemberContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(_) = rebalance {
+            commit_stored(consumer);
+            self.shared.set_assignment(&self.client_id, Vec::new());
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let mut partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+            partitions.sort_unstable();
+            tracing::info!(client_id = %self.client_id, ?partitions, "partitions assigned");
+            self.shared.set_assignment(&self.client_id, partitions);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The demo services against the real broker: an outage drained with exact
+//! counts, scaling that moves partition ownership, and the commands' errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use gateway::config::ServiceSpec;
+use serde_json::json;
+use wire::api::GroupView;
+use wire::services::ServiceView;
+
+use crate::helpers::*;
+
+/// A gateway running one demo service, `name`, with no processing time, no
+/// failures and `members` members.
+async fn app_with_service(name: &str, members: u32) -> TestApp {
+    let spec = ServiceSpec {
+        name: name.into(),
+        processing_ms: 0,
+        failure_rate: 0.0,
+        members,
+    };
+    let app = spawn_with(|c| {
+        c.no_services = false;
+        c.services = vec![spec];
+    })
+    .await;
+    app.wait_healthy().await;
+    app
+}
+
+/// The service's members and their partitions, as each member was told.
+fn own_view(service: &ServiceView) -> BTreeMap<String, Vec<i32>> {
+    service
+        .assignments
+        .iter()
+        .map(|a| (a.client_id.clone(), a.partitions.clone()))
+        .collect()
+}
+
+/// The group's members and their partitions, as the broker describes them.
+fn broker_view(group: &GroupView) -> BTreeMap<String, Vec<i32>> {
+    group
+        .members
+        .iter()
+        .map(|m| {
+            let mut partitions = m.partitions.clone();
+            partitions.sort_unstable();
+            (m.client_id.clone(), partitions)
+        })
+        .collect()
+}
+
+async fn group(app: &TestApp, group_id: &str) -> Option<GroupView> {
+    app.groups()
+        .await
+        .into_iter()
+        .find(|g| g.group_id == group_id)
+}
+
+/// Total lag of the group on the topic, once every partition has a
+/// committed offset.
+async fn total_lag(app: &TestApp, group_id: &str) -> Option<i64> {
+    let group = group(app, group_id).await?;
+    group.partitions.iter().map(|p| p.lag).sum()
+}
+
+/// Waits until the service's members and the broker agree on who owns what,
+/// and that is `expected` (member count → partitions per member).
+async fn wait_for_ownership(
+    app: &TestApp,
+    name: &str,
+    shape: &[usize],
+) -> BTreeMap<String, Vec<i32>> {
+    until(&format!("{name} to settle as {shape:?}"), || async {
+        let service = app.service(name).await;
+        let own = own_view(&service);
+        let mut sizes: Vec<usize> = own.values().map(Vec::len).collect();
+        sizes.sort_unstable();
+        let all: BTreeSet<i32> = own.values().flatten().copied().collect();
+        let broker = broker_view(&group(app, &service.group_id).await?);
+        (sizes == shape && all == BTreeSet::from([0, 1, 2]) && broker == own).then_some(own)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_service_finds_its_orders_waiting_and_processes_each_once() {
+    let app = app_with_service("billing", 1).await;
+    let group_id = app.service("billing").await.group_id;
+
+    // Warm up until every partition has an order, so every partition gets
+    // a committed offset and the group's lag is defined everywhere.
+    let mut seen = BTreeSet::new();
+    let mut warm_up = 0;
+    while seen.len() < 3 {
+        assert!(warm_up < 100, "orders never reached all partitions");
+        let response = app.post_order(&order(&format!("warm-{warm_up}"))).await;
+        assert_eq!(response.status(), 202);
+        let ack: wire::OrderAccepted = response.json().await.expect("ack");
+        seen.insert(ack.partition);
+        warm_up += 1;
+    }
+    until(
+        "the warm-up orders to be processed and committed",
+        || async { (total_lag(&app, &group_id).await? == 0).then_some(()) },
+    )
+    .await;
+
+    // The outage: the service commits, leaves its group, and stops.
+    let response = app
+        .patch_service("billing", &json!({"running": false}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let stopped: ServiceView = response.json().await.expect("view");
+    assert!(!stopped.running);
+    assert!(stopped.assignments.is_empty());
+
+    // Orders are still accepted, and wait in Kafka: the lag grows by each.
+    const ORDERS: i64 = 30;
+    for i in 0..ORDERS {
+        let response = app.post_order(&order(&format!("during-outage-{i}"))).await;
+        assert_eq!(response.status(), 202);
+    }
+    let during = until(
+        "the lag to show every order placed during the outage",
+        || async {
+            let group = group(&app, &group_id).await?;
+            let lag: i64 = group
+                .partitions
+                .iter()
+                .map(|p| p.lag)
+                .sum::<Option<i64>>()?;
+            (lag == ORDERS).then_some(group)
+        },
+    )
+    .await;
+    assert!(
+        during.members.is_empty(),
+        "a stopped service has no members"
+    );
+    assert_eq!(app.service("billing").await.processed, warm_up);
+
+    // Back: it resumes from its committed offsets and drains the backlog.
+    let response = app
+        .patch_service("billing", &json!({"running": true}))
+        .await;
+    assert_eq!(response.status(), 200);
+    until("the backlog to drain", || async {
+        (total_lag(&app, &group_id).await? == 0).then_some(())
+    })
+    .await;
+    let after = app.service("billing").await;
+    assert_eq!(
+        after.processed,
+        warm_up + ORDERS as u64,
+        "each order processed once"
+    );
+    assert_eq!(after.redelivered, 0);
+    assert_eq!((after.failed_attempts, after.gave_up), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_a_service_moves_partition_ownership_as_shown() {
+    let app = app_with_service("scaled", 1).await;
+
+    let one = wait_for_ownership(&app, "scaled", &[3]).await;
+    let group_id = app.service("scaled").await.group_id;
+    assert_eq!(one.keys().collect::<Vec<_>>(), [&format!("{group_id}-1")]);
+
+    let response = app.patch_service("scaled", &json!({"members": 3})).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<ServiceView>().await.expect("view").members,
+        3
+    );
+    let three = wait_for_ownership(&app, "scaled", &[1, 1, 1]).await;
+    let expected_ids: Vec<String> = (1..=3).map(|i| format!("{group_id}-{i}")).collect();
+    assert_eq!(three.keys().cloned().collect::<Vec<_>>(), expected_ids);
+
+    // Each partition's owner, as /api/groups shows it, is the member that
+    // says it owns it.
+    let view = group(&app, &group_id).await.expect("group listed");
+    for p in &view.partitions {
+        let owner = p.owner.as_deref().expect("every partition owned");
+        assert!(
+            three[owner].contains(&p.partition),
+            "partition {}",
+            p.partition
+        );
+    }
+
+    let response = app.patch_service("scaled", &json!({"members": 1})).await;
+    assert_eq!(response.status(), 200);
+    let back = wait_for_ownership(&app, "scaled", &[3]).await;
+    assert_eq!(back, one);
+}
+
+#[tokio::test]
+async fn service_commands_are_checked() {
+    let app = app_with_service("checked", 2).await;
+
+    let services = app.services().await;
+    assert_eq!(services.len(), 1);
+    assert_eq!(services[0].name, "checked");
+    assert!(services[0].group_id.ends_with("-checked"));
+    assert_eq!((services[0].running, services[0].members), (true, 2));
+
+    let response = app.patch_service("nope", &json!({"running": false})).await;
+    assert_eq!(response.status(), 404);
+    let body: wire::ErrorBody = response.json().await.expect("error body");
+    assert_eq!(body.code, wire::ErrorCode::NotFound);
+
+    for (body, field) in [
+        (json!({"members": 0}), "members"),
+        (json!({"failure_rate": 1.5}), "failure_rate"),
+        (json!({"processing_ms": -1}), "processing_ms"),
+        (json!({"runing": false}), "runing"),
+    ] {
+        let response = app.patch_service("checked", &body).await;
+        assert_eq!(response.status(), 422, "{body}");
+        let error: wire::ErrorBody = response.json().await.expect("error body");
+        assert_eq!(error.field.as_deref(), Some(field), "{body}");
+    }
+    // Nothing was changed by the refused commands.
+    let after = app.service("checked").await;
+    assert_eq!(
+        (after.running, after.members, after.failure_rate),
+        (true, 2, 0.0)
+    );
+}
+
+#[tokio::test]
+async fn switched_off_services_are_not_run() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    assert!(app.services().await.is_empty());
+}

@@ -1,0 +1,143 @@
+//! The demo services: consumer groups the gateway runs on the topic so a
+//! person can watch Kafka's promises (an outage drained, a group scaled),
+//! and the commands that steer them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::FieldError;
+
+/// Most members one demo service may run.
+pub const MAX_MEMBERS: u32 = 8;
+/// Longest simulated processing time per order, in milliseconds.
+pub const MAX_PROCESSING_MS: u32 = 10_000;
+/// Highest chance that one processing attempt fails. Below 1 so that every
+/// order is processed eventually.
+pub const MAX_FAILURE_RATE: f64 = 0.9;
+/// Attempts per order before a service gives up on it and moves on.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// `GET /api/services`: one demo service, a real consumer group on the topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    /// `payments`, `notifications`, …
+    pub name: String,
+    /// Its consumer group on the broker.
+    pub group_id: String,
+    /// Whether its members are running. A stopped service keeps its committed
+    /// offsets on the broker and resumes from them.
+    pub running: bool,
+    /// How many members it runs when running.
+    pub members: u32,
+    /// Simulated work per order, in milliseconds.
+    pub processing_ms: u32,
+    /// Chance that one processing attempt fails (it is then retried).
+    pub failure_rate: f64,
+    /// Orders processed, counting each redelivered one again.
+    pub processed: u64,
+    /// Processing attempts that failed and were retried.
+    pub failed_attempts: u64,
+    /// Orders given up after [`MAX_ATTEMPTS`] failed attempts.
+    pub gave_up: u64,
+    /// Orders processed again at an offset this service had already processed
+    /// (at-least-once: after a crash or a rebalance before a commit).
+    pub redelivered: u64,
+    /// Each running member as it sees itself: its client id and the
+    /// partitions the group coordinator gave it.
+    pub assignments: Vec<MemberAssignment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberAssignment {
+    pub client_id: String,
+    pub partitions: Vec<i32>,
+}
+
+/// `PATCH /api/services/{name}`: change what is given, keep the rest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceUpdate {
+    /// Stop (commit what was processed, leave the group) or start (rejoin and
+    /// resume from the committed offsets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<bool>,
+    /// Scale to this many members, 1 to [`MAX_MEMBERS`]; the group rebalances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_ms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_rate: Option<f64>,
+}
+
+impl ServiceUpdate {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if let Some(members) = self.members
+            && !(1..=MAX_MEMBERS).contains(&members)
+        {
+            return Err(FieldError::new(
+                "members",
+                format!("must be between 1 and {MAX_MEMBERS}, got {members}"),
+            ));
+        }
+        if let Some(ms) = self.processing_ms
+            && ms > MAX_PROCESSING_MS
+        {
+            return Err(FieldError::new(
+                "processing_ms",
+                format!("must be between 0 and {MAX_PROCESSING_MS}, got {ms}"),
+            ));
+        }
+        if let Some(rate) = self.failure_rate
+            && !(0.0..=MAX_FAILURE_RATE).contains(&rate)
+        {
+            return Err(FieldError::new(
+                "failure_rate",
+                format!("must be between 0 and {MAX_FAILURE_RATE}, got {rate}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(update: ServiceUpdate) -> Option<String> {
+        update.validate().err().map(|e| e.field)
+    }
+
+    #[test]
+    fn updates_within_limits_are_valid() {
+        let update = ServiceUpdate {
+            running: Some(false),
+            members: Some(MAX_MEMBERS),
+            processing_ms: Some(0),
+            failure_rate: Some(MAX_FAILURE_RATE),
+        };
+        assert_eq!(field(update), None);
+        assert_eq!(field(ServiceUpdate::default()), None);
+    }
+
+    #[test]
+    fn out_of_range_updates_name_their_field() {
+        let members = |m| ServiceUpdate {
+            members: Some(m),
+            ..Default::default()
+        };
+        assert_eq!(field(members(0)).as_deref(), Some("members"));
+        assert_eq!(field(members(MAX_MEMBERS + 1)).as_deref(), Some("members"));
+        let processing = ServiceUpdate {
+            processing_ms: Some(MAX_PROCESSING_MS + 1),
+            ..Default::default()
+        };
+        assert_eq!(field(processing).as_deref(), Some("processing_ms"));
+        for rate in [-0.1, 0.95, f64::NAN] {
+            let update = ServiceUpdate {
+                failure_rate: Some(rate),
+                ..Default::default()
+            };
+            assert_eq!(field(update).as_deref(), Some("failure_rate"), "{rate}");
+        }
+    }
+}
