@@ -1,26 +1,44 @@
 //! REST calls to the gateway, which serves this page: paths are relative.
 
-use gloo_net::http::Request;
-use wire::api::GroupView;
+use gloo_net::http::{Request, RequestBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wire::services::{ServiceUpdate, ServiceView};
 use wire::{ErrorBody, ErrorCode, Health, NewOrder, OrderAccepted};
 
-/// Posts an order. The gateway's error body on failure, or one made here
-/// when the gateway did not answer in its own words.
+/// Posts an order.
 pub(crate) async fn place_order(order: &NewOrder) -> Result<OrderAccepted, ErrorBody> {
+    send_json(Request::post("/api/orders"), order).await
+}
+
+/// Stops, starts, scales or retunes a demo service.
+pub(crate) async fn update_service(
+    name: &str,
+    update: &ServiceUpdate,
+) -> Result<ServiceView, ErrorBody> {
+    send_json(Request::patch(&format!("/api/services/{name}")), update).await
+}
+
+/// Sends `body` as JSON. The gateway's error body on failure, or one made
+/// here when the gateway did not answer in its own words.
+async fn send_json<B: Serialize, R: DeserializeOwned>(
+    request: RequestBuilder,
+    body: &B,
+) -> Result<R, ErrorBody> {
     let unreachable = |detail: String| ErrorBody {
         code: ErrorCode::Unknown,
         message: format!("the gateway did not answer: {detail}"),
         field: None,
     };
-    let response = Request::post("/api/orders")
-        .json(order)
+    let response = request
+        .json(body)
         .map_err(|e| unreachable(e.to_string()))?
         .send()
         .await
         .map_err(|e| unreachable(e.to_string()))?;
     if response.ok() {
         response
-            .json::<OrderAccepted>()
+            .json::<R>()
             .await
             .map_err(|e| unreachable(e.to_string()))
     } else {
@@ -42,14 +60,4 @@ pub(crate) async fn health() -> Option<Health> {
         .json()
         .await
         .ok()
-}
-
-/// The consumer groups reading the topic; `None` when the gateway or the
-/// broker does not answer.
-pub(crate) async fn groups() -> Option<Vec<GroupView>> {
-    let response = Request::get("/api/groups").send().await.ok()?;
-    if !response.ok() {
-        return None;
-    }
-    response.json().await.ok()
 }

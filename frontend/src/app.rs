@@ -1,5 +1,6 @@
 //! The dashboard's components. They render state and forward input; the
-//! logic they rely on lives in `feed`, `form` and `backoff`.
+//! logic they rely on lives in `feed`, `flow`, `form` and `backoff`. The
+//! services card and the flow view have modules of their own.
 
 use std::sync::Arc;
 
@@ -10,8 +11,11 @@ use wire::{ErrorBody, Health, OrderAccepted, Payload, headers};
 
 use crate::api;
 use crate::feed::{Feed, FeedEntry};
+use crate::flow::{FlowState, committed_past};
+use crate::flow_view::{Charts, FlowView, Latency};
 use crate::form::{ItemDraft, OrderDraft, format_cents};
 use crate::live::{self, Connection, now_ms};
+use crate::services_view::Services;
 
 /// How often the broker and topic status is refreshed.
 const HEALTH_POLL_MS: u32 = 3_000;
@@ -20,13 +24,12 @@ const HEALTH_POLL_MS: u32 = 3_000;
 pub fn App() -> impl IntoView {
     let feed = RwSignal::new(Feed::default());
     let connection = RwSignal::new(Connection::Connecting);
+    let flow = RwSignal::new(FlowState::default());
     let health = RwSignal::new(None::<Health>);
-    let groups = RwSignal::new(None::<Vec<GroupView>>);
-    live::start(feed, connection);
+    live::start(feed, flow, connection);
     leptos::task::spawn_local(async move {
         loop {
             health.set(api::health().await);
-            groups.set(api::groups().await);
             live::sleep(HEALTH_POLL_MS).await;
         }
     });
@@ -43,11 +46,17 @@ pub fn App() -> impl IntoView {
         <main class="layout">
             <section class="column">
                 <OrderForm/>
+                <Services flow/>
                 <PartitionTable feed health/>
-                <ConsumerGroups groups/>
+                <ConsumerGroups flow/>
             </section>
             <section class="column wide">
-                <LiveFeed feed/>
+                <FlowView feed flow/>
+                <div class="pair">
+                    <Charts flow/>
+                    <Latency feed flow/>
+                </div>
+                <LiveFeed feed flow/>
             </section>
         </main>
     }
@@ -320,11 +329,18 @@ fn log_end_offset(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>, id: i3
 /// The consumer groups reading the topic, as the broker reports them:
 /// committed offset, log-end offset and lag per partition, and who owns it.
 #[component]
-fn ConsumerGroups(groups: RwSignal<Option<Vec<GroupView>>>) -> impl IntoView {
+fn ConsumerGroups(flow: RwSignal<FlowState>) -> impl IntoView {
+    let groups = move || {
+        flow.with(|f| {
+            f.snapshot()
+                .filter(|s| s.error.is_none())
+                .map(|s| s.groups.clone())
+        })
+    };
     view! {
         <div class="card">
             <h2>"Consumer groups"</h2>
-            {move || match groups.get() {
+            {move || match groups() {
                 None => view! { <p class="hint">"Unknown: the broker does not answer."</p> }.into_any(),
                 Some(list) if list.is_empty() => view! {
                     <p class="hint">"No consumer group reads this topic yet. Start one, e.g. the tutorial's "
@@ -338,14 +354,15 @@ fn ConsumerGroups(groups: RwSignal<Option<Vec<GroupView>>>) -> impl IntoView {
 
 #[component]
 fn GroupCard(group: GroupView) -> impl IntoView {
-    let total_lag: i64 = group.partitions.iter().filter_map(|p| p.lag).sum();
+    // Unknown while a partition has no committed offset, as in Kafka's tools.
+    let total_lag: Option<i64> = group.partitions.iter().map(|p| p.lag).sum();
     view! {
         <div class="group" data-testid="group" data-group=group.group_id.clone()>
             <div class="meta">
                 <b>{group.group_id.clone()}</b>
                 <span>{group.state.clone()}</span>
                 <span>{format!("{} member(s)", group.members.len())}</span>
-                <span data-testid="total-lag">{format!("lag {total_lag}")}</span>
+                <span data-testid="total-lag">{total_lag.map_or_else(|| "lag –".to_owned(), |l| format!("lag {l}"))}</span>
             </div>
             <table class="partitions">
                 <thead><tr>
@@ -369,7 +386,7 @@ fn GroupCard(group: GroupView) -> impl IntoView {
 
 /// Every consumed record, newest first.
 #[component]
-fn LiveFeed(feed: RwSignal<Feed>) -> impl IntoView {
+fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView {
     view! {
         <div class="card">
             <h2>"Live from Kafka"</h2>
@@ -379,16 +396,17 @@ fn LiveFeed(feed: RwSignal<Feed>) -> impl IntoView {
             <ol class="feed" data-testid="feed">
                 <For each=move || feed.with(|f| f.entries().cloned().collect::<Vec<_>>())
                      key=|entry| entry.id() let(entry)>
-                    <FeedRow entry/>
+                    <FeedRow entry flow/>
                 </For>
             </ol>
         </div>
     }
 }
 
-/// One record: where it is in Kafka, how long it took, what it says.
+/// One record: where it is in Kafka, how long it took, what it says, and
+/// which demo services are done with it.
 #[component]
-fn FeedRow(entry: Arc<FeedEntry>) -> impl IntoView {
+fn FeedRow(entry: Arc<FeedEntry>, flow: RwSignal<FlowState>) -> impl IntoView {
     let record = &entry.record;
     let (kind, body) = match &record.payload {
         Payload::Json { value } => (
@@ -424,8 +442,71 @@ fn FeedRow(entry: Arc<FeedEntry>) -> impl IntoView {
                 <span>{total}</span>
                 <span class="size">{format!("{} B", record.size)}</span>
             </div>
+            <Fanout flow partition=record.partition offset=record.offset/>
             <pre class=format!("payload {kind}")>{body}</pre>
         </li>
+    }
+}
+
+/// The fan-out of one record: each demo service, side by side, done (with
+/// the time from production) or still to do.
+#[component]
+fn Fanout(flow: RwSignal<FlowState>, partition: i32, offset: i64) -> impl IntoView {
+    let chips = move || {
+        flow.with(|f| {
+            let Some(snapshot) = f.snapshot() else {
+                return Vec::new();
+            };
+            let done = f.fanout(partition, offset);
+            snapshot
+                .services
+                .iter()
+                .map(|s| {
+                    let mine = done
+                        .iter()
+                        .filter(|d| d.service == s.name)
+                        .collect::<Vec<_>>();
+                    let (state, text) = match mine.last() {
+                        // Done before this page was open: its commit says so.
+                        None if committed_past(snapshot, &s.group_id, partition, offset) => {
+                            ("done", format!("{} ✓", s.name))
+                        }
+                        None => ("pending", format!("{} …", s.name)),
+                        Some(d) if d.gave_up => ("gave-up", format!("{} gave up", s.name)),
+                        Some(d) => {
+                            let after = d
+                                .after_ms()
+                                .map(|ms| format!(" +{ms} ms"))
+                                .unwrap_or_default();
+                            let retries = if d.attempts > 1 {
+                                format!(" ({} attempts)", d.attempts)
+                            } else {
+                                String::new()
+                            };
+                            let twice = if mine.len() > 1 {
+                                format!(" ×{}", mine.len())
+                            } else {
+                                String::new()
+                            };
+                            (
+                                "done",
+                                format!("{} ✓{after}{retries}{twice} #{}", s.name, d.member),
+                            )
+                        }
+                    };
+                    (s.name.clone(), state, text)
+                })
+                .collect()
+        })
+    };
+    view! {
+        <div class="fanout" data-testid="fanout">
+            {move || chips().into_iter().map(|(service, state, text)| view! {
+                <span class=format!("chip {state}") data-testid="fanout-service" data-service=service data-state=state>
+                    {text}
+                </span>
+            }).collect_view()}
+        </div>
     }
 }
 

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use wire::{LiveRecord, ServerMessage};
 
+use crate::stats::{LatencyWindow, Percentiles};
+
 /// How many records the feed shows; older ones leave the page.
 pub const DEFAULT_CAPACITY: usize = 500;
 
@@ -72,6 +74,9 @@ pub struct Feed {
     topic: Option<String>,
     /// History records still expected since the last `Hello`.
     history_remaining: usize,
+    /// Live records: production to the gateway's consumer, and to this page.
+    consumed_latency: LatencyWindow,
+    shown_latency: LatencyWindow,
 }
 
 impl Default for Feed {
@@ -89,6 +94,8 @@ impl Feed {
             missed: 0,
             topic: None,
             history_remaining: 0,
+            consumed_latency: LatencyWindow::default(),
+            shown_latency: LatencyWindow::default(),
         }
     }
 
@@ -120,16 +127,37 @@ impl Feed {
                 if self.entries.len() == self.capacity {
                     self.entries.pop_back();
                 }
+                let entry = FeedEntry {
+                    record,
+                    received_at_ms: now_ms,
+                    live,
+                };
+                if live {
+                    if let Some(ms) = entry.consumed_after_ms() {
+                        self.consumed_latency.record(now_ms, ms);
+                    }
+                    if let Some(ms) = entry.shown_after_ms() {
+                        self.shown_latency.record(now_ms, ms);
+                    }
+                }
                 if self.capacity > 0 {
-                    self.entries.push_front(Arc::new(FeedEntry {
-                        record,
-                        received_at_ms: now_ms,
-                        live,
-                    }));
+                    self.entries.push_front(Arc::new(entry));
                 }
             }
             ServerMessage::Lagged { missed } => self.missed += missed,
+            // The flow's state is kept by `flow::FlowState`.
+            ServerMessage::Flow(_) | ServerMessage::Processed { .. } => {}
         }
+    }
+
+    /// Production to the gateway's consumer, over the last minute of live records.
+    pub fn consumed_latency(&self, now_ms: i64) -> Option<Percentiles> {
+        self.consumed_latency.percentiles(now_ms)
+    }
+
+    /// Production to this page, over the last minute of live records.
+    pub fn shown_latency(&self, now_ms: i64) -> Option<Percentiles> {
+        self.shown_latency.percentiles(now_ms)
     }
 
     /// Newest first.
@@ -259,6 +287,24 @@ mod tests {
         assert_eq!(shown, [Some(10), None, None]);
         // The time to the gateway's consumer is known either way.
         assert!(feed.entries().all(|e| e.consumed_after_ms() == Some(4)));
+    }
+
+    #[test]
+    fn live_records_feed_the_latency_percentiles_and_history_does_not() {
+        let mut feed = Feed::default();
+        feed.apply(
+            ServerMessage::Hello {
+                topic: "orders".into(),
+                history: 1,
+            },
+            0,
+        );
+        feed.apply(record(0, 0), 9_000);
+        assert_eq!(feed.shown_latency(9_000), None);
+        feed.apply(record(0, 1), 1_010);
+        let shown = feed.shown_latency(1_010).expect("one live record");
+        assert_eq!((shown.p50, shown.count), (10, 1));
+        assert_eq!(feed.consumed_latency(1_010).map(|p| p.p99), Some(4));
     }
 
     #[test]

@@ -2,20 +2,28 @@
 //!
 //! State logic lives in plain Rust modules tested natively:
 //! - `feed`: the live feed as a reducer over the gateway's WebSocket messages.
+//! - `flow`: the flow's state (snapshots for the flow view and charts, the
+//!   demo services' fan-out).
+//! - `stats`: latency percentiles over a sliding window.
 //! - `form`: the order form's draft, parsed into an order.
 //! - `backoff`: reconnect delays.
 //!
 //! The browser side is thin:
 //! - `live`: the WebSocket client (reconnects with backoff, renders at most once per frame).
 //! - `api`: REST calls to the gateway.
-//! - `app`: the components.
+//! - `app`: the components; `services_view` and `flow_view` the services
+//!   card, the flow view, the charts and the latency table.
 
 pub mod backoff;
 pub mod feed;
+pub mod flow;
 pub mod form;
+pub mod stats;
 
 mod api;
 pub mod app;
+pub mod flow_view;
 mod live;
+pub mod services_view;
 
 pub use app::App;

@@ -17,6 +17,7 @@ use wire::ServerMessage;
 
 use crate::backoff::Backoff;
 use crate::feed::Feed;
+use crate::flow::FlowState;
 
 /// Recent records per partition asked for on (re)connect, so a fresh page is
 /// not empty and a reconnect fills what it missed.
@@ -39,9 +40,13 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Runs the connection loop for the page's lifetime.
-pub(crate) fn start(feed: RwSignal<Feed>, connection: RwSignal<Connection>) {
+pub(crate) fn start(
+    feed: RwSignal<Feed>,
+    flow: RwSignal<FlowState>,
+    connection: RwSignal<Connection>,
+) {
     leptos::task::spawn_local(async move {
-        let repaint_scheduled = Rc::new(Cell::new(false));
+        let repaint = Rc::new(Repaint::default());
         let mut backoff = Backoff::default();
         loop {
             connection.set(Connection::Connecting);
@@ -58,8 +63,21 @@ pub(crate) fn start(feed: RwSignal<Feed>, connection: RwSignal<Connection>) {
                         backoff.reset();
                         connection.set(Connection::Live);
                     }
-                    feed.update_untracked(|f| f.apply(message, now_ms()));
-                    schedule_repaint(feed, &repaint_scheduled);
+                    match message {
+                        ServerMessage::Flow(snapshot) => {
+                            flow.update_untracked(|f| f.apply_snapshot(snapshot));
+                            repaint.flow.set(true);
+                        }
+                        ServerMessage::Processed { service, orders } => {
+                            flow.update_untracked(|f| f.apply_processed(&service, orders));
+                            repaint.flow.set(true);
+                        }
+                        message => {
+                            feed.update_untracked(|f| f.apply(message, now_ms()));
+                            repaint.feed.set(true);
+                        }
+                    }
+                    schedule_repaint(feed, flow, &repaint);
                 }
             }
             let delay = backoff.next_delay_ms(js_sys::Math::random());
@@ -69,14 +87,30 @@ pub(crate) fn start(feed: RwSignal<Feed>, connection: RwSignal<Connection>) {
     });
 }
 
-fn schedule_repaint(feed: RwSignal<Feed>, scheduled: &Rc<Cell<bool>>) {
-    if scheduled.replace(true) {
+/// Which state changed since the last repaint, and whether one is scheduled.
+#[derive(Default)]
+struct Repaint {
+    scheduled: Cell<bool>,
+    feed: Cell<bool>,
+    flow: Cell<bool>,
+}
+
+/// Requests one repaint on the next animation frame, of what changed only:
+/// records arrive far more often than the flow's state changes, and the
+/// flow's state is read by every feed row.
+fn schedule_repaint(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, repaint: &Rc<Repaint>) {
+    if repaint.scheduled.replace(true) {
         return;
     }
-    let scheduled = scheduled.clone();
+    let repaint = repaint.clone();
     request_animation_frame(move || {
-        scheduled.set(false);
-        feed.notify();
+        repaint.scheduled.set(false);
+        if repaint.feed.replace(false) {
+            feed.notify();
+        }
+        if repaint.flow.replace(false) {
+            flow.notify();
+        }
     });
 }
 

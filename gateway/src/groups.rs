@@ -7,7 +7,9 @@
 //! looking never triggers a rebalance or moves an offset.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -20,112 +22,193 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::{AppState, assignment, kafka};
 
-/// `GET /api/groups`.
+/// `GET /api/groups`: the groups of the latest flow snapshot (at most about
+/// a second old).
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<GroupView>>, ApiError> {
-    let (topic, config) = (state.topic.clone(), state.config.clone());
-    state
-        .groups
-        .get(|| async move {
-            let Some(topic) = topic.describe().await.map_err(|e| e.to_string())? else {
-                return Ok(Vec::new());
-            };
-            tokio::task::spawn_blocking(move || describe(&config, &topic))
-                .await
-                .unwrap_or(Err(KafkaError::Canceled))
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map(Json)
-        .map_err(ApiError::BrokerUnavailable)
+    let snapshot = state.flow.latest().await?;
+    match &snapshot.error {
+        Some(error) => Err(ApiError::BrokerUnavailable(error.clone())),
+        None => Ok(Json(snapshot.groups.clone())),
+    }
 }
 
-/// Groups without a member on the topic whose offsets are fetched per
-/// request, at most: each costs a round trip. Groups with a member on the
-/// topic are always described.
-pub(crate) const MAX_IDLE_GROUPS: usize = 50;
+/// Groups without a member on the topic and not yet followed whose offsets
+/// are checked per refresh, at most: each check costs a client and a round
+/// trip, and a broker may hold thousands of groups. A group once seen with a
+/// member on the topic stays followed while it is empty (a service that is
+/// down), so only groups never seen active wait for a check.
+const PROBES_PER_REFRESH: usize = 4;
+/// Groups followed at once (each has an offset-fetching client).
+const MAX_FOLLOWED: usize = 64;
+/// How long a group found not to read the topic is left alone.
+const RECHECK_AFTER: Duration = Duration::from_secs(300);
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Every consumer group with a member assigned to `topic` or an offset
-/// committed on it. Blocking: call from the blocking pool.
-pub(crate) fn describe(config: &Config, topic: &TopicHealth) -> Result<Vec<GroupView>, KafkaError> {
-    let lister: BaseConsumer = kafka::admin_consumer(config, None)?;
-    let list = lister.fetch_group_list(None, TIMEOUT)?;
-    let mut idle_checked = 0;
-    let mut views = Vec::new();
-    // Connect workers and other non-consumer protocols have no offsets here.
-    let consumer_groups = list
-        .groups()
-        .iter()
-        .filter(|g| g.protocol_type() == "consumer" || g.protocol_type().is_empty());
-    for group in consumer_groups {
-        let mut owners: HashMap<i32, String> = HashMap::new();
-        let members: Vec<GroupMember> = group
-            .members()
+/// Reads the consumer groups of the topic, refresh after refresh, keeping
+/// its clients: one to list groups, and one per group that reads the topic
+/// to fetch that group's committed offsets.
+pub(crate) struct GroupReader {
+    config: Arc<Config>,
+    lister: Option<BaseConsumer>,
+    /// Offset readers of the groups that read the topic, by group id.
+    followed: HashMap<String, BaseConsumer>,
+    /// Groups found not to read the topic, and when.
+    ignored: HashMap<String, Instant>,
+    /// Groups always shown, committed offsets or not: the demo services'.
+    pinned: Vec<String>,
+}
+
+impl GroupReader {
+    pub(crate) fn new(config: Arc<Config>, pinned: Vec<String>) -> Self {
+        Self {
+            config,
+            lister: None,
+            followed: HashMap::new(),
+            ignored: HashMap::new(),
+            pinned,
+        }
+    }
+
+    /// Every consumer group with a member assigned to `topic` or an offset
+    /// committed on it, with the log-end offsets and lag as of `topic`: pass
+    /// a `topic` read after this call (see [`with_log_end`]) so lag is never
+    /// computed against a log end older than the commit. Blocking: call from
+    /// the blocking pool.
+    pub(crate) fn describe(&mut self, topic: &TopicHealth) -> Result<Vec<GroupView>, KafkaError> {
+        let lister = match &mut self.lister {
+            Some(lister) => lister,
+            empty => empty.insert(kafka::admin_consumer(&self.config, None)?),
+        };
+        let list = lister.fetch_group_list(None, TIMEOUT)?;
+        let now = Instant::now();
+        self.ignored
+            .retain(|_, since| now.duration_since(*since) < RECHECK_AFTER);
+        self.followed
+            .retain(|group, _| list.groups().iter().any(|g| g.name() == group));
+
+        let mut probes = 0;
+        let mut views = Vec::new();
+        // Connect workers and other non-consumer protocols have no offsets here.
+        let consumer_groups = list
+            .groups()
             .iter()
-            .map(|m| {
-                let partitions: Vec<i32> = m
-                    .assignment()
-                    .and_then(assignment::decode)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|(t, _)| *t == topic.name)
-                    .flat_map(|(_, ps)| ps)
-                    .collect();
-                for &p in &partitions {
-                    owners.insert(p, m.client_id().to_owned());
+            .filter(|g| g.protocol_type() == "consumer" || g.protocol_type().is_empty());
+        for group in consumer_groups {
+            let name = group.name();
+            let mut owners: HashMap<i32, String> = HashMap::new();
+            let members: Vec<GroupMember> = group
+                .members()
+                .iter()
+                .map(|m| {
+                    let partitions: Vec<i32> = m
+                        .assignment()
+                        .and_then(assignment::decode)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|(t, _)| *t == topic.name)
+                        .flat_map(|(_, ps)| ps)
+                        .collect();
+                    for &p in &partitions {
+                        owners.insert(p, m.client_id().to_owned());
+                    }
+                    GroupMember {
+                        member_id: m.id().to_owned(),
+                        client_id: m.client_id().to_owned(),
+                        host: m.client_host().to_owned(),
+                        partitions,
+                    }
+                })
+                .collect();
+            let pinned = self.pinned.iter().any(|p| p == name);
+            if owners.is_empty() && !pinned && !self.followed.contains_key(name) {
+                if self.ignored.contains_key(name) || probes == PROBES_PER_REFRESH {
+                    continue;
                 }
-                GroupMember {
-                    member_id: m.id().to_owned(),
-                    client_id: m.client_id().to_owned(),
-                    host: m.client_host().to_owned(),
-                    partitions,
+                probes += 1;
+            }
+            let full = self.followed.len() >= MAX_FOLLOWED;
+            let reader = match self.followed.entry(name.to_owned()) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(_) if full => {
+                    tracing::debug!(group = name, "following too many groups; skipping one");
+                    continue;
                 }
-            })
-            .collect();
-        if owners.is_empty() {
-            if idle_checked == MAX_IDLE_GROUPS {
+                Entry::Vacant(entry) => {
+                    entry.insert(kafka::admin_consumer(&self.config, Some(name))?)
+                }
+            };
+            let committed = committed_offsets(reader, topic)?;
+            if owners.is_empty() && !pinned && committed.values().all(Option::is_none) {
+                self.followed.remove(name);
+                self.ignored.insert(name.to_owned(), now);
                 continue;
             }
-            idle_checked += 1;
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let committed = committed.get(&p.id).copied().flatten();
+                    GroupPartition {
+                        partition: p.id,
+                        committed,
+                        log_end: p.high_watermark,
+                        lag: committed.map(|c| (p.high_watermark - c).max(0)),
+                        owner: owners.get(&p.id).cloned(),
+                    }
+                })
+                .collect();
+            views.push(GroupView {
+                group_id: name.to_owned(),
+                state: group.state().to_owned(),
+                members,
+                partitions,
+            });
         }
-
-        let committed = committed_offsets(config, group.name(), topic)?;
-        if owners.is_empty() && committed.values().all(Option::is_none) {
-            continue;
+        // A pinned group the broker does not know (yet, or any more): it has
+        // no members and has committed nothing.
+        for group_id in &self.pinned {
+            if !views.iter().any(|v| v.group_id == *group_id) {
+                views.push(GroupView {
+                    group_id: group_id.clone(),
+                    state: "Empty".to_owned(),
+                    members: Vec::new(),
+                    partitions: topic
+                        .partitions
+                        .iter()
+                        .map(|p| GroupPartition {
+                            partition: p.id,
+                            committed: None,
+                            log_end: p.high_watermark,
+                            lag: None,
+                            owner: None,
+                        })
+                        .collect(),
+                });
+            }
         }
-        let partitions = topic
-            .partitions
-            .iter()
-            .map(|p| {
-                let committed = committed.get(&p.id).copied().flatten();
-                GroupPartition {
-                    partition: p.id,
-                    committed,
-                    log_end: p.high_watermark,
-                    lag: committed.map(|c| (p.high_watermark - c).max(0)),
-                    owner: owners.get(&p.id).cloned(),
-                }
-            })
-            .collect();
-        views.push(GroupView {
-            group_id: group.name().to_owned(),
-            state: group.state().to_owned(),
-            members,
-            partitions,
-        });
+        views.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        Ok(views)
     }
-    views.sort_by(|a, b| a.group_id.cmp(&b.group_id));
-    Ok(views)
+}
+
+/// Sets each group's log-end offsets and lag from `topic`: read the
+/// watermarks after the committed offsets, as `kafka-consumer-groups` does.
+pub(crate) fn with_log_end(groups: &mut [GroupView], topic: &TopicHealth) {
+    for p in groups.iter_mut().flat_map(|g| g.partitions.iter_mut()) {
+        if let Some(now) = topic.partitions.iter().find(|t| t.id == p.partition) {
+            p.log_end = now.high_watermark.max(p.log_end);
+            p.lag = p.committed.map(|c| (p.log_end - c).max(0));
+        }
+    }
 }
 
 /// The group's committed offset per partition of the topic (None: nothing
-/// committed). An offset fetch with the group's id: it does not join.
+/// committed), fetched by a client that carries the group's id but never
+/// subscribes: an offset fetch does not join the group.
 fn committed_offsets(
-    config: &Config,
-    group: &str,
+    consumer: &BaseConsumer,
     topic: &TopicHealth,
 ) -> Result<HashMap<i32, Option<i64>>, KafkaError> {
-    let consumer: BaseConsumer = kafka::admin_consumer(config, Some(group))?;
     let mut list = TopicPartitionList::new();
     for p in &topic.partitions {
         list.add_partition(&topic.name, p.id);

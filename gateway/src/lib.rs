@@ -19,6 +19,8 @@
 //!   topic; `GET /api/services`, `PATCH /api/services/{name}`.
 //! - `groups`, `assignment`: `GET /api/groups`, the consumer groups reading
 //!   the topic, read through the admin protocol without joining them.
+//! - `flow`: the pollers that push the flow's state (partitions, groups,
+//!   services) and the services' progress to every browser.
 //! - `error`: the one error shape of the HTTP API.
 //! - `shutdown`: SIGINT/SIGTERM.
 //!
@@ -29,6 +31,7 @@ pub mod assignment;
 mod cache;
 pub mod config;
 pub mod error;
+mod flow;
 mod groups;
 mod health;
 mod kafka;
@@ -63,6 +66,8 @@ pub use error::ApiError;
 pub use produce::ProduceError;
 
 use crate::cache::Cached;
+use crate::flow::Flow;
+use crate::groups::GroupReader;
 use crate::live::Hub;
 use crate::produce::OrderProducer;
 use crate::services::Services;
@@ -87,10 +92,10 @@ pub(crate) struct AppState {
     client_slots: Arc<Semaphore>,
     /// Cancelled when the gateway shuts down; live clients then close.
     shutdown: CancellationToken,
-    /// The broker probes behind `/api/health` and `/api/groups`, shared by
-    /// all requests for a second.
+    /// The broker probe behind `/api/health`, shared by all requests for a second.
     health: Arc<Cached<health::Probe>>,
-    groups: Arc<Cached<Result<Vec<wire::api::GroupView>, String>>>,
+    /// The latest flow snapshot, behind `/api/groups`.
+    flow: Flow,
     services: Arc<Services>,
     config: Arc<Config>,
 }
@@ -122,6 +127,15 @@ pub async fn run(
     let max_clients = usize::try_from(config.max_clients).unwrap_or(usize::MAX);
     let shared_config = Arc::new(config.clone());
     let services = Arc::new(Services::new(&shared_config));
+    let flow = flow::spawn(
+        flow::Sources {
+            topic: topic.clone(),
+            groups: GroupReader::new(shared_config.clone(), services.group_ids()),
+            services: services.clone(),
+            hub: hub.clone(),
+        },
+        &token,
+    );
     let state = AppState {
         producer: producer.clone(),
         hub: hub.clone(),
@@ -129,7 +143,7 @@ pub async fn run(
         client_slots: Arc::new(Semaphore::new(max_clients)),
         shutdown: token.clone(),
         health: Arc::new(Cached::new(Duration::from_secs(1))),
-        groups: Arc::new(Cached::new(Duration::from_secs(1))),
+        flow,
         services: services.clone(),
         config: shared_config,
     };

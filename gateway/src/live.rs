@@ -1,9 +1,13 @@
 //! The live view: one consumer reads the topic, and a [`Hub`] fans every
-//! record out to all WebSocket clients.
+//! record out to all WebSocket clients, along with the flow's state and the
+//! demo services' progress.
 //!
 //! Each record is serialized once; clients share the frame. The consumer
 //! never waits for a client: each client reads from a bounded broadcast
 //! queue, and one that falls behind is told how many records it missed.
+//! State snapshots are "latest wins" (a watch channel) and progress batches
+//! have a queue of their own, so neither crowds records out of a client's
+//! queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -13,7 +17,7 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use wire::ServerMessage;
 
@@ -38,9 +42,26 @@ pub(crate) struct Hub {
     /// new client no gap and no duplicate between its history and live records.
     history: Mutex<History>,
     sender: broadcast::Sender<Frame>,
+    /// The latest flow snapshot.
+    flow: watch::Sender<Option<Frame>>,
+    /// The demo services' progress batches.
+    processed: broadcast::Sender<Frame>,
     /// Whether the consumer is assigned to the topic and reading.
     consuming: AtomicBool,
 }
+
+/// What one client reads from the hub.
+pub(crate) struct Subscription {
+    /// Recent records, oldest first, sent before the live ones.
+    pub(crate) history: Vec<Frame>,
+    pub(crate) records: broadcast::Receiver<Frame>,
+    pub(crate) flow: watch::Receiver<Option<Frame>>,
+    pub(crate) processed: broadcast::Receiver<Frame>,
+}
+
+/// Progress batches a client may fall behind by before it skips some (the
+/// counters in the next flow snapshot stay right).
+const PROCESSED_QUEUE: usize = 256;
 
 struct History {
     /// Most recent frames per partition, each with its publish sequence
@@ -62,8 +83,21 @@ impl Hub {
                 capacity: history,
             }),
             sender,
+            flow: watch::channel(None).0,
+            processed: broadcast::channel(PROCESSED_QUEUE).0,
             consuming: AtomicBool::new(false),
         }
+    }
+
+    /// Replaces the flow snapshot every client is sent.
+    pub(crate) fn set_flow(&self, frame: Frame) {
+        self.flow.send_replace(Some(frame));
+    }
+
+    /// Sends a progress batch to every client.
+    pub(crate) fn publish_processed(&self, frame: Frame) {
+        // An error only means no client is connected.
+        let _ = self.processed.send(frame);
     }
 
     /// Sends a record's frame to every client and remembers it.
@@ -84,8 +118,19 @@ impl Hub {
     }
 
     /// A new client's view: up to `last` recent frames per partition in the
-    /// order they were consumed, then every frame published after them.
-    pub(crate) fn subscribe(&self, last: usize) -> (Vec<Frame>, broadcast::Receiver<Frame>) {
+    /// order they were consumed, then every frame published after them; and
+    /// the flow and progress streams.
+    pub(crate) fn subscribe(&self, last: usize) -> Subscription {
+        let (history, records) = self.subscribe_records(last);
+        Subscription {
+            history,
+            records,
+            flow: self.flow.subscribe(),
+            processed: self.processed.subscribe(),
+        }
+    }
+
+    fn subscribe_records(&self, last: usize) -> (Vec<Frame>, broadcast::Receiver<Frame>) {
         let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
         let receiver = self.sender.subscribe();
         let mut recent: Vec<&(u64, Frame)> = history
@@ -227,14 +272,14 @@ mod tests {
         for (p, name) in [(0, "a"), (1, "b"), (0, "c"), (0, "d"), (1, "e")] {
             hub.publish(p, Frame::from(name));
         }
-        let (recent, _) = hub.subscribe(2);
+        let (recent, _) = hub.subscribe_records(2);
         assert_eq!(
             recent.iter().map(text).collect::<Vec<_>>(),
             ["b", "c", "d", "e"]
         );
-        let (recent, _) = hub.subscribe(1);
+        let (recent, _) = hub.subscribe_records(1);
         assert_eq!(recent.iter().map(text).collect::<Vec<_>>(), ["d", "e"]);
-        let (recent, _) = hub.subscribe(0);
+        let (recent, _) = hub.subscribe_records(0);
         assert!(recent.is_empty());
     }
 
@@ -242,7 +287,7 @@ mod tests {
     fn a_subscriber_gets_everything_after_its_history_exactly_once() {
         let hub = Hub::new(10, 16);
         hub.publish(0, Frame::from("old"));
-        let (recent, mut receiver) = hub.subscribe(10);
+        let (recent, mut receiver) = hub.subscribe_records(10);
         hub.publish(0, Frame::from("new"));
         assert_eq!(recent.iter().map(text).collect::<Vec<_>>(), ["old"]);
         assert_eq!(receiver.try_recv().expect("new frame").as_str(), "new");
@@ -252,7 +297,7 @@ mod tests {
     #[test]
     fn a_client_that_falls_behind_learns_how_much_it_missed() {
         let hub = Hub::new(0, 4);
-        let (_, mut receiver) = hub.subscribe(0);
+        let (_, mut receiver) = hub.subscribe_records(0);
         for i in 0..10 {
             hub.publish(0, Frame::from(i.to_string()));
         }
@@ -266,8 +311,8 @@ mod tests {
     #[test]
     fn clients_are_counted() {
         let hub = Hub::new(0, 4);
-        let (_, a) = hub.subscribe(0);
-        let (_, b) = hub.subscribe(0);
+        let (_, a) = hub.subscribe_records(0);
+        let (_, b) = hub.subscribe_records(0);
         assert_eq!(hub.clients(), 2);
         drop((a, b));
         assert_eq!(hub.clients(), 0);

@@ -47,6 +47,16 @@ pub(crate) fn to_live(message: &impl Message, consumed_at_ms: i64) -> LiveRecord
     }
 }
 
+/// The first header named `key`, as (shortened) text.
+pub(crate) fn header_text(message: &impl Message, key: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == key)
+        .and_then(|h| h.value)
+        .map(short_text)
+}
+
 /// Decodes a record value: JSON when it parses, else text, else hex.
 pub fn decode_payload(value: Option<&[u8]>) -> Payload {
     let Some(bytes) = value else {

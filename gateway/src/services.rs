@@ -10,7 +10,7 @@
 //! partitions up in a rebalance. So a stopped or rescaled service loses
 //! nothing and, when nothing crashes, processes nothing twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -26,16 +26,22 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use wire::headers;
+use wire::live::ProcessedOrder;
 use wire::services::{MAX_ATTEMPTS, MemberAssignment, ServiceUpdate, ServiceView};
 
 use crate::config::{Config, ServiceSpec};
 use crate::error::ApiError;
 use crate::orders::StrictJson;
-use crate::{AppState, kafka};
+use crate::produce::now_ms;
+use crate::{AppState, kafka, record};
 
 /// How long a stopping member may take to commit and leave its group before
 /// the gateway stops waiting for it.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Finished orders a service holds until they are sent to browsers; beyond
+/// this, between two sends, the oldest are not sent (the counters still are).
+const MAX_PENDING: usize = 4096;
 
 /// `GET /api/services`.
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Vec<ServiceView>> {
@@ -80,6 +86,14 @@ impl Services {
         }
     }
 
+    /// The services' consumer group ids.
+    pub(crate) fn group_ids(&self) -> Vec<String> {
+        self.list
+            .iter()
+            .map(|s| s.shared.group_id.clone())
+            .collect()
+    }
+
     fn ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
@@ -90,6 +104,18 @@ impl Services {
 
     pub(crate) fn views(&self) -> Vec<ServiceView> {
         self.list.iter().map(Service::view).collect()
+    }
+
+    /// Each service's orders finished since the last call.
+    pub(crate) fn take_processed(&self) -> Vec<(String, Vec<ProcessedOrder>)> {
+        self.list
+            .iter()
+            .map(|s| {
+                let orders = Vec::from(std::mem::take(&mut *lock(&s.shared.pending)));
+                (s.shared.name.clone(), orders)
+            })
+            .filter(|(_, orders)| !orders.is_empty())
+            .collect()
     }
 
     /// The topic exists: start every service that should run.
@@ -131,6 +157,8 @@ struct Shared {
     /// Each running member's partitions, by client id, as it was told in
     /// its last rebalance.
     assignments: Mutex<BTreeMap<String, Vec<i32>>>,
+    /// Orders finished and not yet sent to browsers.
+    pending: Mutex<VecDeque<ProcessedOrder>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +197,7 @@ impl Service {
             redelivered: AtomicU64::new(0),
             highest: Mutex::new(HashMap::new()),
             assignments: Mutex::new(BTreeMap::new()),
+            pending: Mutex::new(VecDeque::new()),
         };
         Self {
             shared: Arc::new(shared),
@@ -248,8 +277,8 @@ impl Service {
             }
         }
         while members.len() < want {
-            let client_id = format!("{}-{}", self.shared.group_id, members.len() + 1);
-            match self.spawn_member(client_id) {
+            let number = u32::try_from(members.len() + 1).unwrap_or(u32::MAX);
+            match self.spawn_member(number) {
                 Ok(member) => members.push(member),
                 Err(err) => {
                     tracing::error!(%err, group = %self.shared.group_id, "could not start a member");
@@ -259,7 +288,8 @@ impl Service {
         }
     }
 
-    fn spawn_member(&self, client_id: String) -> Result<Member, KafkaError> {
+    fn spawn_member(&self, number: u32) -> Result<Member, KafkaError> {
+        let client_id = format!("{}-{number}", self.shared.group_id);
         let context = MemberContext {
             shared: self.shared.clone(),
             client_id: client_id.clone(),
@@ -272,7 +302,7 @@ impl Service {
         let task = tokio::spawn(run_member(
             consumer,
             self.shared.clone(),
-            client_id,
+            (number, client_id),
             stop.clone(),
         ));
         Ok(Member { stop, task })
@@ -284,7 +314,7 @@ impl Service {
 async fn run_member(
     consumer: StreamConsumer<MemberContext>,
     shared: Arc<Shared>,
-    client_id: String,
+    (number, client_id): (u32, String),
     stop: CancellationToken,
 ) {
     tracing::info!(%client_id, "service member started");
@@ -303,7 +333,7 @@ async fn run_member(
                 continue;
             }
         };
-        if !shared.process(&message, &stop).await {
+        if !shared.process(&message, number, &stop).await {
             // Stopped between attempts: the order stays unprocessed and
             // uncommitted, and is processed when the service runs again.
             break;
@@ -334,7 +364,12 @@ impl Shared {
     /// Simulates processing one order: the configured time per attempt, a
     /// failed attempt with the configured chance, retried with backoff up to
     /// [`MAX_ATTEMPTS`]. False when told to stop before it was done.
-    async fn process(&self, message: &BorrowedMessage<'_>, stop: &CancellationToken) -> bool {
+    async fn process(
+        &self,
+        message: &BorrowedMessage<'_>,
+        member: u32,
+        stop: &CancellationToken,
+    ) -> bool {
         let (partition, offset) = (message.partition(), message.offset());
         if lock(&self.highest)
             .get(&partition)
@@ -342,7 +377,19 @@ impl Shared {
         {
             self.redelivered.fetch_add(1, Ordering::Relaxed);
         }
+        let mut done = ProcessedOrder {
+            partition,
+            offset,
+            order_id: record::header_text(message, headers::ORDER_ID),
+            produced_at_ms: record::header_text(message, headers::PRODUCED_AT_MS)
+                .and_then(|t| t.parse().ok()),
+            processed_at_ms: 0,
+            member,
+            attempts: 0,
+            gave_up: false,
+        };
         for attempt in 1..=MAX_ATTEMPTS {
+            done.attempts = attempt;
             let Settings {
                 processing_ms,
                 failure_rate,
@@ -359,6 +406,7 @@ impl Shared {
             if attempt == MAX_ATTEMPTS {
                 tracing::warn!(service = %self.name, partition, offset, "giving up on an order after {MAX_ATTEMPTS} attempts");
                 self.gave_up.fetch_add(1, Ordering::Relaxed);
+                done.gave_up = true;
                 break;
             }
             let backoff = Duration::from_millis(50 << attempt).min(Duration::from_secs(1));
@@ -367,9 +415,17 @@ impl Shared {
                 _ = tokio::time::sleep(backoff) => {}
             }
         }
-        let mut highest = lock(&self.highest);
-        let entry = highest.entry(partition).or_insert(offset);
-        *entry = (*entry).max(offset);
+        {
+            let mut highest = lock(&self.highest);
+            let entry = highest.entry(partition).or_insert(offset);
+            *entry = (*entry).max(offset);
+        }
+        done.processed_at_ms = now_ms();
+        let mut pending = lock(&self.pending);
+        if pending.len() == MAX_PENDING {
+            pending.pop_front();
+        }
+        pending.push_back(done);
         true
     }
 

@@ -12,7 +12,7 @@ use wire::ServerMessage;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::live::{Frame, frame};
+use crate::live::{Frame, Subscription, frame};
 
 /// A client that does not take a frame within this time is stuck (its TCP
 /// window has been full for that long) and is disconnected.
@@ -56,16 +56,23 @@ pub(crate) async fn upgrade(
         })
 }
 
-/// Sends `Hello`, the requested history, then live records until the
-/// client leaves, falls hopelessly behind, or the gateway shuts down.
+/// Sends `Hello`, the latest flow snapshot, the requested history, then
+/// live records, snapshots and progress until the client leaves, falls
+/// hopelessly behind, or the gateway shuts down.
 async fn serve(socket: WebSocket, state: &AppState, last: usize) {
-    let (history, mut live) = state.hub.subscribe(last);
+    let Subscription {
+        history,
+        records: mut live,
+        mut flow,
+        mut processed,
+    } = state.hub.subscribe(last);
     let (mut sink, mut incoming) = socket.split();
     let hello = frame(&ServerMessage::Hello {
         topic: state.topic.name().to_owned(),
         history: history.len(),
     });
-    for f in std::iter::once(hello).chain(history) {
+    let snapshot = flow.borrow_and_update().clone();
+    for f in std::iter::once(hello).chain(snapshot).chain(history) {
         if send(&mut sink, f).await.is_err() {
             return;
         }
@@ -76,6 +83,25 @@ async fn serve(socket: WebSocket, state: &AppState, last: usize) {
                 close(&mut sink, close_code::AWAY, "gateway shutting down").await;
                 return;
             }
+            Ok(()) = flow.changed() => {
+                let snapshot = flow.borrow_and_update().clone();
+                if let Some(f) = snapshot
+                    && send(&mut sink, f).await.is_err()
+                {
+                    return;
+                }
+            }
+            next = processed.recv() => match next {
+                Ok(f) => if send(&mut sink, f).await.is_err() {
+                    return;
+                },
+                // Skipped batches show in the next snapshot's counters.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => {
+                    close(&mut sink, close_code::AWAY, "gateway shutting down").await;
+                    return;
+                }
+            },
             next = live.recv() => {
                 let f = match next {
                     Ok(f) => f,

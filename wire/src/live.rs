@@ -7,6 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::{GroupView, TopicHealth};
+use crate::services::ServiceView;
+
 /// One WebSocket text frame from the gateway.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -23,6 +26,52 @@ pub enum ServerMessage {
     /// This client fell behind and `missed` records were dropped for it
     /// (the gateway keeps a bounded queue per client).
     Lagged { missed: u64 },
+    /// The state of the whole flow, about once a second: the topic's
+    /// partitions, every consumer group reading it, the demo services. A
+    /// client that falls behind skips to the latest.
+    Flow(FlowSnapshot),
+    /// Orders a demo service finished since its last such message (batched,
+    /// a few per second).
+    Processed {
+        service: String,
+        orders: Vec<ProcessedOrder>,
+    },
+}
+
+/// See [`ServerMessage::Flow`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowSnapshot {
+    /// When the gateway took it, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// The topic, when the broker answered and it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<TopicHealth>,
+    /// Why the broker could not be read, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub groups: Vec<GroupView>,
+    pub services: Vec<ServiceView>,
+}
+
+/// One order a demo service is done with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessedOrder {
+    pub partition: i32,
+    pub offset: i64,
+    /// The `order-id` header, when the record has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// The `produced-at-ms` header, when the record has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produced_at_ms: Option<i64>,
+    pub processed_at_ms: i64,
+    /// Which member (1-based) processed it.
+    pub member: u32,
+    /// Attempts it took; more than one when attempts failed.
+    pub attempts: u32,
+    /// True when every attempt failed and the service gave up on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gave_up: bool,
 }
 
 /// A record as the gateway consumed it.

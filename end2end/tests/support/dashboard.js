@@ -57,4 +57,37 @@ export class Dashboard {
       .getByTestId('feed-row')
       .evaluateAll((rows) => rows.map((r) => `${r.dataset.partition}:${r.dataset.offset}`));
   }
+
+  /** The card of demo service `name`. */
+  service(name) {
+    return this.page.locator(`[data-testid=service][data-service="${name}"]`);
+  }
+
+  /** Waits until the service shows `running` (true or false). */
+  async serviceRunning(name, running) {
+    await this.page
+      .locator(`[data-testid=service][data-service="${name}"][data-running="${running}"]`)
+      .waitFor();
+  }
+
+  /** Waits until the service's lag reads `lag`. */
+  async serviceLag(name, lag) {
+    await this.service(name).locator(`[data-testid=service-lag][data-lag="${lag}"]`).waitFor();
+  }
+
+  async serviceProcessed(name) {
+    return Number(await this.service(name).getByTestId('service-processed').innerText());
+  }
+
+  /** Clicks Stop or Start and waits for the card to show the new state. */
+  async toggleService(name) {
+    const running = (await this.service(name).getAttribute('data-running')) === 'true';
+    await this.service(name).getByTestId('service-toggle').click();
+    await this.serviceRunning(name, !running);
+  }
+
+  /** The fan-out chip of `service` on the feed row of `orderId`. */
+  fanoutChip(orderId, service) {
+    return this.feedRow(orderId).locator(`[data-testid=fanout-service][data-service="${service}"]`);
+  }
 }

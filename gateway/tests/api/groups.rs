@@ -85,13 +85,20 @@ async fn lag_of_a_foreign_group_equals_what_kafka_consumer_groups_reports() {
     }
     consumer.commit(&commit, CommitMode::Sync).expect("commit");
 
-    let view = app
-        .groups()
-        .await
-        .into_iter()
-        .find(|g| g.group_id == group)
-        .expect("the foreign group is listed");
+    // The dashboard reads groups once a second: wait for a read after the
+    // commit, then compare with the tool.
     let tool = kafka_consumer_groups_describe(&group, &app.topic).await;
+    let committed: i64 = next.values().sum();
+    let view = until("the dashboard to see the commit", || async {
+        let view = app
+            .groups()
+            .await
+            .into_iter()
+            .find(|g| g.group_id == group)?;
+        let seen: i64 = view.partitions.iter().filter_map(|p| p.committed).sum();
+        (seen == committed).then_some(view)
+    })
+    .await;
 
     assert_eq!(view.partitions.len(), 3);
     for p in &view.partitions {
@@ -111,8 +118,6 @@ async fn lag_of_a_foreign_group_equals_what_kafka_consumer_groups_reports() {
             ),
         }
     }
-    let committed: i64 = view.partitions.iter().filter_map(|p| p.committed).sum();
-    assert_eq!(committed, next.values().sum::<i64>());
 
     // One member, owning every partition of the topic.
     assert_eq!(view.members.len(), 1);

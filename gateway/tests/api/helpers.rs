@@ -235,8 +235,20 @@ pub struct LiveClient {
 }
 
 impl LiveClient {
-    /// The next frame, as a server message (fails the test after PATIENCE).
+    /// The next record-stream message (hello, record, lagged), skipping the
+    /// flow snapshots and progress batches in between. Fails the test after
+    /// PATIENCE.
     pub async fn next_message(&mut self) -> ServerMessage {
+        loop {
+            match self.next_any().await {
+                ServerMessage::Flow(_) | ServerMessage::Processed { .. } => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// The next message of any kind.
+    pub async fn next_any(&mut self) -> ServerMessage {
         loop {
             match self.next_frame().await {
                 tungstenite::Message::Text(text) => {

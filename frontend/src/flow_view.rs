@@ -1,0 +1,291 @@
+//! The flow view (producer → partitions → consumer groups), the rate and
+//! lag charts, and the latency percentiles.
+
+use leptos::prelude::*;
+
+use crate::feed::Feed;
+use crate::flow::FlowState;
+use crate::live::now_ms;
+use crate::stats::Percentiles;
+
+/// Colours of chart series, by position.
+const PALETTE: [&str; 6] = [
+    "#4fa3ff", "#3fb950", "#d29922", "#bc8cff", "#f85149", "#39c5cf",
+];
+
+/// Group ids in the latest snapshot, in its order.
+fn group_ids(flow: &FlowState) -> Vec<String> {
+    flow.snapshot()
+        .map(|s| s.groups.iter().map(|g| g.group_id.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn partition_ids(flow: &FlowState) -> Vec<i32> {
+    flow.snapshot()
+        .and_then(|s| s.topic.as_ref())
+        .map(|t| t.partitions.iter().map(|p| p.id).collect())
+        .unwrap_or_default()
+}
+
+/// Alternates between two identical CSS animations, so that each new value
+/// restarts the pulse on an element that stays in place.
+fn pulse(value: Option<i64>) -> &'static str {
+    match value {
+        None => "",
+        Some(v) if v % 2 == 0 => "animation-name: pulse-a",
+        Some(_) => "animation-name: pulse-b",
+    }
+}
+
+/// Producer → each partition's log end → each group's committed offset and
+/// lag per partition. A record pulses its partition when the gateway reads
+/// it, then each demo service's cell when that service has processed it.
+#[component]
+pub fn FlowView(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView {
+    let groups = move || flow.with(group_ids);
+    let columns = move || {
+        format!(
+            "grid-template-columns: 5.5em minmax(7em, 1fr) repeat({}, minmax(8em, 1fr))",
+            groups().len()
+        )
+    };
+    let rate = move || flow.with(|f| f.produce_rate().last().copied().unwrap_or(0.0));
+    view! {
+        <div class="card" data-testid="flow">
+            <h2>"Flow"</h2>
+            <p class="hint producer">
+                "producer → " <b>{move || format!("{:.0}", rate())}</b> " records/s into "
+                {move || flow.with(|f| partition_ids(f).len())} " partitions"
+            </p>
+            <Show when=move || flow.with(|f| f.snapshot().is_some_and(|s| s.error.is_some()))>
+                <p class="error">{move || flow.with(|f| f.snapshot().and_then(|s| s.error.clone()))}</p>
+            </Show>
+            <div class="flow-grid" style=columns>
+                <div class="flow-head">"partition"</div>
+                <div class="flow-head">"log-end"</div>
+                <For each=groups key=|g| g.clone() let(group)>
+                    <div class="flow-head" title=group.clone()>{group.clone()}</div>
+                </For>
+                <For each=move || flow.with(partition_ids) key=|p| *p let(partition)>
+                    <div class="flow-cell">"P" {partition}</div>
+                    <div class="flow-cell" data-testid="flow-partition" data-partition=partition>
+                        <span class="pulse"
+                            style=move || pulse(feed.with(|f| f.partitions().get(&partition).map(|p| p.last_offset)))></span>
+                        {move || flow.with(|f| f.snapshot()
+                            .and_then(|s| s.topic.as_ref())
+                            .and_then(|t| t.partitions.iter().find(|p| p.id == partition))
+                            .map(|p| p.high_watermark))}
+                    </div>
+                    <For each=groups key=|g| g.clone() let(group)>
+                        <GroupCell flow group partition/>
+                    </For>
+                </For>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn GroupCell(flow: RwSignal<FlowState>, group: String, partition: i32) -> impl IntoView {
+    let group = StoredValue::new(group);
+    let cell = move || {
+        flow.with(|f| {
+            let snapshot = f.snapshot()?;
+            let g = snapshot
+                .groups
+                .iter()
+                .find(|g| g.group_id == group.get_value())?;
+            let mut p = g
+                .partitions
+                .iter()
+                .find(|p| p.partition == partition)?
+                .clone();
+            let service = snapshot
+                .services
+                .iter()
+                .find(|s| s.group_id == group.get_value())
+                .map(|s| s.name.clone());
+            // A demo service with no commit yet starts from the log start.
+            if service.is_some() && p.committed.is_none() {
+                let start = snapshot
+                    .topic
+                    .as_ref()?
+                    .partitions
+                    .iter()
+                    .find(|t| t.id == partition)?
+                    .low_watermark;
+                p.lag = Some((p.log_end - start).max(0));
+            }
+            let last = service.and_then(|s| f.last_processed(&s, partition));
+            Some((p, last))
+        })
+    };
+    let lag = move || cell().and_then(|(p, _)| p.lag);
+    let width = move || {
+        cell().map_or(0.0, |(p, _)| match (p.lag, p.log_end) {
+            (Some(lag), end) if end > 0 => (lag as f64 / end as f64 * 100.0).min(100.0),
+            _ => 0.0,
+        })
+    };
+    view! {
+        <div class="flow-cell" data-testid="flow-group" data-group=group.get_value() data-partition=partition
+             data-lag=move || lag().map(|l| l.to_string())>
+            <span class="pulse processed" style=move || pulse(cell().and_then(|(_, last)| last))></span>
+            {move || cell().map(|(p, _)| format!(
+                "{} · lag {}",
+                p.committed.map_or_else(|| "–".to_owned(), |c| c.to_string()),
+                p.lag.map_or_else(|| "–".to_owned(), |l| l.to_string()),
+            ))}
+            <div class="lag-bar"><div style=move || format!("width: {:.1}%", width())></div></div>
+        </div>
+    }
+}
+
+/// A line chart of one or more series, scaled to their common maximum.
+#[component]
+fn Chart(
+    title: &'static str,
+    testid: &'static str,
+    series: Signal<Vec<(String, Vec<f64>)>>,
+) -> impl IntoView {
+    const W: f64 = 300.0;
+    const H: f64 = 70.0;
+    let max = move || {
+        series.with(|s| {
+            s.iter()
+                .flat_map(|(_, v)| v.iter().copied())
+                .fold(1.0_f64, f64::max)
+        })
+    };
+    let lines = move || {
+        let top = max();
+        series.with(|s| {
+            s.iter()
+                .enumerate()
+                .map(|(i, (_, values))| {
+                    let step = W / (crate::flow::MAX_SAMPLES as f64 - 1.0);
+                    let start = W - step * (values.len().saturating_sub(1)) as f64;
+                    let points = values
+                        .iter()
+                        .enumerate()
+                        .map(|(j, v)| format!("{:.1},{:.1}", start + step * j as f64, H - v / top * (H - 4.0) - 2.0))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    view! { <polyline points=points stroke=PALETTE[i % PALETTE.len()] fill="none" stroke-width="1.5"/> }
+                })
+                .collect_view()
+        })
+    };
+    let legend = move || {
+        series.with(|s| {
+            s.iter()
+                .enumerate()
+                .map(|(i, (name, values))| {
+                    let last = values.last().copied().unwrap_or(0.0);
+                    view! {
+                        <span data-testid="series" data-series=name.clone() data-last=format!("{last:.0}")>
+                            <i style=format!("background: {}", PALETTE[i % PALETTE.len()])></i>
+                            {format!("{name} {last:.0}")}
+                        </span>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    view! {
+        <div class="chart" data-testid=testid>
+            <div class="chart-title">{title} <span class="hint">{move || format!(" (max {:.0})", max())}</span></div>
+            <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">{lines}</svg>
+            <div class="legend">{legend}</div>
+        </div>
+    }
+}
+
+/// Produce rate, consume rate per group and lag per group over the last
+/// two minutes.
+#[component]
+pub fn Charts(flow: RwSignal<FlowState>) -> impl IntoView {
+    let produced =
+        Signal::derive(move || vec![("produced".to_owned(), flow.with(FlowState::produce_rate))]);
+    let consumed = Signal::derive(move || {
+        flow.with(|f| {
+            group_ids(f)
+                .into_iter()
+                .map(|g| {
+                    let r = f.consume_rate(&g);
+                    (g, r)
+                })
+                .collect()
+        })
+    });
+    let lag = Signal::derive(move || {
+        flow.with(|f| {
+            group_ids(f)
+                .into_iter()
+                .map(|g| {
+                    let l = f.lag(&g);
+                    (g, l)
+                })
+                .collect()
+        })
+    });
+    view! {
+        <div class="card">
+            <h2>"Throughput and lag"</h2>
+            <div class="charts">
+                <Chart title="produced, records/s" testid="chart-produce" series=produced/>
+                <Chart title="committed per group, records/s" testid="chart-consume" series=consumed/>
+                <Chart title="lag per group, records" testid="chart-lag" series=lag/>
+            </div>
+        </div>
+    }
+}
+
+/// End-to-end latency percentiles over the last minute.
+#[component]
+pub fn Latency(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView {
+    let rows = move || {
+        let now = now_ms();
+        let mut rows: Vec<(String, Option<Percentiles>)> = vec![
+            (
+                "produce → gateway consumer".into(),
+                feed.with(|f| f.consumed_latency(now)),
+            ),
+            (
+                "produce → this page".into(),
+                feed.with(|f| f.shown_latency(now)),
+            ),
+        ];
+        flow.with(|f| {
+            if let Some(snapshot) = f.snapshot() {
+                for s in &snapshot.services {
+                    rows.push((
+                        format!("produce → {} done", s.name),
+                        f.processing_latency(&s.name, now),
+                    ));
+                }
+            }
+        });
+        rows
+    };
+    let ms = |v: Option<i64>| v.map_or_else(|| "–".to_owned(), |v| v.to_string());
+    view! {
+        <div class="card">
+            <h2>"End-to-end latency, last minute (ms)"</h2>
+            <table class="partitions" data-testid="latency-table">
+                <thead><tr><th>"path"</th><th>"p50"</th><th>"p95"</th><th>"p99"</th><th>"samples"</th></tr></thead>
+                <tbody>
+                    {move || rows().into_iter().map(|(path, p)| view! {
+                        <tr data-testid="latency-row" data-path=path.clone()>
+                            <td class="path">{path.clone()}</td>
+                            <td data-testid="p50">{ms(p.map(|p| p.p50))}</td>
+                            <td data-testid="p95">{ms(p.map(|p| p.p95))}</td>
+                            <td data-testid="p99">{ms(p.map(|p| p.p99))}</td>
+                            <td>{p.map_or(0, |p| p.count)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
