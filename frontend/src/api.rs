@@ -1,8 +1,9 @@
 //! REST calls to the gateway, which serves this page: paths are relative.
 
-use gloo_net::http::{Request, RequestBuilder};
+use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wire::api::ReplayPage;
 use wire::services::{ServiceUpdate, ServiceView};
 use wire::{ErrorBody, ErrorCode, Health, NewOrder, OrderAccepted};
 
@@ -19,23 +20,29 @@ pub(crate) async fn update_service(
     send_json(Request::patch(&format!("/api/services/{name}")), update).await
 }
 
-/// Sends `body` as JSON. The gateway's error body on failure, or one made
-/// here when the gateway did not answer in its own words.
+fn unreachable(detail: String) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::Unknown,
+        message: format!("the gateway did not answer: {detail}"),
+        field: None,
+    }
+}
+
+/// Sends `body` as JSON.
 async fn send_json<B: Serialize, R: DeserializeOwned>(
     request: RequestBuilder,
     body: &B,
 ) -> Result<R, ErrorBody> {
-    let unreachable = |detail: String| ErrorBody {
-        code: ErrorCode::Unknown,
-        message: format!("the gateway did not answer: {detail}"),
-        field: None,
-    };
-    let response = request
-        .json(body)
-        .map_err(|e| unreachable(e.to_string()))?
-        .send()
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
+    let request = request.json(body).map_err(|e| unreachable(e.to_string()))?;
+    receive(request.send().await).await
+}
+
+/// The answer's body, or its error body (one made here when the gateway did
+/// not answer in its own words).
+async fn receive<R: DeserializeOwned>(
+    sent: Result<Response, gloo_net::Error>,
+) -> Result<R, ErrorBody> {
+    let response = sent.map_err(|e| unreachable(e.to_string()))?;
     if response.ok() {
         response
             .json::<R>()
@@ -48,6 +55,11 @@ async fn send_json<B: Serialize, R: DeserializeOwned>(
             .await
             .unwrap_or_else(|_| unreachable(format!("HTTP {status}"))))
     }
+}
+
+/// Reads the topic again (`query` from [`crate::replay::ReplayDraft`]).
+pub(crate) async fn replay(query: &str) -> Result<ReplayPage, ErrorBody> {
+    receive(Request::get(&format!("/api/replay?{query}")).send().await).await
 }
 
 /// The gateway's health; `None` when the gateway itself does not answer.

@@ -15,6 +15,7 @@ use crate::flow::{FlowState, committed_past};
 use crate::flow_view::{Charts, FlowView, Latency};
 use crate::form::{ItemDraft, OrderDraft, format_cents};
 use crate::live::{self, Connection, now_ms};
+use crate::replay_view::Replay;
 use crate::services_view::Services;
 
 /// How often the broker and topic status is refreshed.
@@ -49,6 +50,7 @@ pub fn App() -> impl IntoView {
                 <Services flow/>
                 <PartitionTable feed health/>
                 <ConsumerGroups flow/>
+                <Replay/>
             </section>
             <section class="column wide">
                 <FlowView feed flow/>

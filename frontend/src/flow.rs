@@ -279,6 +279,7 @@ mod tests {
             error: None,
             groups: vec![group],
             services: vec![],
+            load: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! - `flow`: the flow's state (snapshots for the flow view and charts, the
 //!   demo services' fan-out).
 //! - `stats`: latency percentiles over a sliding window.
+//! - `replay`: the replay form's draft, turned into a query.
 //! - `form`: the order form's draft, parsed into an order.
 //! - `backoff`: reconnect delays.
 //!
@@ -12,18 +13,21 @@
 //! - `live`: the WebSocket client (reconnects with backoff, renders at most once per frame).
 //! - `api`: REST calls to the gateway.
 //! - `app`: the components; `services_view` and `flow_view` the services
-//!   card, the flow view, the charts and the latency table.
+//!   card, the flow view, the charts and the latency table; `replay_view`
+//!   the replay card.
 
 pub mod backoff;
 pub mod feed;
 pub mod flow;
 pub mod form;
+pub mod replay;
 pub mod stats;
 
 mod api;
 pub mod app;
 pub mod flow_view;
 mod live;
+pub mod replay_view;
 pub mod services_view;
 
 pub use app::App;

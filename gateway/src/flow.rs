@@ -114,6 +114,7 @@ async fn take(
         error: None,
         groups: Vec::new(),
         services: Vec::new(),
+        load: None,
     };
     match topic.describe().await {
         Err(err) => snapshot.error = Some(err.to_string()),

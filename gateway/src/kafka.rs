@@ -45,19 +45,35 @@ pub(crate) fn producer(config: &Config) -> KafkaResult<FutureProducer> {
         .create()
 }
 
-/// The live view's consumer. It is only ever given partitions by manual
-/// assignment and never commits, so its group id, unique to this process,
-/// never appears on the broker and no application group loses a record to it.
-pub(crate) fn live_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
-    base(config, &[])
+/// A consumer that only reads by manual assignment and never commits, so
+/// its group id, unique to it, never appears on the broker and no
+/// application group loses a record to it. `purpose` names it (`live`,
+/// `replay`) in the broker's client logs.
+fn reader(config: &Config, purpose: &str) -> ClientConfig {
+    let mut client = base(config, &[]);
+    client
         .set(
             "group.id",
-            format!("kafka-flow-live-{}", uuid::Uuid::now_v7()),
+            format!("kafka-flow-{purpose}-{}", uuid::Uuid::now_v7()),
         )
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
+        .set("auto.offset.reset", "earliest");
+    client
+}
+
+/// The live view's consumer (see [`reader`]).
+pub(crate) fn live_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
+    reader(config, "live")
         .set("enable.partition.eof", "false")
+        .create()
+}
+
+/// A replay's consumer (see [`reader`]); it reports reaching a partition's
+/// end, where a replay stops.
+pub(crate) fn replay_consumer(config: &Config) -> KafkaResult<BaseConsumer> {
+    reader(config, "replay")
+        .set("enable.partition.eof", "true")
         .create()
 }
 

@@ -19,6 +19,7 @@
 //!   topic; `GET /api/services`, `PATCH /api/services/{name}`.
 //! - `groups`, `assignment`: `GET /api/groups`, the consumer groups reading
 //!   the topic, read through the admin protocol without joining them.
+//! - `replay`: `GET /api/replay`, the topic read again without committing.
 //! - `flow`: the pollers that push the flow's state (partitions, groups,
 //!   services) and the services' progress to every browser.
 //! - `error`: the one error shape of the HTTP API.
@@ -39,6 +40,7 @@ mod live;
 pub mod orders;
 mod produce;
 pub mod record;
+mod replay;
 mod services;
 pub mod shutdown;
 mod topic;
@@ -203,6 +205,7 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/orders", post(orders::place))
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
+        .route("/replay", get(replay::replay))
         .route("/services", get(services::list))
         .route("/services/{name}", patch(services::update))
         .fallback(not_found)

@@ -143,3 +143,122 @@ pub struct GroupPartition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
 }
+
+/// `GET /api/replay`: the topic read again, by a reader that joins no group
+/// and commits nothing.
+///
+/// Query: `from` is `beginning` (the default), `offset` (with `partition`
+/// and `offset`) or `timestamp` (with `timestamp_ms`: the first record at or
+/// after it in each partition); `partition` limits the read to one
+/// partition; `limit` (1 to [`MAX_REPLAY_RECORDS`], default 100) caps the
+/// records returned. The range ends at each partition's log end when the
+/// request arrived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayPage {
+    /// Per partition read: where the read started and where it would end.
+    pub ranges: Vec<ReplayRange>,
+    /// In partition order, then offset order.
+    pub records: Vec<crate::LiveRecord>,
+    /// True when `limit` stopped the read before every range's end.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayRange {
+    pub partition: i32,
+    /// The first offset asked for.
+    pub from: i64,
+    /// The log-end offset when the request arrived: the read stops before it.
+    pub to: i64,
+}
+
+/// Most records one replay returns.
+pub const MAX_REPLAY_RECORDS: usize = 1_000;
+
+/// `GET /api/topics`: a topic on the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSummary {
+    pub name: String,
+    pub partitions: usize,
+}
+
+/// `POST /api/topics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTopic {
+    pub name: String,
+    pub partitions: i32,
+    /// Defaults to the gateway's `--replication-factor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<i32>,
+}
+
+/// Most partitions a topic created from the dashboard may have.
+pub const MAX_NEW_TOPIC_PARTITIONS: i32 = 1_000;
+
+impl NewTopic {
+    /// Kafka's own rules for topic names (1 to 249 of `[a-zA-Z0-9._-]`, not
+    /// `.` or `..`), and a partition count from 1 to
+    /// [`MAX_NEW_TOPIC_PARTITIONS`].
+    pub fn validate(&self) -> Result<(), crate::FieldError> {
+        let name = &self.name;
+        let legal = name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if name.is_empty() || name.len() > 249 || !legal || name == "." || name == ".." {
+            return Err(crate::FieldError::new(
+                "name",
+                "use 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-' (not '.' or '..')",
+            ));
+        }
+        if !(1..=MAX_NEW_TOPIC_PARTITIONS).contains(&self.partitions) {
+            return Err(crate::FieldError::new(
+                "partitions",
+                format!(
+                    "must be between 1 and {MAX_NEW_TOPIC_PARTITIONS}, got {}",
+                    self.partitions
+                ),
+            ));
+        }
+        if let Some(rf) = self.replication_factor
+            && !(1..=100).contains(&rf)
+        {
+            return Err(crate::FieldError::new(
+                "replication_factor",
+                format!("must be between 1 and 100, got {rf}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(name: &str, partitions: i32) -> NewTopic {
+        NewTopic {
+            name: name.into(),
+            partitions,
+            replication_factor: None,
+        }
+    }
+
+    #[test]
+    fn topic_names_follow_kafkas_rules() {
+        assert!(topic("orders.v2_eu-1", 3).validate().is_ok());
+        for bad in ["", ".", "..", "has space", "ünïcode", &"x".repeat(250)] {
+            let err = topic(bad, 1).validate().expect_err(bad);
+            assert_eq!(err.field, "name");
+        }
+        assert_eq!(
+            topic("t", 0)
+                .validate()
+                .map_err(|e| e.field)
+                .err()
+                .as_deref(),
+            Some("partitions")
+        );
+        assert!(topic("t", MAX_NEW_TOPIC_PARTITIONS).validate().is_ok());
+    }
+}

@@ -3,8 +3,9 @@
 //! - [`order`]: what a client sends to `POST /api/orders`, the rules it must
 //!   satisfy, and the record the gateway writes to Kafka.
 //! - [`api`]: the other REST bodies: the acknowledgement, the one error shape,
-//!   and `GET /api/health`.
+//!   health, groups, replay and topics.
 //! - [`live`]: the messages of the `GET /ws` stream.
+//! - [`load`]: the load generator's request and progress.
 //! - [`services`]: the demo services (consumer groups the gateway runs) and
 //!   the commands that stop, start and scale them.
 //! - [`headers`]: the Kafka record headers the gateway writes.
@@ -16,6 +17,7 @@
 pub mod api;
 pub mod headers;
 pub mod live;
+pub mod load;
 pub mod order;
 pub mod services;
 

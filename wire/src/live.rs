@@ -51,6 +51,9 @@ pub struct FlowSnapshot {
     pub error: Option<String>,
     pub groups: Vec<GroupView>,
     pub services: Vec<ServiceView>,
+    /// The last load run, while it runs and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::load::LoadStatus>,
 }
 
 /// One order a demo service is done with.

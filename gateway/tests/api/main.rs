@@ -9,5 +9,6 @@ mod groups;
 mod helpers;
 mod live;
 mod orders;
+mod replay;
 mod services;
 mod shutdown;

@@ -1,0 +1,139 @@
+//! The replay view: read the topic again from the beginning, an offset or a
+//! time, without touching any consumer group.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use wire::api::ReplayPage;
+use wire::{LiveRecord, Payload};
+
+use crate::api;
+use crate::replay::{From, ReplayDraft};
+
+/// Characters of a record's value shown per replayed row.
+const PREVIEW_CHARS: usize = 120;
+
+#[component]
+pub fn Replay() -> impl IntoView {
+    let draft = RwSignal::new(ReplayDraft::default());
+    let page = RwSignal::new(None::<ReplayPage>);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let query = match draft.with_untracked(ReplayDraft::to_query) {
+            Ok(query) => query,
+            Err(err) => {
+                error.set(Some(format!("{}: {}", err.field, err.message)));
+                return;
+            }
+        };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match api::replay(&query).await {
+                Ok(result) => {
+                    error.set(None);
+                    page.set(Some(result));
+                }
+                Err(body) => {
+                    let field = body.field.map(|f| format!("{f}: ")).unwrap_or_default();
+                    error.set(Some(format!("{field}{}", body.message)));
+                }
+            }
+            busy.set(false);
+        });
+    };
+    let set_time = move |ev: leptos::ev::Event| {
+        // A datetime-local value is in the browser's time zone; Date parses it so.
+        let ms = js_sys::Date::parse(&event_target_value(&ev));
+        draft.update(|d| d.timestamp_ms = ms.is_finite().then_some(ms as i64));
+    };
+    let from = move || draft.with(|d| d.from);
+
+    view! {
+        <div class="card" data-testid="replay">
+            <h2>"Replay"</h2>
+            <p class="hint">"Reads the topic again with a consumer that joins no group and commits nothing: no service notices."</p>
+            <form class="replay-form" on:submit=submit>
+                <label>"From"
+                    <select data-testid="replay-from"
+                        on:change=move |ev| draft.update(|d| d.from = From::parse(&event_target_value(&ev)))>
+                        <option value="beginning">"the beginning"</option>
+                        <option value="offset">"an offset"</option>
+                        <option value="timestamp">"a time"</option>
+                    </select>
+                </label>
+                <label>"Partition"
+                    <input data-testid="replay-partition" placeholder="all" inputmode="numeric"
+                        prop:value=move || draft.with(|d| d.partition.clone())
+                        on:input=move |ev| draft.update(|d| d.partition = event_target_value(&ev))/>
+                </label>
+                <Show when=move || from() == From::Offset>
+                    <label>"Offset"
+                        <input data-testid="replay-offset" inputmode="numeric"
+                            prop:value=move || draft.with(|d| d.offset.clone())
+                            on:input=move |ev| draft.update(|d| d.offset = event_target_value(&ev))/>
+                    </label>
+                </Show>
+                <Show when=move || from() == From::Timestamp>
+                    <label>"Time"
+                        <input data-testid="replay-time" type="datetime-local" step="1" on:change=set_time/>
+                    </label>
+                </Show>
+                <label>"Limit"
+                    <input data-testid="replay-limit" inputmode="numeric"
+                        prop:value=move || draft.with(|d| d.limit.clone())
+                        on:input=move |ev| draft.update(|d| d.limit = event_target_value(&ev))/>
+                </label>
+                <button type="submit" data-testid="replay-run" disabled=move || busy.get()>"Replay"</button>
+            </form>
+            <Show when=move || error.with(Option::is_some)>
+                <p class="error" data-testid="replay-error">{move || error.get()}</p>
+            </Show>
+            {move || page.get().map(|page| view! { <ReplayResult page/> })}
+        </div>
+    }
+}
+
+#[component]
+fn ReplayResult(page: ReplayPage) -> impl IntoView {
+    let ranges = page
+        .ranges
+        .iter()
+        .map(|r| format!("P{} {}→{}", r.partition, r.from, r.to))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let summary = format!(
+        "{} record(s){} — {ranges}",
+        page.records.len(),
+        if page.truncated {
+            ", limit reached"
+        } else {
+            ""
+        }
+    );
+    view! {
+        <p class="hint" data-testid="replay-summary" data-count=page.records.len()>{summary}</p>
+        <ol class="replayed" data-testid="replay-records">
+            {page.records.into_iter().map(|r| view! { <ReplayedRow record=r/> }).collect_view()}
+        </ol>
+    }
+}
+
+#[component]
+fn ReplayedRow(record: LiveRecord) -> impl IntoView {
+    let preview = match &record.payload {
+        Payload::Json { value } => value.to_string(),
+        Payload::Text { text, .. } => text.clone(),
+        Payload::Binary { hex, .. } => format!("0x{hex}"),
+        Payload::Null => "(no value)".into(),
+    };
+    let preview: String = preview.chars().take(PREVIEW_CHARS).collect();
+    view! {
+        <li data-testid="replay-row" data-partition=record.partition data-offset=record.offset>
+            <span class="partition">"P" {record.partition}</span>
+            " " <b>{record.offset}</b>
+            " " <code>{record.key.clone().unwrap_or_else(|| "–".into())}</code>
+            " " <span class="preview">{preview}</span>
+        </li>
+    }
+}
