@@ -4,6 +4,7 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wire::api::ReplayPage;
+use wire::load::{LoadRequest, LoadStatus};
 use wire::services::{ServiceUpdate, ServiceView};
 use wire::{ErrorBody, ErrorCode, Health, NewOrder, OrderAccepted};
 
@@ -55,6 +56,16 @@ async fn receive<R: DeserializeOwned>(
             .await
             .unwrap_or_else(|_| unreachable(format!("HTTP {status}"))))
     }
+}
+
+/// Starts a load run.
+pub(crate) async fn start_load(request: &LoadRequest) -> Result<LoadStatus, ErrorBody> {
+    send_json(Request::post("/api/load"), request).await
+}
+
+/// Stops the running load run.
+pub(crate) async fn stop_load() -> Result<LoadStatus, ErrorBody> {
+    receive(Request::delete("/api/load").send().await).await
 }
 
 /// Reads the topic again (`query` from [`crate::replay::ReplayDraft`]).

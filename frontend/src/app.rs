@@ -15,6 +15,7 @@ use crate::flow::{FlowState, committed_past};
 use crate::flow_view::{Charts, FlowView, Latency};
 use crate::form::{ItemDraft, OrderDraft, format_cents};
 use crate::live::{self, Connection, now_ms};
+use crate::load_view::Load;
 use crate::replay_view::Replay;
 use crate::services_view::Services;
 
@@ -47,6 +48,7 @@ pub fn App() -> impl IntoView {
         <main class="layout">
             <section class="column">
                 <OrderForm/>
+                <Load flow/>
                 <Services flow/>
                 <PartitionTable feed health/>
                 <ConsumerGroups flow/>

@@ -14,7 +14,7 @@
 //! - `api`: REST calls to the gateway.
 //! - `app`: the components; `services_view` and `flow_view` the services
 //!   card, the flow view, the charts and the latency table; `replay_view`
-//!   the replay card.
+//!   the replay card; `load_view` the spike card.
 
 pub mod backoff;
 pub mod feed;
@@ -27,6 +27,7 @@ mod api;
 pub mod app;
 pub mod flow_view;
 mod live;
+pub mod load_view;
 pub mod replay_view;
 pub mod services_view;
 

@@ -26,6 +26,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("no demo service named {0:?}")]
     NoSuchService(String),
+    #[error("a load run is already running; stop it first (DELETE /api/load)")]
+    LoadRunning,
+    #[error("no load run has been started")]
+    NoLoad,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the request took longer than {0} ms")]
@@ -41,7 +45,8 @@ impl ApiError {
             Self::InvalidField { .. } => ErrorCode::InvalidField,
             Self::BrokerUnavailable(_) => ErrorCode::BrokerUnavailable,
             Self::TooManyClients(_) => ErrorCode::TooManyClients,
-            Self::NotFound(_) | Self::NoSuchService(_) => ErrorCode::NotFound,
+            Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => ErrorCode::NotFound,
+            Self::LoadRunning => ErrorCode::Conflict,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Timeout(_) => ErrorCode::Timeout,
         }
@@ -54,7 +59,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BrokerUnavailable(_) | Self::TooManyClients(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NotFound(_) | Self::NoSuchService(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => StatusCode::NOT_FOUND,
+            Self::LoadRunning => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         }

@@ -17,6 +17,7 @@ use wire::live::FlowSnapshot;
 use crate::error::ApiError;
 use crate::groups::{self, GroupReader};
 use crate::live::{Hub, frame};
+use crate::load::Load;
 use crate::produce::now_ms;
 use crate::services::Services;
 use crate::topic::Topic;
@@ -56,6 +57,7 @@ pub(crate) struct Sources {
     pub(crate) topic: Topic,
     pub(crate) groups: GroupReader,
     pub(crate) services: Arc<Services>,
+    pub(crate) load: Arc<Load>,
     pub(crate) hub: Arc<Hub>,
 }
 
@@ -66,12 +68,16 @@ pub(crate) fn spawn(sources: Sources, shutdown: &CancellationToken) -> Flow {
         topic,
         groups,
         services,
+        load,
         hub,
     } = sources;
     tokio::spawn(snapshots(
-        topic,
-        groups,
-        services.clone(),
+        Readers {
+            topic,
+            groups: Arc::new(Mutex::new(groups)),
+            services: services.clone(),
+            load,
+        },
         hub.clone(),
         sender,
         shutdown.clone(),
@@ -80,16 +86,21 @@ pub(crate) fn spawn(sources: Sources, shutdown: &CancellationToken) -> Flow {
     Flow { latest }
 }
 
-async fn snapshots(
+/// What a snapshot is read from.
+struct Readers {
     topic: Topic,
-    groups: GroupReader,
+    /// Only the snapshot task uses it; the mutex lets the blocking pool borrow it.
+    groups: Arc<Mutex<GroupReader>>,
     services: Arc<Services>,
+    load: Arc<Load>,
+}
+
+async fn snapshots(
+    readers: Readers,
     hub: Arc<Hub>,
     latest: watch::Sender<Option<Arc<FlowSnapshot>>>,
     shutdown: CancellationToken,
 ) {
-    // Only this task uses the reader; the mutex lets the blocking pool borrow it.
-    let groups = Arc::new(Mutex::new(groups));
     let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -97,24 +108,26 @@ async fn snapshots(
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let snapshot = take(&topic, &groups, &services).await;
+        let snapshot = take(&readers).await;
         hub.set_flow(frame(&ServerMessage::Flow(snapshot.clone())));
         latest.send_replace(Some(Arc::new(snapshot)));
     }
 }
 
-async fn take(
-    topic: &Topic,
-    groups: &Arc<Mutex<GroupReader>>,
-    services: &Services,
-) -> FlowSnapshot {
+async fn take(readers: &Readers) -> FlowSnapshot {
+    let Readers {
+        topic,
+        groups,
+        services,
+        load,
+    } = readers;
     let mut snapshot = FlowSnapshot {
         at_ms: now_ms(),
         topic: None,
         error: None,
         groups: Vec::new(),
         services: Vec::new(),
-        load: None,
+        load: load.status(),
     };
     match topic.describe().await {
         Err(err) => snapshot.error = Some(err.to_string()),

@@ -19,6 +19,8 @@
 //!   topic; `GET /api/services`, `PATCH /api/services/{name}`.
 //! - `groups`, `assignment`: `GET /api/groups`, the consumer groups reading
 //!   the topic, read through the admin protocol without joining them.
+//! - `load`: `POST /api/load`, the load generator (a spike of orders
+//!   through the same producer as the form).
 //! - `replay`: `GET /api/replay`, the topic read again without committing.
 //! - `flow`: the pollers that push the flow's state (partitions, groups,
 //!   services) and the services' progress to every browser.
@@ -37,6 +39,7 @@ mod groups;
 mod health;
 mod kafka;
 mod live;
+mod load;
 pub mod orders;
 mod produce;
 pub mod record;
@@ -71,6 +74,7 @@ use crate::cache::Cached;
 use crate::flow::Flow;
 use crate::groups::GroupReader;
 use crate::live::Hub;
+use crate::load::Load;
 use crate::produce::OrderProducer;
 use crate::services::Services;
 use crate::topic::Topic;
@@ -99,6 +103,7 @@ pub(crate) struct AppState {
     /// The latest flow snapshot, behind `/api/groups`.
     flow: Flow,
     services: Arc<Services>,
+    load: Arc<Load>,
     config: Arc<Config>,
 }
 
@@ -129,11 +134,13 @@ pub async fn run(
     let max_clients = usize::try_from(config.max_clients).unwrap_or(usize::MAX);
     let shared_config = Arc::new(config.clone());
     let services = Arc::new(Services::new(&shared_config));
+    let load = Arc::new(Load::default());
     let flow = flow::spawn(
         flow::Sources {
             topic: topic.clone(),
             groups: GroupReader::new(shared_config.clone(), services.group_ids()),
             services: services.clone(),
+            load: load.clone(),
             hub: hub.clone(),
         },
         &token,
@@ -147,6 +154,7 @@ pub async fn run(
         health: Arc::new(Cached::new(Duration::from_secs(1))),
         flow,
         services: services.clone(),
+        load,
         config: shared_config,
     };
 
@@ -206,6 +214,10 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
         .route("/replay", get(replay::replay))
+        .route(
+            "/load",
+            post(load::start).get(load::status).delete(load::cancel),
+        )
         .route("/services", get(services::list))
         .route("/services/{name}", patch(services::update))
         .fallback(not_found)

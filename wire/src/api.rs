@@ -51,6 +51,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 408: the request took longer than the gateway allows.
     Timeout,
+    /// 409: what the request would create exists or is busy (a topic of that
+    /// name; a load run already running).
+    Conflict,
     /// 404: no such route.
     NotFound,
     /// 500: a bug in the gateway; the message says what failed.

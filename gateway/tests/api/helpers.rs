@@ -127,6 +127,16 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no service {name}"))
     }
 
+    /// POSTs a JSON value to `path`.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
     /// `PATCH /api/services/{name}` with a JSON body.
     pub async fn patch_service(&self, name: &str, body: &Value) -> reqwest::Response {
         self.http

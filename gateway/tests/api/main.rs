@@ -8,6 +8,7 @@
 mod groups;
 mod helpers;
 mod live;
+mod load;
 mod orders;
 mod replay;
 mod services;
