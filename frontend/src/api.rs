@@ -3,7 +3,7 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wire::api::ReplayPage;
+use wire::api::{NewTopic, ReplayPage, TopicSummary};
 use wire::load::{LoadRequest, LoadStatus};
 use wire::services::{ServiceUpdate, ServiceView};
 use wire::{ErrorBody, ErrorCode, Health, NewOrder, OrderAccepted};
@@ -66,6 +66,16 @@ pub(crate) async fn start_load(request: &LoadRequest) -> Result<LoadStatus, Erro
 /// Stops the running load run.
 pub(crate) async fn stop_load() -> Result<LoadStatus, ErrorBody> {
     receive(Request::delete("/api/load").send().await).await
+}
+
+/// The cluster's topics.
+pub(crate) async fn topics() -> Result<Vec<TopicSummary>, ErrorBody> {
+    receive(Request::get("/api/topics").send().await).await
+}
+
+/// Creates a topic.
+pub(crate) async fn create_topic(topic: &NewTopic) -> Result<TopicSummary, ErrorBody> {
+    send_json(Request::post("/api/topics"), topic).await
 }
 
 /// Reads the topic again (`query` from [`crate::replay::ReplayDraft`]).

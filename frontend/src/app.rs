@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use wire::api::{GroupView, HealthStatus};
+use wire::api::{GroupView, HealthStatus, PartitionHealth};
 use wire::{ErrorBody, Health, OrderAccepted, Payload, headers};
 
 use crate::api;
@@ -18,6 +18,7 @@ use crate::live::{self, Connection, now_ms};
 use crate::load_view::Load;
 use crate::replay_view::Replay;
 use crate::services_view::Services;
+use crate::topics_view::Topics;
 
 /// How often the broker and topic status is refreshed.
 const HEALTH_POLL_MS: u32 = 3_000;
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
                 <Services flow/>
                 <PartitionTable feed health/>
                 <ConsumerGroups flow/>
+                <Topics feed/>
                 <Replay/>
             </section>
             <section class="column wide">
@@ -286,12 +288,14 @@ fn PartitionTable(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>) -> imp
             <h2>"Partitions"</h2>
             <table class="partitions" data-testid="partitions">
                 <thead><tr>
-                    <th>"partition"</th><th>"seen here"</th><th>"last offset"</th><th>"log-end offset"</th>
+                    <th>"partition"</th><th>"leader"</th><th>"earliest"</th><th>"seen here"</th><th>"last offset"</th><th>"log-end offset"</th>
                 </tr></thead>
                 <tbody>
                     <For each=rows key=|id| *id let(id)>
                         <tr data-testid="partition-row" data-partition=id>
                             <td>{id}</td>
+                            <td data-testid="leader">{move || reported(health, id).map_or_else(|| "–".into(), |p| p.leader.to_string())}</td>
+                            <td data-testid="earliest-offset">{move || reported(health, id).map_or_else(|| "–".into(), |p| p.low_watermark.to_string())}</td>
                             <td data-testid="seen">
                                 {move || feed.with(|f| f.partitions().get(&id).map_or(0, |p| p.seen))}
                             </td>
@@ -316,16 +320,21 @@ fn PartitionTable(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>) -> imp
     }
 }
 
+/// The partition as the broker last reported it.
+fn reported(health: RwSignal<Option<Health>>, id: i32) -> Option<PartitionHealth> {
+    health.with(|h| {
+        h.as_ref()
+            .and_then(|h| h.topic.as_ref())
+            .and_then(|t| t.partitions.iter().find(|p| p.id == id))
+            .cloned()
+    })
+}
+
 /// The partition's log-end offset: what the broker last reported, or more
 /// when this page has since seen a later record (health is polled, records
 /// stream).
 fn log_end_offset(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>, id: i32) -> Option<i64> {
-    let reported = health.with(|h| {
-        h.as_ref()
-            .and_then(|h| h.topic.as_ref())
-            .and_then(|t| t.partitions.iter().find(|p| p.id == id))
-            .map(|p| p.high_watermark)
-    });
+    let reported = reported(health, id).map(|p| p.high_watermark);
     let seen = feed.with(|f| f.partitions().get(&id).map(|p| p.last_offset + 1));
     reported.max(seen)
 }

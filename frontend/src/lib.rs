@@ -14,7 +14,8 @@
 //! - `api`: REST calls to the gateway.
 //! - `app`: the components; `services_view` and `flow_view` the services
 //!   card, the flow view, the charts and the latency table; `replay_view`
-//!   the replay card; `load_view` the spike card.
+//!   the replay card; `load_view` the spike card;
+//!   `topics_view` the topics card.
 
 pub mod backoff;
 pub mod feed;
@@ -30,5 +31,6 @@ mod live;
 pub mod load_view;
 pub mod replay_view;
 pub mod services_view;
+pub mod topics_view;
 
 pub use app::App;

@@ -30,6 +30,8 @@ pub enum ApiError {
     LoadRunning,
     #[error("no load run has been started")]
     NoLoad,
+    #[error("topic {0:?} exists already")]
+    TopicExists(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the request took longer than {0} ms")]
@@ -46,7 +48,7 @@ impl ApiError {
             Self::BrokerUnavailable(_) => ErrorCode::BrokerUnavailable,
             Self::TooManyClients(_) => ErrorCode::TooManyClients,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => ErrorCode::NotFound,
-            Self::LoadRunning => ErrorCode::Conflict,
+            Self::LoadRunning | Self::TopicExists(_) => ErrorCode::Conflict,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Timeout(_) => ErrorCode::Timeout,
         }
@@ -60,7 +62,7 @@ impl ApiError {
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BrokerUnavailable(_) | Self::TooManyClients(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => StatusCode::NOT_FOUND,
-            Self::LoadRunning => StatusCode::CONFLICT,
+            Self::LoadRunning | Self::TopicExists(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         }

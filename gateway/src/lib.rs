@@ -9,6 +9,7 @@
 //! - `config`: flags and environment.
 //! - `kafka`: librdkafka client settings, passthrough properties applied safely.
 //! - `topic`: create the topic when missing; describe it for health.
+//! - `topics`: `GET`/`POST /api/topics`, the cluster's topics.
 //! - `produce`: write an order and wait for the broker's acknowledgement.
 //! - `orders`: `POST /api/orders` and its strict JSON extractor.
 //! - `record`: a consumed record as the dashboard shows it.
@@ -47,6 +48,7 @@ mod replay;
 mod services;
 pub mod shutdown;
 mod topic;
+mod topics;
 mod ws;
 
 use std::future::Future;
@@ -214,6 +216,7 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
         .route("/replay", get(replay::replay))
+        .route("/topics", get(topics::list).post(topics::create))
         .route(
             "/load",
             post(load::start).get(load::status).delete(load::cancel),

@@ -1,5 +1,5 @@
 //! The orders topic on the broker: create it when missing, describe it for
-//! `/api/health`.
+//! `/api/health`; and the cluster's other topics, for `/api/topics`.
 //!
 //! librdkafka's metadata calls block the calling thread, so each runs on
 //! tokio's blocking pool with a timeout.
@@ -11,7 +11,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::types::RDKafkaRespErr;
-use wire::api::{PartitionHealth, TopicHealth};
+use wire::api::{PartitionHealth, TopicHealth, TopicSummary};
 
 /// How long one metadata request may take before the broker counts as unreachable.
 pub(crate) const METADATA_TIMEOUT: Duration = Duration::from_secs(3);
@@ -46,27 +46,70 @@ impl Topic {
         if let Some(ids) = self.partition_ids().await? {
             return Ok(ids);
         }
-        let new_topic = NewTopic::new(
-            &self.name,
-            partitions,
-            TopicReplication::Fixed(replication_factor),
-        );
-        let options = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
-        for result in self.admin.create_topics([&new_topic], &options).await? {
-            match result {
-                Ok(name) => tracing::info!(topic = %name, partitions, "created topic"),
-                // Another gateway (or a person) created it first: fine.
-                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => {
-                    tracing::warn!(topic = %name, %code, "could not create topic");
-                    return Err(KafkaError::AdminOp(code));
-                }
-            }
+        match self
+            .create(&self.name, partitions, replication_factor)
+            .await
+        {
+            // Another gateway (or a person) created it first: fine.
+            Ok(()) | Err(CreateError::Exists) => {}
+            Err(CreateError::Rejected(code)) => return Err(KafkaError::AdminOp(code)),
+            Err(CreateError::Kafka(err)) => return Err(err),
         }
         // Metadata may lag creation by a moment; the caller retries on this error.
         self.partition_ids().await?.ok_or(KafkaError::MetadataFetch(
             RDKafkaErrorCode::UnknownTopicOrPartition,
         ))
+    }
+
+    /// Creates topic `name` (any topic, not only this one).
+    pub(crate) async fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+    ) -> Result<(), CreateError> {
+        let new_topic = NewTopic::new(
+            name,
+            partitions,
+            TopicReplication::Fixed(replication_factor),
+        );
+        let options = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
+        let results = self
+            .admin
+            .create_topics([&new_topic], &options)
+            .await
+            .map_err(CreateError::Kafka)?;
+        for result in results {
+            match result {
+                Ok(name) => tracing::info!(topic = %name, partitions, "created topic"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => return Err(CreateError::Exists),
+                Err((name, code)) => {
+                    tracing::warn!(topic = %name, %code, "could not create topic");
+                    return Err(CreateError::Rejected(code));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every topic on the cluster except Kafka's internal ones, by name.
+    pub(crate) async fn list_all(&self) -> Result<Vec<TopicSummary>, KafkaError> {
+        let admin = self.admin.clone();
+        blocking(move || {
+            let metadata = admin.inner().fetch_metadata(None, METADATA_TIMEOUT)?;
+            let mut topics: Vec<TopicSummary> = metadata
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none() && !t.name().starts_with("__"))
+                .map(|t| TopicSummary {
+                    name: t.name().to_owned(),
+                    partitions: t.partitions().len(),
+                })
+                .collect();
+            topics.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(topics)
+        })
+        .await
     }
 
     /// The topic's partition ids, or `None` when the broker says it does not exist.
@@ -123,6 +166,17 @@ impl Topic {
         })
         .await
     }
+}
+
+/// Why a topic was not created.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CreateError {
+    #[error("the topic exists")]
+    Exists,
+    #[error("the broker refused: {0}")]
+    Rejected(RDKafkaErrorCode),
+    #[error(transparent)]
+    Kafka(KafkaError),
 }
 
 /// Runs a blocking librdkafka call on tokio's blocking pool.

@@ -13,3 +13,4 @@ mod orders;
 mod replay;
 mod services;
 mod shutdown;
+mod topics;

@@ -1,0 +1,97 @@
+//! The topics card: the cluster's topics, and a new one with a chosen
+//! partition count.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use wire::api::{NewTopic, TopicSummary};
+
+use crate::api;
+use crate::feed::Feed;
+
+#[component]
+pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
+    let list = RwSignal::new(None::<Result<Vec<TopicSummary>, String>>);
+    let name = RwSignal::new(String::new());
+    let partitions = RwSignal::new("3".to_owned());
+    let message = RwSignal::new(None::<(bool, String)>);
+    let refresh = move || {
+        leptos::task::spawn_local(async move {
+            list.set(Some(api::topics().await.map_err(|e| e.message)));
+        });
+    };
+    refresh();
+    let create = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Ok(count) = partitions.get_untracked().trim().parse::<i32>() else {
+            message.set(Some((false, "partitions: a whole number".into())));
+            return;
+        };
+        let topic = NewTopic {
+            name: name.get_untracked().trim().to_owned(),
+            partitions: count,
+            replication_factor: None,
+        };
+        if let Err(err) = topic.validate() {
+            message.set(Some((false, format!("{}: {}", err.field, err.message))));
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match api::create_topic(&topic).await {
+                Ok(created) => {
+                    message.set(Some((
+                        true,
+                        format!(
+                            "created {} with {} partitions",
+                            created.name, created.partitions
+                        ),
+                    )));
+                    name.set(String::new());
+                    refresh();
+                }
+                Err(body) => {
+                    let field = body.field.map(|f| format!("{f}: ")).unwrap_or_default();
+                    message.set(Some((false, format!("{field}{}", body.message))));
+                }
+            }
+        });
+    };
+    let current = move || feed.with(|f| f.topic().map(str::to_owned));
+    view! {
+        <div class="card" data-testid="topics">
+            <h2>"Topics"</h2>
+            {move || match list.get() {
+                None => view! { <p class="hint">"Loading…"</p> }.into_any(),
+                Some(Err(message)) => view! { <p class="error">{message}</p> }.into_any(),
+                Some(Ok(topics)) => view! {
+                    <ul class="topics">
+                        {topics.into_iter().map(|t| {
+                            let here = current().as_deref() == Some(t.name.as_str());
+                            view! {
+                                <li data-testid="topic-row" data-topic=t.name.clone() data-partitions=t.partitions>
+                                    <code>{t.name.clone()}</code>
+                                    {format!(" — {} partition(s)", t.partitions)}
+                                    {here.then_some(" (this dashboard's)")}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+            <form class="replay-form" on:submit=create>
+                <label class="wide">"New topic"
+                    <input data-testid="new-topic-name" prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))/>
+                </label>
+                <label>"Partitions"
+                    <input data-testid="new-topic-partitions" inputmode="numeric" prop:value=move || partitions.get()
+                        on:input=move |ev| partitions.set(event_target_value(&ev))/>
+                </label>
+                <button type="submit" data-testid="create-topic">"Create"</button>
+                <button type="button" class="secondary" on:click=move |_| refresh()>"Refresh"</button>
+            </form>
+            {move || message.get().map(|(ok, text)| view! {
+                <p class=if ok { "ack" } else { "error" } data-testid="topic-message">{text}</p>
+            })}
+        </div>
+    }
+}

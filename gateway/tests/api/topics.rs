@@ -1,0 +1,65 @@
+//! `GET`/`POST /api/topics` against the real broker.
+
+use serde_json::json;
+use wire::ErrorBody;
+use wire::api::TopicSummary;
+
+use crate::helpers::*;
+
+async fn topics(app: &TestApp) -> Vec<TopicSummary> {
+    let response = app.get("/api/topics").await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("topics")
+}
+
+#[tokio::test]
+async fn a_topic_is_created_with_its_partition_count_once() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let name = unique("created");
+
+    let response = app
+        .post_json("/api/topics", &json!({"name": name, "partitions": 4}))
+        .await;
+    assert_eq!(response.status(), 201);
+    assert!(topic_exists(&name));
+    let listed = topics(&app).await;
+    assert!(listed.contains(&TopicSummary {
+        name: name.clone(),
+        partitions: 4
+    }));
+    // The gateway's own topic is listed, Kafka's internal ones are not.
+    assert!(
+        listed
+            .iter()
+            .any(|t| t.name == app.topic && t.partitions == 3)
+    );
+    assert!(!listed.iter().any(|t| t.name.starts_with("__")));
+
+    let again = app
+        .post_json("/api/topics", &json!({"name": name, "partitions": 4}))
+        .await;
+    assert_eq!(again.status(), 409);
+}
+
+#[tokio::test]
+async fn topic_requests_the_broker_or_the_rules_refuse_name_the_field() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let name = unique("refused");
+    for (body, field) in [
+        (json!({"name": "no spaces", "partitions": 1}), "name"),
+        (json!({"name": name, "partitions": 0}), "partitions"),
+        // One broker cannot hold three replicas.
+        (
+            json!({"name": name, "partitions": 1, "replication_factor": 3}),
+            "replication_factor",
+        ),
+    ] {
+        let response = app.post_json("/api/topics", &body).await;
+        assert_eq!(response.status(), 422, "{body}");
+        let error: ErrorBody = response.json().await.expect("error body");
+        assert_eq!(error.field.as_deref(), Some(field), "{body}");
+    }
+    assert!(!topic_exists(&name));
+}
