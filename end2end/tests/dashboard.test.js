@@ -56,6 +56,16 @@ test('an order placed in the form comes back out of Kafka at its acknowledged po
   const counters = dashboard.partitionRow(ack.partition);
   await counters.getByTestId('last-offset').filter({ hasText: String(ack.offset) }).waitFor();
 
+  // Many services consume the same event: each of the three demo services
+  // processes it, and the row says so.
+  const done = row.locator('[data-testid=fanout-service][data-state=done]');
+  await dashboard.page.waitForFunction((el) => el.querySelectorAll('[data-testid=fanout-service][data-state=done]').length === 3, await row.elementHandle());
+  assert.deepEqual(
+    (await done.evaluateAll((chips) => chips.map((c) => c.dataset.service))).sort(),
+    ['analytics', 'notifications', 'payments'],
+  );
+  await dashboard.page.locator(`[data-testid=flow-partition][data-partition="${ack.partition}"]`).waitFor();
+
   await dashboard.page.screenshot({ path: join(artifacts, 'dashboard.png') });
 });
 

@@ -70,6 +70,16 @@ pub fn position(snapshot: &FlowSnapshot, group_id: &str) -> Option<(i64, i64)> {
     Some((committed, lag))
 }
 
+/// How a group is labelled: a demo service's group by the service's name,
+/// any other by its group id.
+pub fn group_label(snapshot: &FlowSnapshot, group_id: &str) -> String {
+    snapshot
+        .services
+        .iter()
+        .find(|s| s.group_id == group_id)
+        .map_or_else(|| group_id.to_owned(), |s| s.name.clone())
+}
+
 /// The demo service's group's total lag (see [`position`]).
 pub fn service_lag(snapshot: &FlowSnapshot, service: &str) -> Option<i64> {
     let service = snapshot.services.iter().find(|s| s.name == service)?;

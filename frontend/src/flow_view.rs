@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::feed::Feed;
-use crate::flow::FlowState;
+use crate::flow::{FlowState, group_label};
 use crate::live::now_ms;
 use crate::stats::Percentiles;
 
@@ -25,6 +25,12 @@ fn partition_ids(flow: &FlowState) -> Vec<i32> {
         .and_then(|s| s.topic.as_ref())
         .map(|t| t.partitions.iter().map(|p| p.id).collect())
         .unwrap_or_default()
+}
+
+/// The group's label in the latest snapshot (see [`group_label`]).
+fn label(flow: RwSignal<FlowState>, group_id: &str) -> String {
+    flow.with_untracked(|f| f.snapshot().map(|s| group_label(s, group_id)))
+        .unwrap_or_else(|| group_id.to_owned())
 }
 
 /// Alternates between two identical CSS animations, so that each new value
@@ -64,7 +70,7 @@ pub fn FlowView(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoVie
                 <div class="flow-head">"partition"</div>
                 <div class="flow-head">"log-end"</div>
                 <For each=groups key=|g| g.clone() let(group)>
-                    <div class="flow-head" title=group.clone()>{group.clone()}</div>
+                    <div class="flow-head" title=group.clone()>{label(flow, &group)}</div>
                 </For>
                 <For each=move || flow.with(partition_ids) key=|p| *p let(partition)>
                     <div class="flow-cell">"P" {partition}</div>
@@ -136,8 +142,20 @@ fn GroupCell(flow: RwSignal<FlowState>, group: String, partition: i32) -> impl I
                 p.committed.map_or_else(|| "–".to_owned(), |c| c.to_string()),
                 p.lag.map_or_else(|| "–".to_owned(), |l| l.to_string()),
             ))}
+            <span class="owner" title="the member that owns this partition">
+                {move || cell().and_then(|(p, _)| p.owner).map(|o| short_owner(&o))}
+            </span>
             <div class="lag-bar"><div style=move || format!("width: {:.1}%", width())></div></div>
         </div>
+    }
+}
+
+/// A member's client id, shortened for a cell: the demo services' members
+/// are `<group>-<n>`, shown as `#n`; other clients as they are.
+fn short_owner(client_id: &str) -> String {
+    match client_id.rsplit_once('-') {
+        Some((_, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => format!("#{n}"),
+        _ => client_id.to_owned(),
     }
 }
 

@@ -55,6 +55,21 @@ fn ServiceCard(flow: RwSignal<FlowState>, name: String) -> impl IntoView {
         })
     };
     let lag = move || flow.with(|f| service_lag(f.snapshot()?, &name.get_value()));
+    // The group as the broker sees it: Stable, PreparingRebalance, Empty, …
+    let group_state = move || {
+        flow.with(|f| {
+            let snapshot = f.snapshot()?;
+            let service = snapshot
+                .services
+                .iter()
+                .find(|s| s.name == name.get_value())?;
+            snapshot
+                .groups
+                .iter()
+                .find(|g| g.group_id == service.group_id)
+                .map(|g| g.state.clone())
+        })
+    };
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let send = move |update: ServiceUpdate| {
@@ -108,6 +123,7 @@ fn ServiceCard(flow: RwSignal<FlowState>, name: String) -> impl IntoView {
                     {move || if running() { "running" } else { "stopped" }}
                 </span>
                 <span class="group-id">{field(|s| s.group_id.clone())}</span>
+                <span class="group-state" data-testid="group-state">{group_state}</span>
                 <span class="lag" data-testid="service-lag" data-lag=move || lag().map(|l| l.to_string())>
                     {move || lag().map_or_else(|| "lag –".to_owned(), |l| format!("lag {l}"))}
                 </span>

@@ -15,6 +15,7 @@ use axum::Json;
 use axum::extract::State;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::groups::GroupInfo;
 use rdkafka::{Offset, TopicPartitionList};
 use wire::api::{GroupMember, GroupPartition, GroupView, TopicHealth};
 
@@ -32,12 +33,18 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Group
     }
 }
 
+/// How often the cluster's whole group list is read (and every group
+/// described) to find groups that started reading the topic. In between,
+/// only the groups already followed are described: a cluster may hold
+/// thousands of groups, and describing them all every second would load
+/// its coordinators for nothing.
+const DISCOVER_EVERY: Duration = Duration::from_secs(10);
 /// Groups without a member on the topic and not yet followed whose offsets
-/// are checked per refresh, at most: each check costs a client and a round
-/// trip, and a broker may hold thousands of groups. A group once seen with a
-/// member on the topic stays followed while it is empty (a service that is
-/// down), so only groups never seen active wait for a check.
-const PROBES_PER_REFRESH: usize = 4;
+/// are checked per discovery, at most: each check costs a client and a round
+/// trip. A group once seen with a member on the topic stays followed while
+/// it is empty (a service that is down), so only groups never seen active
+/// wait for a check.
+const PROBES_PER_DISCOVERY: usize = 20;
 /// Groups followed at once (each has an offset-fetching client).
 const MAX_FOLLOWED: usize = 64;
 /// How long a group found not to read the topic is left alone.
@@ -56,6 +63,7 @@ pub(crate) struct GroupReader {
     ignored: HashMap<String, Instant>,
     /// Groups always shown, committed offsets or not: the demo services'.
     pinned: Vec<String>,
+    last_discovery: Option<Instant>,
 }
 
 impl GroupReader {
@@ -66,6 +74,7 @@ impl GroupReader {
             followed: HashMap::new(),
             ignored: HashMap::new(),
             pinned,
+            last_discovery: None,
         }
     }
 
@@ -79,19 +88,46 @@ impl GroupReader {
             Some(lister) => lister,
             empty => empty.insert(kafka::admin_consumer(&self.config, None)?),
         };
-        let list = lister.fetch_group_list(None, TIMEOUT)?;
         let now = Instant::now();
+        let discover = self
+            .last_discovery
+            .is_none_or(|at| now.duration_since(at) >= DISCOVER_EVERY);
+        let lists = if discover {
+            self.last_discovery = Some(now);
+            vec![lister.fetch_group_list(None, TIMEOUT)?]
+        } else {
+            let mut known: Vec<&String> = self.followed.keys().chain(&self.pinned).collect();
+            known.sort_unstable();
+            known.dedup();
+            let mut lists = Vec::with_capacity(known.len());
+            let mut failure = None;
+            for group in known {
+                match lister.fetch_group_list(Some(group), TIMEOUT) {
+                    Ok(list) => lists.push(list),
+                    Err(err) => failure = Some(err),
+                }
+            }
+            // One group failing to be described is not the broker failing.
+            if let Some(err) = failure
+                && lists.is_empty()
+            {
+                return Err(err);
+            }
+            lists
+        };
+        let listed: Vec<&GroupInfo> = lists.iter().flat_map(|l| l.groups()).collect();
         self.ignored
             .retain(|_, since| now.duration_since(*since) < RECHECK_AFTER);
-        self.followed
-            .retain(|group, _| list.groups().iter().any(|g| g.name() == group));
+        if discover {
+            self.followed
+                .retain(|group, _| listed.iter().any(|g| g.name() == group));
+        }
 
         let mut probes = 0;
         let mut views = Vec::new();
         // Connect workers and other non-consumer protocols have no offsets here.
-        let consumer_groups = list
-            .groups()
-            .iter()
+        let consumer_groups = listed
+            .into_iter()
             .filter(|g| g.protocol_type() == "consumer" || g.protocol_type().is_empty());
         for group in consumer_groups {
             let name = group.name();
@@ -121,7 +157,7 @@ impl GroupReader {
                 .collect();
             let pinned = self.pinned.iter().any(|p| p == name);
             if owners.is_empty() && !pinned && !self.followed.contains_key(name) {
-                if self.ignored.contains_key(name) || probes == PROBES_PER_REFRESH {
+                if self.ignored.contains_key(name) || probes == PROBES_PER_DISCOVERY {
                     continue;
                 }
                 probes += 1;
