@@ -21,6 +21,14 @@ pub(crate) async fn update_service(
     send_json(Request::patch(&format!("/api/services/{name}")), update).await
 }
 
+/// An error as one line for a person: the field it names, then why.
+pub(crate) fn describe(error: &ErrorBody) -> String {
+    match &error.field {
+        Some(field) => format!("{field}: {}", error.message),
+        None => error.message.clone(),
+    }
+}
+
 fn unreachable(detail: String) -> ErrorBody {
     ErrorBody {
         code: ErrorCode::Unknown,

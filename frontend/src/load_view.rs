@@ -42,8 +42,7 @@ pub fn Load(flow: RwSignal<FlowState>) -> impl IntoView {
             match api::start_load(&request).await {
                 Ok(_) => error.set(None),
                 Err(body) => {
-                    let field = body.field.map(|f| format!("{f}: ")).unwrap_or_default();
-                    error.set(Some(format!("{field}{}", body.message)));
+                    error.set(Some(api::describe(&body)));
                 }
             }
         });

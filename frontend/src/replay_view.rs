@@ -35,8 +35,7 @@ pub fn Replay() -> impl IntoView {
                     page.set(Some(result));
                 }
                 Err(body) => {
-                    let field = body.field.map(|f| format!("{f}: ")).unwrap_or_default();
-                    error.set(Some(format!("{field}{}", body.message)));
+                    error.set(Some(api::describe(&body)));
                 }
             }
             busy.set(false);

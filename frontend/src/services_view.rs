@@ -80,7 +80,7 @@ fn ServiceCard(flow: RwSignal<FlowState>, name: String) -> impl IntoView {
                     error.set(None);
                     flow.update(|f| f.replace_service(view));
                 }
-                Err(body) => error.set(Some(body.message)),
+                Err(body) => error.set(Some(api::describe(&body))),
             }
             busy.set(false);
         });

@@ -49,8 +49,7 @@ pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
                     refresh();
                 }
                 Err(body) => {
-                    let field = body.field.map(|f| format!("{f}: ")).unwrap_or_default();
-                    message.set(Some((false, format!("{field}{}", body.message))));
+                    message.set(Some((false, api::describe(&body))));
                 }
             }
         });

@@ -20,6 +20,7 @@ use crate::live::{Hub, frame};
 use crate::load::Load;
 use crate::produce::now_ms;
 use crate::services::Services;
+use crate::sync::lock;
 use crate::topic::Topic;
 
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
@@ -135,7 +136,7 @@ async fn take(readers: &Readers) -> FlowSnapshot {
         Ok(Some(described)) => {
             let (reader, partitions) = (groups.clone(), described.clone());
             let read = tokio::task::spawn_blocking(move || {
-                let mut reader = reader.lock().unwrap_or_else(|e| e.into_inner());
+                let mut reader = lock(&reader);
                 reader.describe(&partitions)
             })
             .await;

@@ -47,6 +47,7 @@ pub mod record;
 mod replay;
 mod services;
 pub mod shutdown;
+mod sync;
 mod topic;
 mod topics;
 mod ws;

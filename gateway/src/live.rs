@@ -23,6 +23,7 @@ use wire::ServerMessage;
 
 use crate::produce::now_ms;
 use crate::record;
+use crate::sync::lock;
 use crate::topic::Topic;
 
 /// One serialized [`ServerMessage`], shared by every client that sends it.
@@ -102,7 +103,7 @@ impl Hub {
 
     /// Sends a record's frame to every client and remembers it.
     pub(crate) fn publish(&self, partition: i32, frame: Frame) {
-        let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let mut history = lock(&self.history);
         if history.capacity > 0 {
             let seq = history.next_seq;
             history.next_seq += 1;
@@ -131,7 +132,7 @@ impl Hub {
     }
 
     fn subscribe_records(&self, last: usize) -> (Vec<Frame>, broadcast::Receiver<Frame>) {
-        let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let history = lock(&self.history);
         let receiver = self.sender.subscribe();
         let mut recent: Vec<&(u64, Frame)> = history
             .per_partition

@@ -9,7 +9,7 @@
 //! one (the charts show it).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
@@ -25,6 +25,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::orders::StrictJson;
 use crate::produce::{OrderProducer, now_ms};
+use crate::sync::lock;
 
 /// Orders awaiting the broker's acknowledgement at once, at most.
 const MAX_IN_FLIGHT: usize = 4_096;
@@ -74,10 +75,6 @@ struct Progress {
     failed: AtomicU64,
     /// Set when the run ends: how, and when.
     ended: Mutex<Option<(LoadState, i64)>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Progress {

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
@@ -34,6 +34,7 @@ use crate::config::{Config, ServiceSpec};
 use crate::error::ApiError;
 use crate::orders::StrictJson;
 use crate::produce::now_ms;
+use crate::sync::lock;
 use crate::{AppState, kafka, record};
 
 /// How long a stopping member may take to commit and leave its group before
@@ -172,12 +173,6 @@ struct Settings {
 struct Member {
     stop: CancellationToken,
     task: JoinHandle<()>,
-}
-
-/// A std mutex's guard, whether or not a panicking thread poisoned it: the
-/// data behind these locks is counters and maps, valid at every step.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Service {
