@@ -20,10 +20,25 @@ fn group_ids(flow: &FlowState) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Partitions the flow view draws at most; the rest are counted.
+const MAX_PARTITIONS_SHOWN: usize = 64;
+
+fn partition_count(flow: &FlowState) -> usize {
+    flow.snapshot()
+        .and_then(|s| s.topic.as_ref())
+        .map_or(0, |t| t.partitions.len())
+}
+
 fn partition_ids(flow: &FlowState) -> Vec<i32> {
     flow.snapshot()
         .and_then(|s| s.topic.as_ref())
-        .map(|t| t.partitions.iter().map(|p| p.id).collect())
+        .map(|t| {
+            t.partitions
+                .iter()
+                .take(MAX_PARTITIONS_SHOWN)
+                .map(|p| p.id)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -61,7 +76,11 @@ pub fn FlowView(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoVie
             <h2>"Flow"</h2>
             <p class="hint producer">
                 "producer → " <b>{move || format!("{:.0}", rate())}</b> " records/s into "
-                {move || flow.with(|f| partition_ids(f).len())} " partitions"
+                {move || flow.with(partition_count)} " partitions"
+                {move || {
+                    let hidden = flow.with(partition_count).saturating_sub(MAX_PARTITIONS_SHOWN);
+                    (hidden > 0).then(|| format!(" ({hidden} not drawn)"))
+                }}
             </p>
             <Show when=move || flow.with(|f| f.snapshot().is_some_and(|s| s.error.is_some()))>
                 <p class="error">{move || flow.with(|f| f.snapshot().and_then(|s| s.error.clone()))}</p>

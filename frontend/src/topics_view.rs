@@ -8,6 +8,9 @@ use wire::api::{NewTopic, TopicSummary};
 use crate::api;
 use crate::feed::Feed;
 
+/// Topics listed at most; a cluster may have thousands.
+const MAX_SHOWN: usize = 200;
+
 #[component]
 pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
     let list = RwSignal::new(None::<Result<Vec<TopicSummary>, String>>);
@@ -61,9 +64,11 @@ pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
             {move || match list.get() {
                 None => view! { <p class="hint">"Loading…"</p> }.into_any(),
                 Some(Err(message)) => view! { <p class="error">{message}</p> }.into_any(),
-                Some(Ok(topics)) => view! {
+                Some(Ok(topics)) => {
+                    let more = topics.len().saturating_sub(MAX_SHOWN);
+                    view! {
                     <ul class="topics">
-                        {topics.into_iter().map(|t| {
+                        {topics.into_iter().take(MAX_SHOWN).map(|t| {
                             let here = current().as_deref() == Some(t.name.as_str());
                             view! {
                                 <li data-testid="topic-row" data-topic=t.name.clone() data-partitions=t.partitions>
@@ -74,7 +79,9 @@ pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
                             }
                         }).collect_view()}
                     </ul>
-                }.into_any(),
+                    {(more > 0).then(|| view! { <p class="hint">{format!("and {more} more")}</p> })}
+                }.into_any()
+                }
             }}
             <form class="replay-form" on:submit=create>
                 <label class="wide">"New topic"

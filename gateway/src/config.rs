@@ -14,7 +14,8 @@ use clap::Parser;
     name = "gateway",
     version,
     about = "Kafka flow dashboard gateway: accepts orders over REST, writes them to Kafka, \
-             and streams every record of the topic to browsers over WebSocket."
+             streams every record of the topic to browsers over WebSocket, and runs demo \
+             consumer groups to stop, start, scale and watch."
 )]
 pub struct Config {
     /// Kafka bootstrap servers, comma-separated host:port.

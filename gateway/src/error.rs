@@ -22,6 +22,8 @@ pub enum ApiError {
     BrokerUnavailable(String),
     #[error("the gateway already serves {0} live clients")]
     TooManyClients(u64),
+    #[error("{0} replays are running, as many as the gateway runs at once; try again shortly")]
+    ReplaysBusy(usize),
     #[error("no route for {0}")]
     NotFound(String),
     #[error("no demo service named {0:?}")]
@@ -47,6 +49,7 @@ impl ApiError {
             Self::InvalidField { .. } => ErrorCode::InvalidField,
             Self::BrokerUnavailable(_) => ErrorCode::BrokerUnavailable,
             Self::TooManyClients(_) => ErrorCode::TooManyClients,
+            Self::ReplaysBusy(_) => ErrorCode::Busy,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => ErrorCode::NotFound,
             Self::LoadRunning | Self::TopicExists(_) => ErrorCode::Conflict,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
@@ -60,7 +63,9 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::BrokerUnavailable(_) | Self::TooManyClients(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BrokerUnavailable(_) | Self::TooManyClients(_) | Self::ReplaysBusy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => StatusCode::NOT_FOUND,
             Self::LoadRunning | Self::TopicExists(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

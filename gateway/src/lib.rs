@@ -99,6 +99,8 @@ pub(crate) struct AppState {
     topic: Topic,
     /// One permit per live client: the bound on WebSocket connections.
     client_slots: Arc<Semaphore>,
+    /// One permit per running replay.
+    replay_slots: Arc<Semaphore>,
     /// Cancelled when the gateway shuts down; live clients then close.
     shutdown: CancellationToken,
     /// The broker probe behind `/api/health`, shared by all requests for a second.
@@ -153,6 +155,7 @@ pub async fn run(
         hub: hub.clone(),
         topic: topic.clone(),
         client_slots: Arc::new(Semaphore::new(max_clients)),
+        replay_slots: Arc::new(Semaphore::new(replay::MAX_CONCURRENT)),
         shutdown: token.clone(),
         health: Arc::new(Cached::new(Duration::from_secs(1))),
         flow,

@@ -22,6 +22,9 @@ use crate::produce::now_ms;
 use crate::{AppState, kafka, record};
 
 const DEFAULT_LIMIT: usize = 100;
+/// Replays running at once, at most: each is a Kafka client of its own and
+/// may hold up to a page of records.
+pub(crate) const MAX_CONCURRENT: usize = 4;
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one replay may read before it answers 503.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,11 +72,18 @@ pub(crate) async fn replay(
     RawQuery(query): RawQuery,
 ) -> Result<Json<ReplayPage>, ApiError> {
     let plan = plan(query.as_deref().unwrap_or(""))?;
+    let Ok(permit) = state.replay_slots.clone().try_acquire_owned() else {
+        return Err(ApiError::ReplaysBusy(MAX_CONCURRENT));
+    };
     let (config, topic) = (state.config.clone(), state.topic.name().to_owned());
-    tokio::task::spawn_blocking(move || read(&config, &topic, &plan))
-        .await
-        .map_err(|e| ApiError::BrokerUnavailable(format!("replay failed: {e}")))?
-        .map(Json)
+    tokio::task::spawn_blocking(move || {
+        let page = read(&config, &topic, &plan);
+        drop(permit);
+        page
+    })
+    .await
+    .map_err(|e| ApiError::BrokerUnavailable(format!("replay failed: {e}")))?
+    .map(Json)
 }
 
 /// Parses and checks the query string; every mistake is a 422 naming the

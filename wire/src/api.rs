@@ -47,6 +47,9 @@ pub enum ErrorCode {
     BrokerUnavailable,
     /// 503: the gateway has as many live clients as it is configured to serve.
     TooManyClients,
+    /// 503: the gateway is already doing as many of these (replays) as it
+    /// does at once; try again shortly.
+    Busy,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,
     /// 408: the request took longer than the gateway allows.
