@@ -77,6 +77,36 @@ test('an out-of-range quantity is refused by the gateway and the error sits next
   assert.match(await error.innerText(), /between 1 and 1000/);
 });
 
+test('an order retried after its answer was lost is placed once', async () => {
+  const page = dashboard.page;
+  const customer = `lost-answer-${Date.now()}`;
+  // The first answer is lost on the way back: the gateway placed the order,
+  // the browser only sees the connection drop.
+  let lose = true;
+  await page.route('**/api/orders', async (route) => {
+    if (lose) {
+      lose = false;
+      await route.fetch();
+      await route.abort('connectionreset');
+    } else {
+      await route.continue();
+    }
+  });
+  await dashboard.fillOrder({ customer, sku: 'CUP', quantity: '1', price: '4.00' });
+  await dashboard.submit();
+  await page.getByTestId('order-error').filter({ hasText: 'did not answer' }).waitFor();
+
+  // The person presses the button again: the same order, the same key.
+  const ack = await dashboard.placeOrder();
+  await page.unroute('**/api/orders');
+  await dashboard.feedRow(ack.orderId).waitFor();
+
+  const replay = await (await page.request.get(`${gateway.url}api/replay?limit=1000`)).json();
+  const placed = replay.records.filter((r) => r.key === customer);
+  assert.equal(placed.length, 1, 'the order is in Kafka once');
+  assert.equal(placed[0].payload.value.order_id, ack.orderId);
+});
+
 test('the page reconnects after a gateway restart and shows nothing twice', async () => {
   await dashboard.fillOrder({ customer: 'before-restart', sku: 'PEN', quantity: '1', price: '1.00' });
   const before = await dashboard.placeOrder();

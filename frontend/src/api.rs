@@ -8,9 +8,14 @@ use wire::load::{LoadRequest, LoadStatus};
 use wire::services::{ServiceUpdate, ServiceView};
 use wire::{ErrorBody, ErrorCode, Health, NewOrder, OrderAccepted};
 
-/// Posts an order.
-pub(crate) async fn place_order(order: &NewOrder) -> Result<OrderAccepted, ErrorBody> {
-    send_json(Request::post("/api/orders"), order).await
+/// Posts an order with an `Idempotency-Key`: sending the same order again
+/// with the same key (a retry) cannot place it twice.
+pub(crate) async fn place_order(order: &NewOrder, key: &str) -> Result<OrderAccepted, ErrorBody> {
+    send_json(
+        Request::post("/api/orders").header("Idempotency-Key", key),
+        order,
+    )
+    .await
 }
 
 /// Stops, starts, scales or retunes a demo service.

@@ -121,6 +121,10 @@ fn OrderForm() -> impl IntoView {
     let error = RwSignal::new(None::<ErrorBody>);
     let accepted = RwSignal::new(None::<(OrderAccepted, i64)>);
     let sending = RwSignal::new(false);
+    // The Idempotency-Key of the order last sent and not acknowledged: sent
+    // again unchanged (a retry after an error), it keeps its key, so it
+    // cannot be placed twice; changed, or once acknowledged, it gets a new one.
+    let pending_key = StoredValue::new(None::<(String, wire::NewOrder)>);
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -135,11 +139,17 @@ fn OrderForm() -> impl IntoView {
                 return;
             }
         };
+        let key = match pending_key.get_value() {
+            Some((key, sent)) if sent == order => key,
+            _ => new_key(),
+        };
+        pending_key.set_value(Some((key.clone(), order.clone())));
         sending.set(true);
         leptos::task::spawn_local(async move {
             let started = now_ms();
-            match api::place_order(&order).await {
+            match api::place_order(&order, &key).await {
                 Ok(ack) => {
+                    pending_key.set_value(None);
                     error.set(None);
                     accepted.set(Some((ack, now_ms() - started)));
                 }
@@ -198,6 +208,15 @@ fn OrderForm() -> impl IntoView {
             })}
         </form>
     }
+}
+
+/// A fresh Idempotency-Key: a random UUID from the browser.
+fn new_key() -> String {
+    window()
+        .crypto()
+        .map(|c| c.random_uuid())
+        // No Web Crypto (very old browsers): time and randomness will do.
+        .unwrap_or_else(|_| format!("{}-{}", now_ms(), js_sys::Math::random()))
 }
 
 /// Whether the form has an input for `field`, so its error shows beside it.

@@ -76,6 +76,17 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_clients: u64,
 
+    /// How long the gateway remembers an order's Idempotency-Key, so that a
+    /// retry with the same key returns the first acknowledgement, in seconds.
+    #[arg(long, env = "IDEMPOTENCY_WINDOW_S", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idempotency_window_s: u64,
+
+    /// Most Idempotency-Keys remembered at once; the oldest are forgotten first.
+    #[arg(long, env = "IDEMPOTENCY_KEYS", default_value_t = 50_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub idempotency_keys: u64,
+
     /// A demo service to run as a consumer group on the topic, as
     /// NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS (e.g. payments:40:0.05:2).
     /// Repeatable; in the environment, separate services with ','.
@@ -227,6 +238,8 @@ impl fmt::Debug for Config {
             .field("history", &self.history)
             .field("client_queue", &self.client_queue)
             .field("max_clients", &self.max_clients)
+            .field("idempotency_window_s", &self.idempotency_window_s)
+            .field("idempotency_keys", &self.idempotency_keys)
             .field("services", &self.demo_services())
             .field("service_group_prefix", &self.service_group_prefix)
             .finish()

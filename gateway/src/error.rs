@@ -34,6 +34,8 @@ pub enum ApiError {
     NoLoad,
     #[error("topic {0:?} exists already")]
     TopicExists(String),
+    #[error("a request with this Idempotency-Key is still being placed; retry in a moment")]
+    IdempotencyInProgress,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the request took longer than {0} ms")]
@@ -51,7 +53,9 @@ impl ApiError {
             Self::TooManyClients(_) => ErrorCode::TooManyClients,
             Self::ReplaysBusy(_) => ErrorCode::Busy,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => ErrorCode::NotFound,
-            Self::LoadRunning | Self::TopicExists(_) => ErrorCode::Conflict,
+            Self::LoadRunning | Self::TopicExists(_) | Self::IdempotencyInProgress => {
+                ErrorCode::Conflict
+            }
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Timeout(_) => ErrorCode::Timeout,
         }
@@ -67,7 +71,9 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => StatusCode::NOT_FOUND,
-            Self::LoadRunning | Self::TopicExists(_) => StatusCode::CONFLICT,
+            Self::LoadRunning | Self::TopicExists(_) | Self::IdempotencyInProgress => {
+                StatusCode::CONFLICT
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         }

@@ -11,7 +11,8 @@
 //! - `topic`: create the topic when missing; describe it for health.
 //! - `topics`: `GET`/`POST /api/topics`, the cluster's topics.
 //! - `produce`: write an order and wait for the broker's acknowledgement.
-//! - `orders`: `POST /api/orders` and its strict JSON extractor.
+//! - `orders`: `POST /api/orders` and its strict JSON extractor;
+//!   `idempotency` remembers the `Idempotency-Key`s of acknowledged orders.
 //! - `record`: a consumed record as the dashboard shows it.
 //! - `live`: the live consumer and the hub fanning records out to clients.
 //! - `ws`: `GET /ws`, one browser's stream.
@@ -38,6 +39,7 @@ pub mod error;
 mod flow;
 mod groups;
 mod health;
+mod idempotency;
 mod kafka;
 mod live;
 mod load;
@@ -76,6 +78,7 @@ pub use produce::ProduceError;
 use crate::cache::Cached;
 use crate::flow::Flow;
 use crate::groups::GroupReader;
+use crate::idempotency::Idempotency;
 use crate::live::Hub;
 use crate::load::Load;
 use crate::produce::OrderProducer;
@@ -109,6 +112,8 @@ pub(crate) struct AppState {
     flow: Flow,
     services: Arc<Services>,
     load: Arc<Load>,
+    /// The Idempotency-Keys of acknowledged orders.
+    idempotency: Arc<Idempotency>,
     config: Arc<Config>,
 }
 
@@ -161,6 +166,10 @@ pub async fn run(
         flow,
         services: services.clone(),
         load,
+        idempotency: Arc::new(Idempotency::new(
+            Duration::from_secs(config.idempotency_window_s),
+            usize::try_from(config.idempotency_keys).unwrap_or(usize::MAX),
+        )),
         config: shared_config,
     };
 

@@ -2,26 +2,87 @@
 
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use wire::{NewOrder, OrderAccepted};
+use std::time::Instant;
+use wire::NewOrder;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::idempotency::{self, Begin};
 
 /// Largest request body the gateway reads; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The request header naming a retry-safe request.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The response header saying the answer is the first acknowledgement of
+/// an earlier request with the same key.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
 /// Places an order: 202 with the broker's acknowledgement, or an [`ApiError`]
-/// and nothing written.
+/// and nothing written. With an `Idempotency-Key`, a retry of an
+/// acknowledged order gets the first acknowledgement and writes nothing.
 pub(crate) async fn place(
     State(state): State<AppState>,
+    headers: HeaderMap,
     StrictJson(order): StrictJson<NewOrder>,
-) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
+) -> Result<Response, ApiError> {
     order.validate()?;
-    let accepted = state.producer.send(order).await?;
-    Ok((StatusCode::ACCEPTED, Json(accepted)))
+    let Some(key) = idempotency_key(&headers)? else {
+        let accepted = state.producer.send(order).await?;
+        return Ok((StatusCode::ACCEPTED, Json(accepted)).into_response());
+    };
+    let fingerprint = state.idempotency.fingerprint(&order);
+    match state.idempotency.begin(&key, fingerprint, Instant::now()) {
+        Begin::Replay(accepted) => Ok((
+            StatusCode::ACCEPTED,
+            [(IDEMPOTENT_REPLAYED, "true")],
+            Json(accepted),
+        )
+            .into_response()),
+        Begin::InProgress => Err(ApiError::IdempotencyInProgress),
+        Begin::Mismatch => Err(ApiError::InvalidField {
+            field: "Idempotency-Key".into(),
+            message: "this key was already used for a different order".into(),
+        }),
+        Begin::New(claim) => {
+            // Placed in a task of its own: should the client go away
+            // mid-request, the order is still either acknowledged (and the
+            // key remembers it) or not (and the key is given back).
+            let producer = state.producer.clone();
+            let placed = tokio::spawn(async move {
+                let placed = producer.send(order).await;
+                if let Ok(accepted) = &placed {
+                    claim.finish(accepted);
+                }
+                placed
+            })
+            .await
+            .map_err(|e| ApiError::BrokerUnavailable(format!("placing the order failed: {e}")))??;
+            Ok((StatusCode::ACCEPTED, Json(placed)).into_response())
+        }
+    }
+}
+
+/// The request's `Idempotency-Key`, if it has one; 422 if it is not 1 to
+/// 128 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if idempotency::valid_key(key) => Ok(Some(key.to_owned())),
+        _ => Err(ApiError::InvalidField {
+            field: "Idempotency-Key".into(),
+            message: format!(
+                "must be 1 to {} visible ASCII characters",
+                idempotency::MAX_KEY_BYTES
+            ),
+        }),
+    }
 }
 
 /// A JSON body extractor whose every rejection is an [`ApiError`]: 415

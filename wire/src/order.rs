@@ -18,7 +18,7 @@ pub const MAX_QUANTITY: u32 = 1_000;
 pub const MAX_UNIT_PRICE_CENTS: u64 = 10_000_000;
 
 /// The body of `POST /api/orders`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// Who placed the order. Used as the Kafka record key, so all orders of
@@ -29,7 +29,7 @@ pub struct NewOrder {
 }
 
 /// One line of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderItem {
     /// Stock keeping unit: which product.

@@ -7,6 +7,7 @@
 
 mod groups;
 mod helpers;
+mod idempotency;
 mod live;
 mod load;
 mod orders;
