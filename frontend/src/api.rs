@@ -42,12 +42,42 @@ fn unreachable(detail: String) -> ErrorBody {
     }
 }
 
-/// Sends `body` as JSON.
+/// Where the page keeps the API token a person entered.
+const TOKEN_KEY: &str = "kafka-flow-api-token";
+
+/// The API token for writes, if one was entered on this browser.
+pub(crate) fn token() -> Option<String> {
+    let storage = web_sys::window()?.local_storage().ok()??;
+    storage.get_item(TOKEN_KEY).ok()?.filter(|t| !t.is_empty())
+}
+
+/// Keeps (or, when empty, forgets) the API token on this browser.
+pub(crate) fn set_token(token: &str) {
+    if let Some(Ok(Some(storage))) = web_sys::window().map(|w| w.local_storage()) {
+        let _ = if token.is_empty() {
+            storage.remove_item(TOKEN_KEY)
+        } else {
+            storage.set_item(TOKEN_KEY, token)
+        };
+    }
+}
+
+/// A write: with the API token, when one was entered.
+fn authorized(request: RequestBuilder) -> RequestBuilder {
+    match token() {
+        Some(token) => request.header("Authorization", &format!("Bearer {token}")),
+        None => request,
+    }
+}
+
+/// Sends `body` as JSON (a write).
 async fn send_json<B: Serialize, R: DeserializeOwned>(
     request: RequestBuilder,
     body: &B,
 ) -> Result<R, ErrorBody> {
-    let request = request.json(body).map_err(|e| unreachable(e.to_string()))?;
+    let request = authorized(request)
+        .json(body)
+        .map_err(|e| unreachable(e.to_string()))?;
     receive(request.send().await).await
 }
 
@@ -78,7 +108,7 @@ pub(crate) async fn start_load(request: &LoadRequest) -> Result<LoadStatus, Erro
 
 /// Stops the running load run.
 pub(crate) async fn stop_load() -> Result<LoadStatus, ErrorBody> {
-    receive(Request::delete("/api/load").send().await).await
+    receive(authorized(Request::delete("/api/load")).send().await).await
 }
 
 /// The cluster's topics.

@@ -76,6 +76,28 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_clients: u64,
 
+    /// An origin (scheme://host:port) whose web pages may open the live
+    /// stream and call the API from the browser, besides the gateway's own.
+    /// Repeatable; in the environment, separate origins with ','. Without
+    /// any, CORS is off.
+    #[arg(
+        long = "allowed-origin",
+        env = "ALLOWED_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// When set, every write (orders, service commands, load runs, topic
+    /// creation) must carry `Authorization: Bearer <token>`. Never logged.
+    #[arg(
+        long,
+        env = "GATEWAY_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub api_token: Option<String>,
+
     /// How long the gateway remembers an order's Idempotency-Key, so that a
     /// retry with the same key returns the first acknowledgement, in seconds.
     #[arg(long, env = "IDEMPOTENCY_WINDOW_S", default_value_t = 600,
@@ -238,6 +260,8 @@ impl fmt::Debug for Config {
             .field("history", &self.history)
             .field("client_queue", &self.client_queue)
             .field("max_clients", &self.max_clients)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
             .field("idempotency_window_s", &self.idempotency_window_s)
             .field("idempotency_keys", &self.idempotency_keys)
             .field("services", &self.demo_services())
@@ -281,12 +305,20 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug_output() {
-        let config =
-            Config::parse_from(["gateway", "-X", "sasl.password=hunter2", "-X", "acks=all"]);
+        let config = Config::parse_from([
+            "gateway",
+            "-X",
+            "sasl.password=hunter2",
+            "-X",
+            "acks=all",
+            "--api-token",
+            "t0ps3cret",
+        ]);
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("sasl.password=<redacted>"), "{shown}");
         assert!(shown.contains("acks=all"), "{shown}");
+        assert!(!shown.contains("t0ps3cret"), "{shown}");
     }
 
     #[test]

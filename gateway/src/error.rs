@@ -36,6 +36,10 @@ pub enum ApiError {
     TopicExists(String),
     #[error("a request with this Idempotency-Key is still being placed; retry in a moment")]
     IdempotencyInProgress,
+    #[error("this gateway requires an API token for writes: send Authorization: Bearer <token>")]
+    Unauthorized,
+    #[error("pages from {0} may not open the live stream; see --allowed-origin")]
+    ForbiddenOrigin(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the request took longer than {0} ms")]
@@ -52,6 +56,8 @@ impl ApiError {
             Self::BrokerUnavailable(_) => ErrorCode::BrokerUnavailable,
             Self::TooManyClients(_) => ErrorCode::TooManyClients,
             Self::ReplaysBusy(_) => ErrorCode::Busy,
+            Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::ForbiddenOrigin(_) => ErrorCode::Forbidden,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => ErrorCode::NotFound,
             Self::LoadRunning | Self::TopicExists(_) | Self::IdempotencyInProgress => {
                 ErrorCode::Conflict
@@ -75,6 +81,8 @@ impl ApiError {
                 StatusCode::CONFLICT
             }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
@@ -111,6 +119,13 @@ impl IntoResponse for ApiError {
         if let Self::BrokerUnavailable(err) = &self {
             tracing::warn!(%err, "order not accepted");
         }
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Self::Unauthorized = self {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }

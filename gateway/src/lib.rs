@@ -26,6 +26,8 @@
 //! - `replay`: `GET /api/replay`, the topic read again without committing.
 //! - `flow`: the pollers that push the flow's state (partitions, groups,
 //!   services) and the services' progress to every browser.
+//! - `security`: the WebSocket's `Origin` check, CORS, and the API token
+//!   required for writes when one is configured.
 //! - `error`: the one error shape of the HTTP API.
 //! - `shutdown`: SIGINT/SIGTERM.
 //!
@@ -47,6 +49,7 @@ pub mod orders;
 mod produce;
 pub mod record;
 mod replay;
+mod security;
 mod services;
 pub mod shutdown;
 mod sync;
@@ -238,16 +241,25 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/services/{name}", patch(services::update))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::require_token,
+        ))
         .layer(DefaultBodyLimit::max(orders::MAX_BODY_BYTES))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             time_limit(req, next, request_timeout)
         }));
-    Router::new()
+    let app = Router::new()
         .nest("/api", api)
         .route("/ws", get(ws::upgrade))
         .fallback_service(dashboard(config))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    // Outermost: preflight requests are answered before anything else.
+    match security::cors(&config.allowed_origins) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    }
 }
 
 /// The built frontend, or a page saying how to build it.

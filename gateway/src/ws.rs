@@ -4,15 +4,16 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use wire::ServerMessage;
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::live::{Frame, Subscription, frame};
+use crate::{AppState, security};
 
 /// A client that does not take a frame within this time is stuck (its TCP
 /// window has been full for that long) and is disconnected.
@@ -29,9 +30,17 @@ pub(crate) struct LiveQuery {
 
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
+    headers: HeaderMap,
     query: Result<Query<LiveQuery>, axum::extract::rejection::QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if !security::origin_allowed(&headers, &state.config.allowed_origins) {
+        let origin = headers
+            .get(header::ORIGIN)
+            .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+            .unwrap_or_default();
+        return ApiError::ForbiddenOrigin(origin).into_response();
+    }
     let last = match query {
         Ok(Query(q)) => q
             .last

@@ -54,6 +54,11 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 408: the request took longer than the gateway allows.
     Timeout,
+    /// 401: the gateway requires an API token for writes, and the request
+    /// had none or another (`Authorization: Bearer <token>`).
+    Unauthorized,
+    /// 403: a WebSocket from a web page whose origin is not allowed.
+    Forbidden,
     /// 409: what the request would create exists or is busy (a topic of that
     /// name; a load run already running).
     Conflict,

@@ -12,6 +12,7 @@ mod live;
 mod load;
 mod orders;
 mod replay;
+mod security;
 mod services;
 mod shutdown;
 mod topics;

@@ -1,0 +1,147 @@
+//! Who may open the live stream, call the API from a page, and write.
+
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use wire::{ErrorBody, ErrorCode};
+
+use crate::helpers::*;
+
+/// Opens `/ws` with `origin` (if any); the HTTP status the upgrade got.
+async fn upgrade_status(app: &TestApp, origin: Option<&str>) -> u16 {
+    let mut request = format!("ws://{}/ws", app.addr)
+        .into_client_request()
+        .expect("request");
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("header"));
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("upgrade failed: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn only_own_and_allowed_origins_may_open_the_live_stream() {
+    let app = spawn_with(|c| c.allowed_origins = vec!["https://ops.example.com".into()]).await;
+    let own = format!("http://{}", app.addr);
+    assert_eq!(upgrade_status(&app, Some(&own)).await, 101);
+    assert_eq!(
+        upgrade_status(&app, Some("https://ops.example.com")).await,
+        101
+    );
+    assert_eq!(
+        upgrade_status(&app, None).await,
+        101,
+        "clients that are not browsers"
+    );
+    assert_eq!(
+        upgrade_status(&app, Some("https://evil.example")).await,
+        403
+    );
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_follows_the_allow_list() {
+    let preflight = |app: &TestApp, origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/orders"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let allows = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+    };
+    let closed = spawn_app().await;
+    let response = preflight(&closed, "https://ops.example.com")
+        .await
+        .expect("preflight");
+    assert_eq!(allows(&response), None);
+
+    let open = spawn_with(|c| c.allowed_origins = vec!["https://ops.example.com".into()]).await;
+    let response = preflight(&open, "https://ops.example.com")
+        .await
+        .expect("preflight");
+    assert_eq!(
+        allows(&response).as_deref(),
+        Some("https://ops.example.com")
+    );
+    let response = preflight(&open, "https://evil.example")
+        .await
+        .expect("preflight");
+    assert_eq!(allows(&response), None);
+}
+
+#[tokio::test]
+async fn with_a_token_every_write_needs_it_and_reads_do_not() {
+    let app = spawn_with(|c| {
+        c.api_token = Some("s3cret".into());
+        c.no_services = false;
+    })
+    .await;
+    app.wait_healthy().await;
+
+    let writes = [
+        ("POST", "/api/orders", order("c")),
+        ("PATCH", "/api/services/payments", json!({"running": false})),
+        (
+            "POST",
+            "/api/load",
+            json!({"orders": 1, "rate": 1, "customers": 1}),
+        ),
+        ("DELETE", "/api/load", json!({})),
+        (
+            "POST",
+            "/api/topics",
+            json!({"name": unique("t"), "partitions": 1}),
+        ),
+    ];
+    for (method, path, body) in &writes {
+        for token in [None, Some("Bearer wrong")] {
+            let mut request = app
+                .http
+                .request(method.parse().expect("method"), app.url(path))
+                .json(body);
+            if let Some(token) = token {
+                request = request.header("authorization", token);
+            }
+            let response = request.send().await.expect("request");
+            assert_eq!(response.status(), 401, "{method} {path} with {token:?}");
+            assert_eq!(
+                response
+                    .headers()
+                    .get("www-authenticate")
+                    .map(|v| v.as_bytes()),
+                Some(&b"Bearer"[..])
+            );
+            let error: ErrorBody = response.json().await.expect("error body");
+            assert_eq!(error.code, ErrorCode::Unauthorized);
+        }
+    }
+    assert_eq!(
+        record_count(&app.topic),
+        0,
+        "no refused write wrote anything"
+    );
+    assert!(app.service("payments").await.running);
+
+    for path in ["/api/health", "/api/groups", "/api/services", "/api/replay"] {
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
+    }
+    let response = app
+        .http
+        .post(app.url("/api/orders"))
+        .header("authorization", "Bearer s3cret")
+        .json(&order("c"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 202);
+}
