@@ -18,8 +18,13 @@ use crate::{AppState, security};
 /// A client that does not take a frame within this time is stuck (its TCP
 /// window has been full for that long) and is disconnected.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Clients send nothing the gateway needs; anything larger is refused.
+/// Clients send nothing the gateway needs; a larger message is answered
+/// with close code 1009.
 const MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
+/// What the WebSocket layer reads at most before it gives up on a frame.
+/// Above the gateway's own limit, so that a message over that limit is
+/// still read and refused with a close code rather than a dropped socket.
+const MAX_READ_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct LiveQuery {
@@ -57,8 +62,8 @@ pub(crate) async fn upgrade(
     let Ok(permit) = state.client_slots.clone().try_acquire_owned() else {
         return ApiError::TooManyClients(state.config.max_clients).into_response();
     };
-    ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
-        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+    ws.max_message_size(MAX_READ_BYTES)
+        .max_frame_size(MAX_READ_BYTES)
         .on_upgrade(move |socket| async move {
             serve(socket, &state, last).await;
             drop(permit);
@@ -126,12 +131,23 @@ async fn serve(socket: WebSocket, state: &AppState, last: usize) {
             }
             message = incoming.next() => match message {
                 // Gone, or a protocol error (including frames over the size limit).
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                None | Some(Ok(Message::Close(_))) => return,
+                // A protocol violation, or a frame over even the read limit:
+                // the socket may still take a close frame.
+                Some(Err(_)) => {
+                    close(&mut sink, close_code::PROTOCOL, "protocol error or message too big").await;
+                    return;
+                }
                 Some(Ok(Message::Binary(_))) => {
                     close(&mut sink, close_code::UNSUPPORTED, "binary frames are not accepted").await;
                     return;
                 }
-                // Text frames carry nothing yet; pings are answered by axum.
+                Some(Ok(Message::Text(text))) if text.len() > MAX_CLIENT_MESSAGE_BYTES => {
+                    close(&mut sink, close_code::SIZE, "messages from clients are limited to 4 KiB").await;
+                    return;
+                }
+                // Small text frames carry nothing yet and are ignored, so
+                // newer clients keep working; pings are answered by axum.
                 Some(Ok(_)) => {}
             },
         }

@@ -205,26 +205,55 @@ async fn a_slow_client_does_not_delay_a_fast_one_and_learns_what_it_missed() {
     assert_eq!(last_offset, RECORDS as i64 - 1);
 }
 
-#[tokio::test]
-async fn binary_frames_from_a_client_are_answered_with_a_close_code() {
-    let app = spawn_app().await;
-    let mut live = app.live(0).await;
+/// Sends `message` and returns the close code the gateway answers with.
+async fn close_code_for(app: &TestApp, message: tokio_tungstenite::tungstenite::Message) -> u16 {
     use futures_util::SinkExt;
-    live.socket
-        .send(tokio_tungstenite::tungstenite::Message::Binary(
-            vec![1, 2, 3].into(),
-        ))
-        .await
-        .expect("send");
-    let frame = loop {
+    let mut live = app.live(0).await;
+    live.socket.send(message).await.expect("send");
+    loop {
         let message = tokio::time::timeout(PATIENCE, live.socket.next())
             .await
             .expect("an answer in time")
             .expect("a frame before the end")
             .expect("no protocol error");
         if let tokio_tungstenite::tungstenite::Message::Close(frame) = message {
-            break frame.expect("a close frame with a code");
+            return u16::from(frame.expect("a close frame with a code").code);
         }
-    };
-    assert_eq!(u16::from(frame.code), 1003);
+    }
+}
+
+#[tokio::test]
+async fn binary_oversized_and_huge_client_frames_are_answered_with_close_codes() {
+    use tokio_tungstenite::tungstenite::Message;
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    assert_eq!(
+        close_code_for(&app, Message::Binary(vec![1, 2, 3].into())).await,
+        1003
+    );
+    let big = "x".repeat(5 * 1024);
+    assert_eq!(close_code_for(&app, Message::Text(big.into())).await, 1009);
+    let huge = "x".repeat(1024 * 1024);
+    assert_eq!(close_code_for(&app, Message::Text(huge.into())).await, 1002);
+
+    // Small text frames are ignored, and the gateway goes on streaming.
+    let mut live = app.live(0).await;
+    {
+        use futures_util::SinkExt;
+        live.socket
+            .send(Message::Text("{\"type\":\"hello\"}".into()))
+            .await
+            .expect("send");
+    }
+    let ack: OrderAccepted = app
+        .post_order(&order("after"))
+        .await
+        .json()
+        .await
+        .expect("ack");
+    let record = live.next_record().await;
+    assert_eq!(
+        (record.partition, record.offset),
+        (ack.partition, ack.offset)
+    );
 }
