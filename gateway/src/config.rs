@@ -98,6 +98,13 @@ pub struct Config {
     )]
     pub api_token: Option<String>,
 
+    /// Writes (orders, service commands, load runs, topic creation) allowed
+    /// per second per client address, with a burst of one second's worth;
+    /// more get 429 with Retry-After. 0: no limit.
+    #[arg(long, env = "WRITE_RATE_LIMIT", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub write_rate: u32,
+
     /// How long the gateway remembers an order's Idempotency-Key, so that a
     /// retry with the same key returns the first acknowledgement, in seconds.
     #[arg(long, env = "IDEMPOTENCY_WINDOW_S", default_value_t = 600,
@@ -262,6 +269,7 @@ impl fmt::Debug for Config {
             .field("max_clients", &self.max_clients)
             .field("allowed_origins", &self.allowed_origins)
             .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("write_rate", &self.write_rate)
             .field("idempotency_window_s", &self.idempotency_window_s)
             .field("idempotency_keys", &self.idempotency_keys)
             .field("services", &self.demo_services())

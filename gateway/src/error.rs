@@ -38,6 +38,8 @@ pub enum ApiError {
     IdempotencyInProgress,
     #[error("this gateway requires an API token for writes: send Authorization: Bearer <token>")]
     Unauthorized,
+    #[error("too many writes from this client; retry in {0} s")]
+    RateLimited(u64),
     #[error("pages from {0} may not open the live stream; see --allowed-origin")]
     ForbiddenOrigin(String),
     #[error("method not allowed")]
@@ -57,6 +59,7 @@ impl ApiError {
             Self::TooManyClients(_) => ErrorCode::TooManyClients,
             Self::ReplaysBusy(_) => ErrorCode::Busy,
             Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::ForbiddenOrigin(_) => ErrorCode::Forbidden,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => ErrorCode::NotFound,
             Self::LoadRunning | Self::TopicExists(_) | Self::IdempotencyInProgress => {
@@ -82,6 +85,7 @@ impl ApiError {
             }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
@@ -120,11 +124,19 @@ impl IntoResponse for ApiError {
             tracing::warn!(%err, "order not accepted");
         }
         let mut response = (self.status(), Json(self.body())).into_response();
-        if let Self::Unauthorized = self {
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
+        match self {
+            Self::Unauthorized => {
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            Self::RateLimited(seconds) => {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, seconds.into());
+            }
+            _ => {}
         }
         response
     }

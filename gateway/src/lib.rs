@@ -26,6 +26,7 @@
 //! - `replay`: `GET /api/replay`, the topic read again without committing.
 //! - `flow`: the pollers that push the flow's state (partitions, groups,
 //!   services) and the services' progress to every browser.
+//! - `ratelimit`: writes per second per client address (429).
 //! - `security`: the WebSocket's `Origin` check, CORS, and the API token
 //!   required for writes when one is configured.
 //! - `error`: the one error shape of the HTTP API.
@@ -47,6 +48,7 @@ mod live;
 mod load;
 pub mod orders;
 mod produce;
+mod ratelimit;
 pub mod record;
 mod replay;
 mod security;
@@ -85,6 +87,7 @@ use crate::idempotency::Idempotency;
 use crate::live::Hub;
 use crate::load::Load;
 use crate::produce::OrderProducer;
+use crate::ratelimit::RateLimiter;
 use crate::services::Services;
 use crate::topic::Topic;
 
@@ -117,6 +120,8 @@ pub(crate) struct AppState {
     load: Arc<Load>,
     /// The Idempotency-Keys of acknowledged orders.
     idempotency: Arc<Idempotency>,
+    /// Writes per client address; None when unlimited.
+    rate_limiter: Option<Arc<RateLimiter>>,
     config: Arc<Config>,
 }
 
@@ -169,6 +174,8 @@ pub async fn run(
         flow,
         services: services.clone(),
         load,
+        rate_limiter: (config.write_rate > 0)
+            .then(|| Arc::new(RateLimiter::new(config.write_rate))),
         idempotency: Arc::new(Idempotency::new(
             Duration::from_secs(config.idempotency_window_s),
             usize::try_from(config.idempotency_keys).unwrap_or(usize::MAX),
@@ -200,6 +207,8 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, brokers = %config.brokers, topic = %config.topic, "gateway listening");
     }
+    // The peer's address is what write rate limits are kept per.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown({
             let token = token.clone();
@@ -244,6 +253,10 @@ fn router(state: AppState, config: &Config) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit_writes,
         ))
         .layer(DefaultBodyLimit::max(orders::MAX_BODY_BYTES))
         .layer(middleware::from_fn(move |req: Request, next: Next| {

@@ -54,6 +54,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 408: the request took longer than the gateway allows.
     Timeout,
+    /// 429: this client sent more writes than the gateway allows per second;
+    /// `Retry-After` says when to try again.
+    RateLimited,
     /// 401: the gateway requires an API token for writes, and the request
     /// had none or another (`Authorization: Bearer <token>`).
     Unauthorized,

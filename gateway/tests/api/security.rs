@@ -145,3 +145,38 @@ async fn with_a_token_every_write_needs_it_and_reads_do_not() {
         .expect("POST");
     assert_eq!(response.status(), 202);
 }
+
+#[tokio::test]
+async fn writes_over_the_rate_get_429_with_retry_after_and_write_nothing() {
+    let app = spawn_with(|c| c.write_rate = 3).await;
+    app.wait_healthy().await;
+    let mut accepted = 0;
+    let mut limited = 0;
+    for i in 0..12 {
+        let response = app.post_order(&order(&format!("c{i}"))).await;
+        match response.status().as_u16() {
+            202 => accepted += 1,
+            429 => {
+                let retry_after: u64 = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .expect("a Retry-After in seconds");
+                assert!(retry_after >= 1);
+                let error: ErrorBody = response.json().await.expect("error body");
+                assert_eq!(error.code, ErrorCode::RateLimited);
+                limited += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(accepted >= 3, "the burst is allowed");
+    assert!(
+        limited > 0,
+        "twelve writes in a moment exceed three a second"
+    );
+    assert_eq!(record_count(&app.topic), accepted);
+    // Reads are not limited.
+    assert_eq!(app.get("/api/health").await.status(), 200);
+}
