@@ -7,33 +7,22 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-import { launchBrowser } from './support/browser.js';
+import { artifacts, openSession } from './support/session.js';
 import { startGateway } from './support/gateway.js';
-import { Dashboard } from './support/dashboard.js';
-
-const artifacts = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
-mkdirSync(artifacts, { recursive: true });
 
 const topic = `e2e-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-let browser;
-let gateway;
+let session;
 let dashboard;
 
 before(async () => {
-  gateway = await startGateway({ topic });
-  browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  dashboard = new Dashboard(page);
-  await dashboard.open(gateway.url);
+  session = await openSession({ topic });
+  ({ dashboard } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await gateway?.stop();
+  await session?.close();
 });
 
 test('an order placed in the form comes back out of Kafka at its acknowledged position', async () => {
@@ -101,7 +90,7 @@ test('an order retried after its answer was lost is placed once', async () => {
   await page.unroute('**/api/orders');
   await dashboard.feedRow(ack.orderId).waitFor();
 
-  const replay = await (await page.request.get(`${gateway.url}api/replay?limit=1000`)).json();
+  const replay = await (await page.request.get(`${session.gateway.url}api/replay?limit=1000`)).json();
   const placed = replay.records.filter((r) => r.key === customer);
   assert.equal(placed.length, 1, 'the order is in Kafka once');
   assert.equal(placed[0].payload.value.order_id, ack.orderId);
@@ -112,9 +101,9 @@ test('the page reconnects after a gateway restart and shows nothing twice', asyn
   const before = await dashboard.placeOrder();
   await dashboard.feedRow(before.orderId).waitFor();
 
-  await gateway.stop();
+  await session.gateway.stop();
   await dashboard.connectionState('down');
-  gateway = await startGateway({ topic, listen: gateway.address });
+  session.gateway = await startGateway({ topic, listen: session.gateway.address });
   await dashboard.connectionState('live');
 
   await dashboard.fillOrder({ customer: 'after-restart', sku: 'PEN', quantity: '1', price: '1.00' });

@@ -6,34 +6,30 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-import { launchBrowser } from './support/browser.js';
-import { startGateway } from './support/gateway.js';
-import { Dashboard } from './support/dashboard.js';
+import { artifacts, openSession } from './support/session.js';
 
-const artifacts = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
 const topic = `e2e-outage-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 const SERVICE = 'payments';
 const ORDERS = 3;
-let browser;
-let gateway;
+let session;
 let dashboard;
+let gateway;
 
 before(async () => {
   // One service, with a little processing time and no failures, so the
   // counts are exact.
-  gateway = await startGateway({ topic, args: ['--service', `${SERVICE}:20:0:1`] });
-  browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 1500, height: 1100 } });
-  dashboard = new Dashboard(page);
-  await dashboard.open(gateway.url);
+  session = await openSession({
+    topic,
+    args: ['--service', `${SERVICE}:20:0:1`],
+    viewport: { width: 1500, height: 1100 },
+  });
+  ({ dashboard, gateway } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await gateway?.stop();
+  await session?.close();
 });
 
 test('a stopped service lets its lag grow, then drains it when started again', async () => {

@@ -5,27 +5,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { launchBrowser } from './support/browser.js';
-import { startGateway } from './support/gateway.js';
-import { Dashboard } from './support/dashboard.js';
+import { openSession } from './support/session.js';
 
 const topic = `e2e-token-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 const TOKEN = `token-${Math.floor(Math.random() * 1e9)}`;
-let browser;
-let gateway;
+let session;
 let dashboard;
+let gateway;
 
 before(async () => {
-  gateway = await startGateway({ topic, args: ['--api-token', TOKEN, '--no-services'] });
-  browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  dashboard = new Dashboard(page);
-  await dashboard.open(gateway.url);
+  session = await openSession({ topic, args: ['--api-token', TOKEN, '--no-services'] });
+  ({ dashboard, gateway } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await gateway?.stop();
+  await session?.close();
 });
 
 test('writes need the API token, which the page sends once it is entered', async () => {

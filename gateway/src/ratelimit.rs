@@ -8,12 +8,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::security::is_write;
 use crate::sync::lock;
 
 /// Client addresses tracked at most; past it, idle ones are forgotten.
@@ -74,12 +74,8 @@ pub(crate) async fn limit_writes(
     request: Request,
     next: Next,
 ) -> Response {
-    let write = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
     if let Some(limiter) = &state.rate_limiter
-        && write
+        && is_write(request.method())
         && let Err(wait) = limiter.take(peer.ip(), Instant::now())
     {
         return ApiError::RateLimited(wait.as_secs().max(1)).into_response();

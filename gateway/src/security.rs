@@ -66,18 +66,19 @@ pub(crate) fn cors(allowed: &[String]) -> Option<CorsLayer> {
     )
 }
 
+/// Whether a request to the API writes: anything but a read or a preflight.
+pub(crate) fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
 /// Middleware: with an API token configured, a write without it is 401.
 pub(crate) async fn require_token(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let write = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
     if let Some(token) = &state.config.api_token
-        && write
+        && is_write(request.method())
         && !bearer_matches(request.headers(), token)
     {
         return ApiError::Unauthorized.into_response();
