@@ -15,6 +15,15 @@ use crate::helpers::*;
 /// A gateway running one demo service, `name`, with no processing time, no
 /// failures and `members` members.
 async fn app_with_service(name: &str, members: u32) -> TestApp {
+    app_with_service_in(name, members, |_| {}).await
+}
+
+/// The same, with further settings.
+async fn app_with_service_in(
+    name: &str,
+    members: u32,
+    configure: impl FnOnce(&mut gateway::Config),
+) -> TestApp {
     let spec = ServiceSpec {
         name: name.into(),
         processing_ms: 0,
@@ -24,6 +33,7 @@ async fn app_with_service(name: &str, members: u32) -> TestApp {
     let app = spawn_with(|c| {
         c.no_services = false;
         c.services = vec![spec];
+        configure(c);
     })
     .await;
     app.wait_healthy().await;
@@ -85,6 +95,28 @@ async fn wait_for_ownership(
     .await
 }
 
+/// Places orders until every partition has one, so every partition gets a
+/// committed offset and the group's lag is defined everywhere; waits until
+/// the group has processed and committed them all. How many it placed.
+async fn warm_up(app: &TestApp, group_id: &str) -> u64 {
+    let mut seen = BTreeSet::new();
+    let mut placed = 0;
+    while seen.len() < 3 {
+        assert!(placed < 100, "orders never reached all partitions");
+        let response = app.post_order(&order(&format!("warm-{placed}"))).await;
+        assert_eq!(response.status(), 202);
+        let ack: wire::OrderAccepted = response.json().await.expect("ack");
+        seen.insert(ack.partition);
+        placed += 1;
+    }
+    until(
+        "the warm-up orders to be processed and committed",
+        || async { (total_lag(app, group_id).await? == 0).then_some(()) },
+    )
+    .await;
+    placed
+}
+
 /// The group's total lag in a flow snapshot, once every partition has a
 /// committed offset, and whether it has members.
 fn lag_in(snapshot: &FlowSnapshot, group_id: &str) -> Option<(i64, bool)> {
@@ -102,23 +134,7 @@ async fn a_stopped_service_finds_its_orders_waiting_and_processes_each_once() {
     let app = app_with_service("billing", 1).await;
     let group_id = app.service("billing").await.group_id;
 
-    // Warm up until every partition has an order, so every partition gets
-    // a committed offset and the group's lag is defined everywhere.
-    let mut seen = BTreeSet::new();
-    let mut warm_up = 0;
-    while seen.len() < 3 {
-        assert!(warm_up < 100, "orders never reached all partitions");
-        let response = app.post_order(&order(&format!("warm-{warm_up}"))).await;
-        assert_eq!(response.status(), 202);
-        let ack: wire::OrderAccepted = response.json().await.expect("ack");
-        seen.insert(ack.partition);
-        warm_up += 1;
-    }
-    until(
-        "the warm-up orders to be processed and committed",
-        || async { (total_lag(&app, &group_id).await? == 0).then_some(()) },
-    )
-    .await;
+    let warm_up = warm_up(&app, &group_id).await;
     // What a browser sees from here on.
     let mut live = app.live(0).await;
 
@@ -201,6 +217,37 @@ async fn a_stopped_service_finds_its_orders_waiting_and_processes_each_once() {
     );
     assert_eq!(after.redelivered, 0);
     assert_eq!((after.failed_attempts, after.gave_up), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_gateway_resumes_its_services_from_their_committed_offsets() {
+    let prefix = format!("{}-", unique("restart"));
+    let first =
+        app_with_service_in("billing", 1, |c| c.service_group_prefix = prefix.clone()).await;
+    let group_id = first.service("billing").await.group_id;
+    warm_up(&first, &group_id).await;
+    let topic = first.topic.clone();
+    first.shutdown().await.expect("clean stop");
+
+    // While no gateway runs, another producer keeps writing.
+    const WHILE_DOWN: u64 = 20;
+    for i in 0..WHILE_DOWN {
+        produce_raw(&topic, None, Some(&format!("k{i}")), b"written while down").await;
+    }
+
+    let second = app_with_service_in("billing", 1, |c| {
+        c.service_group_prefix = prefix.clone();
+        c.topic = topic.clone();
+    })
+    .await;
+    until("the service to catch up", || async {
+        (total_lag(&second, &group_id).await? == 0).then_some(())
+    })
+    .await;
+    // The new process counts from zero: it processed exactly what was
+    // written while it was down, nothing before.
+    let resumed = second.service("billing").await;
+    assert_eq!(resumed.processed, WHILE_DOWN);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
