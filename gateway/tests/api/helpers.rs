@@ -288,8 +288,12 @@ impl LiveClient {
 }
 
 fn client_config() -> ClientConfig {
+    client_config_at(&brokers())
+}
+
+fn client_config_at(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers());
+    config.set("bootstrap.servers", brokers);
     config
 }
 
@@ -331,7 +335,12 @@ pub async fn produce_raw(topic: &str, partition: Option<i32>, key: Option<&str>,
 /// Every record currently in the topic, read by a fresh consumer that
 /// assigns partitions manually and commits nothing.
 pub async fn read_topic(topic: &str) -> Vec<OwnedMessage> {
-    let consumer: StreamConsumer = client_config()
+    read_topic_at(&brokers(), topic).await
+}
+
+/// The same, from the broker at `brokers`.
+pub async fn read_topic_at(brokers: &str, topic: &str) -> Vec<OwnedMessage> {
+    let consumer: StreamConsumer = client_config_at(brokers)
         .set("group.id", unique("reader"))
         .set("enable.auto.commit", "false")
         .create()

@@ -5,6 +5,7 @@
 // A test binary: nothing here is a public API.
 #![allow(unreachable_pub)]
 
+mod faults;
 mod groups;
 mod helpers;
 mod idempotency;
