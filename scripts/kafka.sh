@@ -17,6 +17,8 @@
 #   KAFKA_PORT             client port of the local broker (default 9092)
 #   KAFKA_CONTROLLER_PORT  controller port of the local broker (default 9093)
 #   KAFKA_STATE_DIR        where jars, data and logs go (default <repo>/.kafka)
+#   KAFKA_EXTRA_PROPERTIES a file of broker properties added to the generated
+#                          configuration (a key given again wins)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -107,6 +109,10 @@ start() {
   local config=$state/server.properties
   sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
     -e "s|@DATA_DIR@|$data|g" "$repo/kafka/server.properties" >"$config"
+  # More settings, e.g. a SASL listener; a key given again wins.
+  if [[ -n ${KAFKA_EXTRA_PROPERTIES:-} ]]; then
+    cat "$KAFKA_EXTRA_PROPERTIES" >>"$config"
+  fi
   if [[ ! -f $data/meta.properties ]]; then
     local cluster_id
     cluster_id=$(tool kafka.tools.StorageTool random-uuid)

@@ -5,6 +5,7 @@
 // A test binary: nothing here is a public API.
 #![allow(unreachable_pub)]
 
+mod broker;
 mod faults;
 mod groups;
 mod helpers;
@@ -13,6 +14,7 @@ mod live;
 mod load;
 mod orders;
 mod replay;
+mod sasl;
 mod security;
 mod services;
 mod shutdown;
