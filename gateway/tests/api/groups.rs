@@ -91,8 +91,8 @@ async fn lag_of_a_foreign_group_equals_what_kafka_consumer_groups_reports() {
     let committed: i64 = next.values().sum();
     let view = until("the dashboard to see the commit", || async {
         let view = app
-            .groups()
-            .await
+            .groups_now()
+            .await?
             .into_iter()
             .find(|g| g.group_id == group)?;
         let seen: i64 = view.partitions.iter().filter_map(|p| p.committed).sum();
@@ -136,5 +136,6 @@ async fn lag_of_a_foreign_group_equals_what_kafka_consumer_groups_reports() {
 async fn groups_that_never_read_the_topic_are_not_listed() {
     let app = spawn_app().await;
     app.wait_healthy().await;
-    assert!(app.groups().await.is_empty());
+    let groups = until("a read of the groups", || app.groups_now()).await;
+    assert!(groups.is_empty(), "{groups:?}");
 }

@@ -111,6 +111,17 @@ impl TestApp {
         response.json().await.expect("groups")
     }
 
+    /// `GET /api/groups` while waiting for a state: None when the gateway's
+    /// last read of the broker failed (a request that timed out on a busy
+    /// machine), so the caller asks again.
+    pub async fn groups_now(&self) -> Option<Vec<wire::api::GroupView>> {
+        let response = self.get("/api/groups").await;
+        if response.status() != 200 {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
     /// `GET /api/services`.
     pub async fn services(&self) -> Vec<wire::services::ServiceView> {
         let response = self.get("/api/services").await;

@@ -63,8 +63,8 @@ fn broker_view(group: &GroupView) -> BTreeMap<String, Vec<i32>> {
 }
 
 async fn group(app: &TestApp, group_id: &str) -> Option<GroupView> {
-    app.groups()
-        .await
+    app.groups_now()
+        .await?
         .into_iter()
         .find(|g| g.group_id == group_id)
 }
