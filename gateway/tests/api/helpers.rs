@@ -104,14 +104,7 @@ impl TestApp {
         .await
     }
 
-    /// `GET /api/groups`.
-    pub async fn groups(&self) -> Vec<wire::api::GroupView> {
-        let response = self.get("/api/groups").await;
-        assert_eq!(response.status(), 200);
-        response.json().await.expect("groups")
-    }
-
-    /// `GET /api/groups` while waiting for a state: None when the gateway's
+    /// `GET /api/groups`, as a state to wait for: None when the gateway's
     /// last read of the broker failed (a request that timed out on a busy
     /// machine), so the caller asks again.
     pub async fn groups_now(&self) -> Option<Vec<wire::api::GroupView>> {
