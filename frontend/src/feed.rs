@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use wire::live::PartitionOffset;
 use wire::{LiveRecord, ServerMessage};
 
 use crate::stats::{LatencyWindow, Percentiles};
@@ -69,6 +70,9 @@ pub struct Feed {
     entries: VecDeque<Arc<FeedEntry>>,
     capacity: usize,
     partitions: BTreeMap<i32, PartitionStats>,
+    /// Per partition, the next offset this page needs: what it asks a
+    /// reconnect to resume from.
+    positions: BTreeMap<i32, i64>,
     /// Records the gateway dropped for this page because it fell behind.
     missed: u64,
     topic: Option<String>,
@@ -91,6 +95,7 @@ impl Feed {
             entries: VecDeque::with_capacity(capacity),
             capacity,
             partitions: BTreeMap::new(),
+            positions: BTreeMap::new(),
             missed: 0,
             topic: None,
             history_remaining: 0,
@@ -101,23 +106,34 @@ impl Feed {
 
     /// Applies one message from the gateway, received at `now_ms`.
     ///
-    /// After a reconnect the gateway resends recent history; records this
-    /// page has already seen (an offset at or below the last one seen in
-    /// that partition) are skipped, so a reconnect shows neither a duplicate
-    /// nor, within the history the gateway keeps, a gap.
+    /// A reconnect asks the gateway to resume from [`Feed::resume`], so it
+    /// sends exactly what this page has not seen. Records the page has seen
+    /// anyway (an offset at or below the last one seen in that partition,
+    /// e.g. from an older gateway that ignores the resume and resends its
+    /// history) are skipped.
     pub fn apply(&mut self, message: ServerMessage, now_ms: i64) {
         match message {
-            ServerMessage::Hello { topic, history } => {
+            ServerMessage::Hello {
+                topic,
+                history,
+                positions,
+            } => {
                 if self.topic.as_ref().is_some_and(|t| *t != topic) {
                     // Another topic: offsets start over.
                     *self = Self::new(self.capacity);
                 }
                 self.topic = Some(topic);
                 self.history_remaining = history;
+                for p in positions {
+                    let next = self.positions.entry(p.partition).or_insert(p.offset);
+                    *next = (*next).max(p.offset);
+                }
             }
             ServerMessage::Record(record) => {
                 let live = self.history_remaining == 0;
                 self.history_remaining = self.history_remaining.saturating_sub(1);
+                let next = self.positions.entry(record.partition).or_insert(0);
+                *next = (*next).max(record.offset + 1);
                 let stats = self.partitions.entry(record.partition).or_default();
                 if stats.seen > 0 && record.offset <= stats.last_offset {
                     return;
@@ -179,6 +195,19 @@ impl Feed {
 
     pub fn topic(&self) -> Option<&str> {
         self.topic.as_deref()
+    }
+
+    /// The topic and, per partition, the next offset this page needs: what
+    /// a reconnect resumes from. `None` before the first `Hello`.
+    pub fn resume(&self) -> Option<(&str, Vec<PartitionOffset>)> {
+        let topic = self.topic.as_deref()?;
+        let positions = self
+            .positions
+            .iter()
+            .take(wire::live::MAX_RESUME_PARTITIONS)
+            .map(|(&partition, &offset)| PartitionOffset { partition, offset })
+            .collect();
+        Some((topic, positions))
     }
 }
 
@@ -243,6 +272,7 @@ mod tests {
             ServerMessage::Hello {
                 topic: "orders".into(),
                 history: 3,
+                positions: vec![],
             },
             0,
         );
@@ -259,6 +289,7 @@ mod tests {
         let hello = |topic: &str| ServerMessage::Hello {
             topic: topic.into(),
             history: 0,
+            positions: vec![],
         };
         feed.apply(hello("a"), 0);
         feed.apply(record(0, 5), 0);
@@ -275,6 +306,7 @@ mod tests {
             ServerMessage::Hello {
                 topic: "orders".into(),
                 history: 2,
+                positions: vec![],
             },
             0,
         );
@@ -296,6 +328,7 @@ mod tests {
             ServerMessage::Hello {
                 topic: "orders".into(),
                 history: 1,
+                positions: vec![],
             },
             0,
         );
@@ -305,6 +338,45 @@ mod tests {
         let shown = feed.shown_latency(1_010).expect("one live record");
         assert_eq!((shown.p50, shown.count), (10, 1));
         assert_eq!(feed.consumed_latency(1_010).map(|p| p.p99), Some(4));
+    }
+
+    fn at(partition: i32, offset: i64) -> PartitionOffset {
+        PartitionOffset { partition, offset }
+    }
+
+    #[test]
+    fn a_reconnect_resumes_after_the_last_record_seen_in_each_partition() {
+        let mut feed = Feed::default();
+        assert_eq!(feed.resume(), None);
+        feed.apply(
+            ServerMessage::Hello {
+                topic: "orders".into(),
+                history: 0,
+                positions: vec![at(0, 7), at(1, 0), at(2, 3)],
+            },
+            0,
+        );
+        feed.apply(record(0, 7), 0);
+        feed.apply(record(0, 8), 0);
+        feed.apply(record(2, 5), 0);
+        assert_eq!(
+            feed.resume(),
+            Some(("orders", vec![at(0, 9), at(1, 0), at(2, 6)]))
+        );
+        // A later connection that starts further on (its gateway could not
+        // read all the page missed) moves the position; one behind does not.
+        feed.apply(
+            ServerMessage::Hello {
+                topic: "orders".into(),
+                history: 0,
+                positions: vec![at(0, 4), at(1, 20)],
+            },
+            0,
+        );
+        assert_eq!(
+            feed.resume(),
+            Some(("orders", vec![at(0, 9), at(1, 20), at(2, 6)]))
+        );
     }
 
     #[test]

@@ -19,8 +19,8 @@ use crate::backoff::Backoff;
 use crate::feed::Feed;
 use crate::flow::FlowState;
 
-/// Recent records per partition asked for on (re)connect, so a fresh page is
-/// not empty and a reconnect fills what it missed.
+/// Recent records per partition asked for on the first connect, so a fresh
+/// page is not empty. A reconnect asks to resume where the page left off.
 const HISTORY_PER_PARTITION: usize = 50;
 
 /// The WebSocket's state, for the indicator.
@@ -50,7 +50,7 @@ pub(crate) fn start(
         let mut backoff = Backoff::default();
         loop {
             connection.set(Connection::Connecting);
-            if let Ok(mut socket) = WebSocket::open(&url()) {
+            if let Ok(mut socket) = WebSocket::open(&feed.with_untracked(url)) {
                 while let Some(Ok(message)) = socket.next().await {
                     let Message::Text(text) = message else {
                         continue;
@@ -114,15 +114,22 @@ fn schedule_repaint(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, repaint: &R
     });
 }
 
-/// `ws://` or `wss://` on the page's own host.
-fn url() -> String {
+/// `ws://` or `wss://` on the page's own host; after the first connection,
+/// with the positions to resume from.
+fn url(feed: &Feed) -> String {
     let location = window().location();
     let scheme = match location.protocol().as_deref() {
         Ok("https:") => "wss",
         _ => "ws",
     };
     let host = location.host().unwrap_or_default();
-    format!("{scheme}://{host}/ws?last={HISTORY_PER_PARTITION}")
+    let mut url = format!("{scheme}://{host}/ws?last={HISTORY_PER_PARTITION}");
+    if let Some((topic, positions)) = feed.resume() {
+        let topic = String::from(js_sys::encode_uri_component(topic));
+        let resume = wire::live::resume_param(positions);
+        url.push_str(&format!("&topic={topic}&resume={resume}"));
+    }
+    url
 }
 
 pub(crate) async fn sleep(ms: u32) {

@@ -15,7 +15,8 @@
 //!   `idempotency` remembers the `Idempotency-Key`s of acknowledged orders.
 //! - `record`: a consumed record as the dashboard shows it.
 //! - `live`: the live consumer and the hub fanning records out to clients.
-//! - `ws`: `GET /ws`, one browser's stream.
+//! - `ws`: `GET /ws`, one browser's stream; `resume` reads from Kafka what a
+//!   reconnecting browser missed and the hub no longer holds.
 //! - `health`: `GET /api/health`.
 //! - `services`: the demo services, consumer groups the gateway runs on the
 //!   topic; `GET /api/services`, `PATCH /api/services/{name}`.
@@ -51,6 +52,7 @@ mod produce;
 mod ratelimit;
 pub mod record;
 mod replay;
+mod resume;
 mod security;
 mod services;
 pub mod shutdown;
@@ -110,6 +112,8 @@ pub(crate) struct AppState {
     client_slots: Arc<Semaphore>,
     /// One permit per running replay.
     replay_slots: Arc<Semaphore>,
+    /// One permit per resuming live client reading what it missed from Kafka.
+    resume_slots: Arc<Semaphore>,
     /// Cancelled when the gateway shuts down; live clients then close.
     shutdown: CancellationToken,
     /// The broker probe behind `/api/health`, shared by all requests for a second.
@@ -169,6 +173,7 @@ pub async fn run(
         topic: topic.clone(),
         client_slots: Arc::new(Semaphore::new(max_clients)),
         replay_slots: Arc::new(Semaphore::new(replay::MAX_CONCURRENT)),
+        resume_slots: Arc::new(Semaphore::new(resume::MAX_CONCURRENT)),
         shutdown: token.clone(),
         health: Arc::new(Cached::new(Duration::from_secs(1))),
         flow,

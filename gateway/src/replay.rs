@@ -14,6 +14,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::Deserialize;
+use wire::LiveRecord;
 use wire::api::{MAX_REPLAY_RECORDS, ReplayPage, ReplayRange};
 
 use crate::config::Config;
@@ -151,16 +152,30 @@ fn unavailable(err: KafkaError) -> ApiError {
 fn read(config: &Config, topic: &str, plan: &Plan) -> Result<ReplayPage, ApiError> {
     let consumer = kafka::replay_consumer(config).map_err(unavailable)?;
     let ranges = ranges(&consumer, topic, plan)?;
+    let (records, truncated) = read_ranges(&consumer, topic, &ranges, plan.limit)?;
+    Ok(ReplayPage {
+        ranges,
+        records,
+        truncated,
+    })
+}
+
+/// Reads every record of each range in turn, at most `limit` in all, within
+/// [`READ_TIMEOUT`]; whether the limit stopped it. Blocking.
+pub(crate) fn read_ranges(
+    consumer: &BaseConsumer,
+    topic: &str,
+    ranges: &[ReplayRange],
+    limit: usize,
+) -> Result<(Vec<LiveRecord>, bool), ApiError> {
     let mut records = Vec::new();
-    let mut truncated = false;
     let deadline = Instant::now() + READ_TIMEOUT;
-    for range in &ranges {
+    for range in ranges {
         if range.from >= range.to {
             continue;
         }
-        if records.len() == plan.limit {
-            truncated = true;
-            break;
+        if records.len() == limit {
+            return Ok((records, true));
         }
         let mut list = TopicPartitionList::new();
         list.add_partition_offset(topic, range.partition, Offset::Offset(range.from))
@@ -179,8 +194,8 @@ fn read(config: &Config, topic: &str, plan: &Plan) -> Result<ReplayPage, ApiErro
                 Some(Err(KafkaError::PartitionEOF(_))) => break,
                 Some(Err(err)) => return Err(unavailable(err)),
                 Some(Ok(message)) => {
-                    // Stop at the log end as it was when the request came:
-                    // records written since are not in the asked range.
+                    // Stop at the range's end: records written since the
+                    // request came are not in the asked range.
                     if message.offset() >= range.to {
                         break;
                     }
@@ -188,22 +203,14 @@ fn read(config: &Config, topic: &str, plan: &Plan) -> Result<ReplayPage, ApiErro
                     if message.offset() + 1 >= range.to {
                         break;
                     }
-                    if records.len() == plan.limit {
-                        truncated = true;
-                        break;
+                    if records.len() == limit {
+                        return Ok((records, true));
                     }
                 }
             }
         }
-        if truncated {
-            break;
-        }
     }
-    Ok(ReplayPage {
-        ranges,
-        records,
-        truncated,
-    })
+    Ok((records, false))
 }
 
 /// Each selected partition's range: its start per the plan, its end the

@@ -12,8 +12,10 @@ use tokio::sync::broadcast::error::RecvError;
 use wire::ServerMessage;
 
 use crate::error::ApiError;
+use wire::live::PartitionOffset;
+
 use crate::live::{Frame, Subscription, frame};
-use crate::{AppState, security};
+use crate::{AppState, resume, security};
 
 /// A client that does not take a frame within this time is stuck (its TCP
 /// window has been full for that long) and is disconnected.
@@ -31,7 +33,17 @@ pub(crate) struct LiveQuery {
     /// Recent records per partition to send before the live ones.
     #[serde(default)]
     last: usize,
+    /// The topic the `resume` offsets are of; a resume for another topic
+    /// (the gateway was restarted on a new one) is ignored.
+    topic: Option<String>,
+    /// Per partition, the next offset the client needs (see `wire::live`).
+    #[serde(default)]
+    resume: String,
 }
+
+/// How long a resuming client waits for a (re)starting gateway to read the
+/// topic before it is served without its resume.
+const WAIT_FOR_CONSUMER: Duration = Duration::from_secs(5);
 
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
@@ -46,14 +58,32 @@ pub(crate) async fn upgrade(
             .unwrap_or_default();
         return ApiError::ForbiddenOrigin(origin).into_response();
     }
-    let last = match query {
-        Ok(Query(q)) => q
-            .last
-            .min(usize::try_from(state.config.history).unwrap_or(usize::MAX)),
+    let q = match query {
+        Ok(Query(q)) => q,
         Err(rejection) => {
+            let message = rejection.body_text();
+            let field = if message.contains("resume") {
+                "resume"
+            } else {
+                "last"
+            };
             return ApiError::InvalidField {
-                field: "last".into(),
-                message: rejection.body_text(),
+                field: field.into(),
+                message,
+            }
+            .into_response();
+        }
+    };
+    let last = q
+        .last
+        .min(usize::try_from(state.config.history).unwrap_or(usize::MAX));
+    let resume = match wire::live::parse_resume(&q.resume) {
+        Ok(resume) if q.topic.as_deref().is_none_or(|t| t == state.topic.name()) => resume,
+        Ok(_) => Vec::new(),
+        Err(message) => {
+            return ApiError::InvalidField {
+                field: "resume".into(),
+                message,
             }
             .into_response();
         }
@@ -65,28 +95,54 @@ pub(crate) async fn upgrade(
     ws.max_message_size(MAX_READ_BYTES)
         .max_frame_size(MAX_READ_BYTES)
         .on_upgrade(move |socket| async move {
-            serve(socket, &state, last).await;
+            serve(socket, &state, last, resume).await;
             drop(permit);
         })
 }
 
-/// Sends `Hello`, the latest flow snapshot, the requested history, then
+/// Sends `Hello`, the latest flow snapshot, the requested history (for a
+/// resuming client, first what it missed that the hub no longer holds), then
 /// live records, snapshots and progress until the client leaves, falls
 /// hopelessly behind, or the gateway shuts down.
-async fn serve(socket: WebSocket, state: &AppState, last: usize) {
+async fn serve(socket: WebSocket, state: &AppState, last: usize, resume: Vec<PartitionOffset>) {
+    if !resume.is_empty() && !state.hub.wait_consuming(WAIT_FOR_CONSUMER).await {
+        tracing::info!("serving a resuming client without its resume: the topic is not read yet");
+    }
     let Subscription {
         history,
         records: mut live,
         mut flow,
         mut processed,
-    } = state.hub.subscribe(last);
+        mut positions,
+        gaps,
+        skip_below,
+    } = state.hub.subscribe(last, &resume);
+    // Live records queue up for the client meanwhile (bounded, as always).
+    let (gaps, mut missed) = resume::trim(&gaps, resume::MAX_RECORDS);
+    let (filled, read) = match resume::fill(state, gaps.clone()).await {
+        Ok(frames) => (frames, true),
+        Err(unread) => {
+            missed += unread;
+            (Vec::new(), false)
+        }
+    };
+    for gap in &gaps {
+        // Complete from where the read started, or, if it failed, from
+        // where the hub's own records start.
+        if let Some(p) = positions.iter_mut().find(|p| p.partition == gap.partition) {
+            p.offset = if read { gap.from } else { gap.to };
+        }
+    }
     let (mut sink, mut incoming) = socket.split();
     let hello = frame(&ServerMessage::Hello {
         topic: state.topic.name().to_owned(),
-        history: history.len(),
+        history: filled.len() + history.len(),
+        positions,
     });
+    let lagged = (missed > 0).then(|| frame(&ServerMessage::Lagged { missed }));
     let snapshot = flow.borrow_and_update().clone();
-    for f in std::iter::once(hello).chain(snapshot).chain(history) {
+    let first = std::iter::once(hello).chain(lagged).chain(snapshot);
+    for f in first.chain(filled).chain(history) {
         if send(&mut sink, f).await.is_err() {
             return;
         }
@@ -118,7 +174,8 @@ async fn serve(socket: WebSocket, state: &AppState, last: usize) {
             },
             next = live.recv() => {
                 let f = match next {
-                    Ok(f) => f,
+                    Ok(p) if skip_below.get(&p.partition).is_some_and(|&below| p.offset < below) => continue,
+                    Ok(p) => p.frame,
                     Err(RecvError::Lagged(missed)) => frame(&ServerMessage::Lagged { missed }),
                     Err(RecvError::Closed) => {
                         close(&mut sink, close_code::AWAY, "gateway shutting down").await;

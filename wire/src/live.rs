@@ -4,6 +4,13 @@
 //! A client may add `?last=N` to the URL to first receive up to the last `N`
 //! records of each partition that the gateway still holds, then the live
 //! records, with no gap and no duplicate between the two.
+//!
+//! A client that reconnects adds `topic=T&resume=P:O,P:O,...`: for each
+//! partition, the next offset it needs (see [`resume_param`]). The gateway
+//! then sends every record from there on, exactly once, reading from Kafka
+//! what it no longer holds in memory (up to a bound; what is beyond it is
+//! reported as [`ServerMessage::Lagged`]). This is what lets a browser ride
+//! out a gateway restart, or move to another gateway, without a gap.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +27,11 @@ pub enum ServerMessage {
         topic: String,
         /// How many history records follow before the live ones.
         history: usize,
+        /// For each partition, the offset from which this connection's
+        /// records are complete: a client that has seen nothing of a
+        /// partition yet resumes from here.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        positions: Vec<PartitionOffset>,
     },
     /// A record consumed from the topic.
     Record(LiveRecord),
@@ -36,6 +48,69 @@ pub enum ServerMessage {
         service: String,
         orders: Vec<ProcessedOrder>,
     },
+}
+
+/// A position in one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartitionOffset {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Most partitions a `resume` parameter may name.
+pub const MAX_RESUME_PARTITIONS: usize = 1_024;
+
+/// The `resume` query parameter: `P:O` pairs, comma-separated, where `O` is
+/// the next offset the client needs from partition `P`.
+pub fn resume_param(positions: impl IntoIterator<Item = PartitionOffset>) -> String {
+    let pairs: Vec<String> = positions
+        .into_iter()
+        .map(|p| format!("{}:{}", p.partition, p.offset))
+        .collect();
+    pairs.join(",")
+}
+
+/// Parses a `resume` parameter; the error says what is wrong with it.
+pub fn parse_resume(param: &str) -> Result<Vec<PartitionOffset>, String> {
+    if param.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut positions = Vec::new();
+    for pair in param.split(',') {
+        if positions.len() == MAX_RESUME_PARTITIONS {
+            return Err(format!(
+                "names more than {MAX_RESUME_PARTITIONS} partitions"
+            ));
+        }
+        let (partition, offset) = pair
+            .split_once(':')
+            .ok_or_else(|| format!("`{}` is not PARTITION:OFFSET", truncate(pair)))?;
+        let partition: i32 = partition
+            .parse()
+            .ok()
+            .filter(|p| *p >= 0)
+            .ok_or_else(|| format!("`{}` is not a partition number", truncate(partition)))?;
+        let offset: i64 = offset
+            .parse()
+            .ok()
+            .filter(|o| *o >= 0)
+            .ok_or_else(|| format!("`{}` is not an offset", truncate(offset)))?;
+        if positions
+            .iter()
+            .any(|p: &PartitionOffset| p.partition == partition)
+        {
+            return Err(format!("partition {partition} is named twice"));
+        }
+        positions.push(PartitionOffset { partition, offset });
+    }
+    Ok(positions)
+}
+
+/// Echoes at most 32 characters of bad input back in an error.
+fn truncate(text: &str) -> &str {
+    text.char_indices()
+        .nth(32)
+        .map_or(text, |(i, _)| &text[..i])
 }
 
 /// See [`ServerMessage::Flow`].
@@ -137,6 +212,47 @@ impl LiveRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resume_positions_round_trip() {
+        let positions = vec![
+            PartitionOffset {
+                partition: 0,
+                offset: 12,
+            },
+            PartitionOffset {
+                partition: 3,
+                offset: 0,
+            },
+        ];
+        let param = resume_param(positions.clone());
+        assert_eq!(param, "0:12,3:0");
+        assert_eq!(parse_resume(&param), Ok(positions));
+        assert_eq!(parse_resume(""), Ok(vec![]));
+    }
+
+    #[test]
+    fn bad_resume_parameters_say_what_is_wrong() {
+        for (param, wanted) in [
+            ("0", "`0` is not PARTITION:OFFSET"),
+            ("x:1", "`x` is not a partition number"),
+            ("-1:1", "`-1` is not a partition number"),
+            ("1:-5", "`-5` is not an offset"),
+            ("1:2,1:3", "partition 1 is named twice"),
+            ("0:1,", "`` is not PARTITION:OFFSET"),
+        ] {
+            assert_eq!(parse_resume(param), Err(wanted.to_owned()), "{param}");
+        }
+        let many = (0..=MAX_RESUME_PARTITIONS)
+            .map(|p| format!("{p}:0"))
+            .collect::<Vec<_>>();
+        assert!(parse_resume(&many.join(",")).is_err_and(|e| e.contains("more than")));
+        let long = format!("{}:1", "9".repeat(100));
+        assert_eq!(
+            parse_resume(&long),
+            Err(format!("`{}` is not a partition number", "9".repeat(32)))
+        );
+    }
 
     #[test]
     fn messages_are_tagged_by_type() {

@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite;
+use wire::live::PartitionOffset;
 use wire::{LiveRecord, ServerMessage};
 
 /// The longest any single awaited event may take before a test fails.
@@ -187,16 +188,28 @@ impl TestApp {
 
     /// Connects to `/ws?last=N` and waits for the Hello.
     pub async fn live(&self, last: usize) -> LiveClient {
-        let url = format!("ws://{}/ws?last={last}", self.addr);
+        self.live_with(&format!("last={last}")).await.0
+    }
+
+    /// Connects to `/ws?{query}` and waits for the Hello: its history count
+    /// and positions.
+    pub async fn live_with(&self, query: &str) -> (LiveClient, usize, Vec<PartitionOffset>) {
+        let url = format!("ws://{}/ws?{query}", self.addr);
         let (socket, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("ws connect");
         let mut client = LiveClient { socket };
         match client.next_message().await {
-            ServerMessage::Hello { topic, .. } => assert_eq!(topic, self.topic),
+            ServerMessage::Hello {
+                topic,
+                history,
+                positions,
+            } => {
+                assert_eq!(topic, self.topic);
+                (client, history, positions)
+            }
             other => panic!("expected hello, got {other:?}"),
         }
-        client
     }
 
     /// Triggers a graceful shutdown and waits for `run` to return.

@@ -14,6 +14,7 @@ mod live;
 mod load;
 mod orders;
 mod replay;
+mod resume;
 mod sasl;
 mod security;
 mod services;
