@@ -19,6 +19,9 @@
 #   KAFKA_STATE_DIR        where jars, data and logs go (default <repo>/.kafka)
 #   KAFKA_EXTRA_PROPERTIES a file of broker properties added to the generated
 #                          configuration (a key given again wins)
+#   KAFKA_CLUSTER_ID       the cluster id to format storage with (default: a new
+#                          one); the nodes of a multi-node cluster share it
+#   KAFKA_HEAP_OPTS        the broker JVM's heap (default -Xms512M -Xmx1G)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -115,13 +118,14 @@ start() {
   fi
   if [[ ! -f $data/meta.properties ]]; then
     local cluster_id
-    cluster_id=$(tool kafka.tools.StorageTool random-uuid)
+    cluster_id=${KAFKA_CLUSTER_ID:-$(tool kafka.tools.StorageTool random-uuid)}
     say "formatting storage in $data (cluster $cluster_id)"
     tool kafka.tools.StorageTool format -t "$cluster_id" -c "$config" >/dev/null
   fi
   say "starting Apache Kafka $kafka_version at 127.0.0.1:$port (logs in $logs)"
   # setsid: the broker outlives this script and the terminal that ran it.
-  setsid java -Xms512M -Xmx1G -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+  # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is several words
+  setsid java ${KAFKA_HEAP_OPTS:--Xms512M -Xmx1G} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true \
     -Dkafka.logs.dir="$logs" \
     -Dlog4j2.configurationFile="$repo/kafka/log4j2.yaml" \
@@ -197,7 +201,7 @@ status) status ;;
 tool) tool "$@" ;;
 topics) tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(brokers)" "$@" ;;
 *)
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
   [[ -z $cmd || $cmd == help || $cmd == --help || $cmd == -h ]]
   ;;
 esac

@@ -6,15 +6,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use wire::{NewOrder, Order, OrderAccepted, headers};
 
-/// Why an order is not in Kafka.
+/// Why an order was not acknowledged.
 #[derive(Debug, thiserror::Error)]
 pub enum ProduceError {
     #[error("the broker did not acknowledge the order: {0}")]
     NotAcknowledged(#[source] KafkaError),
-    #[error("the broker did not acknowledge the order within {0:?}")]
+    /// Kafka's own caveat: a write that timed out may have reached the log
+    /// before the broker went quiet, and the client cannot know.
+    #[error(
+        "the broker did not acknowledge the order within {0:?}; it may still have been \
+         written (a broker that goes away mid-write can keep it): look for it before placing it again"
+    )]
     TimedOut(Duration),
 }
 
@@ -84,6 +90,9 @@ impl OrderProducer {
                 offset: delivered.offset,
                 timestamp_ms: placed_at_ms,
             }),
+            Ok(Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut), _))) => {
+                Err(ProduceError::TimedOut(self.delivery_timeout))
+            }
             Ok(Err((err, _message))) => Err(ProduceError::NotAcknowledged(err)),
             Err(_) => Err(ProduceError::TimedOut(guard)),
         }

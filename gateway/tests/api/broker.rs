@@ -13,6 +13,57 @@ pub struct PrivateBroker {
     dir: PathBuf,
     pub port: u16,
     controller_port: u16,
+    /// Set for the nodes of a cluster, which must share it.
+    cluster_id: Option<String>,
+}
+
+/// A cluster of three nodes, each broker and controller (three JVMs), on
+/// free ports: the quorum and every replica survive losing one node.
+pub struct PrivateCluster {
+    pub nodes: Vec<PrivateBroker>,
+}
+
+impl PrivateCluster {
+    pub fn new() -> Self {
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let voters: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, controller))| format!("{}@127.0.0.1:{controller}", i + 1))
+            .collect();
+        let voters = voters.join(",");
+        let nodes = ports
+            .iter()
+            .enumerate()
+            .map(|(i, &(port, controller_port))| {
+                let extra = format!(
+                    "node.id={}\n\
+                     controller.quorum.voters={voters}\n\
+                     offsets.topic.replication.factor=3\n\
+                     transaction.state.log.replication.factor=3\n\
+                     transaction.state.log.min.isr=2\n\
+                     min.insync.replicas=2\n",
+                    i + 1
+                );
+                let mut node = PrivateBroker::on_ports(port, controller_port, &extra);
+                // Any valid id will do; this one is the Kafka docs' example.
+                node.cluster_id = Some("MkU3OEVBNTcwNTJENDM2Qk".into());
+                node
+            })
+            .collect();
+        Self { nodes }
+    }
+
+    pub fn brokers(&self) -> String {
+        let all: Vec<String> = self.nodes.iter().map(PrivateBroker::brokers).collect();
+        all.join(",")
+    }
+
+    /// Starts every node at once (one alone never answers: it waits for a
+    /// quorum) and returns once each answers.
+    pub async fn start(&self) {
+        futures_util::future::join_all(self.nodes.iter().map(PrivateBroker::start)).await;
+    }
 }
 
 pub fn free_port() -> u16 {
@@ -25,6 +76,11 @@ impl PrivateBroker {
     /// `extra` returns for its client and controller ports (e.g. a SASL
     /// listener).
     pub fn new(extra: impl FnOnce(u16, u16) -> String) -> Self {
+        let (port, controller_port) = (free_port(), free_port());
+        Self::on_ports(port, controller_port, &extra(port, controller_port))
+    }
+
+    fn on_ports(port: u16, controller_port: u16, extra: &str) -> Self {
         let dir = std::env::temp_dir().join(unique("kafka-flow-broker"));
         std::fs::create_dir_all(&dir).expect("state dir");
         // The jars of the shared broker, when it was installed here: no
@@ -33,13 +89,12 @@ impl PrivateBroker {
         if shared.is_dir() {
             let _ = std::os::unix::fs::symlink(&shared, dir.join("lib"));
         }
-        let (port, controller_port) = (free_port(), free_port());
-        std::fs::write(dir.join("extra.properties"), extra(port, controller_port))
-            .expect("extra properties");
+        std::fs::write(dir.join("extra.properties"), extra).expect("extra properties");
         Self {
             dir,
             port,
             controller_port,
+            cluster_id: None,
         }
     }
 
@@ -56,7 +111,13 @@ impl PrivateBroker {
             .env("KAFKA_PORT", self.port.to_string())
             .env("KAFKA_CONTROLLER_PORT", self.controller_port.to_string())
             .env("KAFKA_STATE_DIR", &self.dir)
-            .env("KAFKA_EXTRA_PROPERTIES", self.dir.join("extra.properties"));
+            .env("KAFKA_EXTRA_PROPERTIES", self.dir.join("extra.properties"))
+            // Test brokers hold little; three of them beside the shared one
+            // fit in a small machine.
+            .env("KAFKA_HEAP_OPTS", "-Xms256M -Xmx512M");
+        if let Some(id) = &self.cluster_id {
+            script.env("KAFKA_CLUSTER_ID", id);
+        }
         script
     }
 
@@ -73,12 +134,26 @@ impl PrivateBroker {
     /// SIGKILL: no shutdown, no flush; what the broker had acknowledged
     /// must survive in its log.
     pub fn kill(&self) {
-        let pid = std::fs::read_to_string(self.dir.join("broker.pid")).expect("pid file");
-        let status = Command::new("kill")
-            .args(["-KILL", pid.trim()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
+        assert!(self.send_kill(), "could not kill the broker");
+    }
+
+    fn send_kill(&self) -> bool {
+        std::fs::read_to_string(self.dir.join("broker.pid")).is_ok_and(|pid| {
+            Command::new("kill")
+                .args(["-KILL", pid.trim()])
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    }
+}
+
+impl Drop for PrivateCluster {
+    /// A node that lost its quorum cannot shut down cleanly; the test is
+    /// over and its data goes, so every node is killed at once.
+    fn drop(&mut self) {
+        for node in &self.nodes {
+            node.send_kill();
+        }
     }
 }
 
