@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh --build  the build tools: wasm target, trunk, wasm-bindgen, wasm-opt (the Dockerfile uses this)
 #   scripts/setup.sh          those, plus the Kafka broker's jars
-#   scripts/setup.sh --test   all of that, plus Debian's chromium and the browser tests' npm packages
+#   scripts/setup.sh --test   all of that, plus Debian's chromium, the browser tests' npm packages,
+#                             and schemathesis (PyPI) in tools/venv for the API's property tests
 #
 # Assumes Debian 12 with rustup, Java 17+, Maven and Node 20+ (installed with
 # apt when missing).
@@ -12,6 +13,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TRUNK_VERSION=0.21.14
+SCHEMATHESIS_VERSION=4.32.5
 # wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$repo/Cargo.lock")
 
@@ -70,4 +72,9 @@ command -v mvn >/dev/null || apt_install maven
 if [[ $mode == --test ]]; then
   command -v chromium >/dev/null || apt_install chromium
   npm_ci "$repo/end2end"
+  if [[ $("$repo/tools/venv/bin/st" --version 2>/dev/null) != *"$SCHEMATHESIS_VERSION"* ]]; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION into tools/venv"
+    python3 -m venv "$repo/tools/venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$repo/tools/venv"; }
+    "$repo/tools/venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
 fi

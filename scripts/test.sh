@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy, unit tests, the gateway's
-# integration tests against a real Kafka broker, and the browser tests in
-# headless Chromium. Installs what it needs first (first time only) and
-# starts Kafka unless KAFKA_BROKERS points at one; a broker this script
-# started is stopped at the end.
+# integration tests against a real Kafka broker, the API's property tests
+# from its OpenAPI document, and the browser tests in headless Chromium.
+# Installs what it needs first (first time only) and starts Kafka unless
+# KAFKA_BROKERS points at one; a broker this script started is stopped at
+# the end.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$repo"
@@ -32,6 +33,9 @@ cargo test --workspace --locked
 
 step "release build (the dashboard and the gateway, as scripts/run.sh and the Dockerfile build them)"
 scripts/build.sh
+
+step "API property tests (schemathesis, from the gateway's OpenAPI document)"
+GATEWAY_BIN="$repo/target/release/gateway" scripts/api-fuzz.sh
 
 step "browser tests (headless Chromium)"
 (cd end2end && GATEWAY_BIN="$repo/target/release/gateway" DIST_DIR="$repo/dist" npm test)

@@ -30,6 +30,8 @@
 //! - `ratelimit`: writes per second per client address (429).
 //! - `security`: the WebSocket's `Origin` check, CORS, and the API token
 //!   required for writes when one is configured.
+//! - `openapi`: `GET /api/openapi.json`, the REST API as OpenAPI 3.1, its
+//!   schemas generated from the `wire` types.
 //! - `error`: the one error shape of the HTTP API.
 //! - `shutdown`: SIGINT/SIGTERM.
 //!
@@ -47,6 +49,7 @@ mod idempotency;
 mod kafka;
 mod live;
 mod load;
+pub mod openapi;
 pub mod orders;
 mod produce;
 mod ratelimit;
@@ -251,6 +254,7 @@ fn router(state: AppState, config: &Config) -> Router {
             "/load",
             post(load::start).get(load::status).delete(load::cancel),
         )
+        .route("/openapi.json", get(openapi::document))
         .route("/services", get(services::list))
         .route("/services/{name}", patch(services::update))
         .fallback(not_found)

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::time::Instant;
 use wire::NewOrder;
 
@@ -119,31 +120,46 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
 
 /// Parses a JSON body, telling syntax errors (400) from shape errors (422,
 /// with the path of the offending field).
+///
+/// A number with no fraction counts as an integer, as JSON Schema (and so
+/// the OpenAPI document) has it: `2.0` is a fine quantity.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut value: Value =
+        serde_json::from_slice(bytes).map_err(|err| ApiError::MalformedJson(err.to_string()))?;
     // serde also accepts a struct written as an array of its fields; a
     // request body is only ever an object.
-    let not_an_object = || ApiError::InvalidField {
-        field: "body".into(),
-        message: "expected a JSON object".into(),
-    };
-    let is_object = bytes.trim_ascii_start().first() == Some(&b'{');
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data if !is_object => not_an_object(),
-            serde_json::error::Category::Data => data_error(&path, &inner),
-            _ => ApiError::MalformedJson(inner.to_string()),
-        }
-    })?;
-    deserializer
-        .end()
-        .map_err(|err| ApiError::MalformedJson(err.to_string()))?;
-    if !is_object {
-        return Err(not_an_object());
+    if !value.is_object() {
+        return Err(ApiError::InvalidField {
+            field: "body".into(),
+            message: "expected a JSON object".into(),
+        });
     }
-    Ok(value)
+    integral_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        data_error(&path, err.inner())
+    })
+}
+
+/// Turns every float with no fraction (in range) into an integer.
+fn integral_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) else {
+                return;
+            };
+            // Within ±2^53 every integer is exact in an f64.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if f.abs() <= EXACT {
+                #[allow(clippy::cast_possible_truncation)]
+                let integer = f as i64;
+                *value = Value::from(integer);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// A 422 naming the field. serde reports a missing field at the path of the
@@ -216,6 +232,24 @@ mod tests {
         );
         assert_eq!(field(r#"{"customer_id":7,"items":[]}"#), "customer_id");
         assert_eq!(field(r#"[1,2]"#), "body");
+        assert_eq!(
+            field(
+                r#"{"customer_id":"c","items":[{"sku":"a","quantity":1.5,"unit_price_cents":1}]}"#
+            ),
+            "items[0].quantity"
+        );
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_integers() {
+        let order: NewOrder = parse(
+            br#"{"customer_id":"c","items":[{"sku":"a","quantity":2.0,"unit_price_cents":1e3}]}"#,
+        )
+        .expect("parsed");
+        assert_eq!(
+            (order.items[0].quantity, order.items[0].unit_price_cents),
+            (2, 1_000)
+        );
     }
 
     #[test]

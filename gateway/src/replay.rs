@@ -107,6 +107,17 @@ fn plan(query: &str) -> Result<Plan, ApiError> {
         field: field.into(),
         message: message.into(),
     };
+    // Checked whenever given, even where `from` does not use them: a
+    // parameter that is wrong is never silently ignored.
+    if q.partition.is_some_and(|p| p < 0) {
+        return Err(invalid("partition", "must be 0 or more"));
+    }
+    if q.offset.is_some_and(|o| o < 0) {
+        return Err(invalid("offset", "must be 0 or more"));
+    }
+    if q.timestamp_ms.is_some_and(|t| t < 0) {
+        return Err(invalid("timestamp_ms", "must be 0 or more"));
+    }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_REPLAY_RECORDS).contains(&limit) {
         return Err(invalid(
@@ -339,5 +350,9 @@ mod tests {
         assert_eq!(field("limit=many"), "limit");
         assert_eq!(field("from=yesterday"), "from");
         assert_eq!(field("form=offset"), "form");
+        // Wrong even where `from` does not use it.
+        assert_eq!(field("timestamp_ms=-1"), "timestamp_ms");
+        assert_eq!(field("from=timestamp&timestamp_ms=5&offset=-2"), "offset");
+        assert_eq!(field("partition=-1"), "partition");
     }
 }

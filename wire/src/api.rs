@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The `202 Accepted` body of `POST /api/orders`: the broker has the order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OrderAccepted {
     pub order_id: String,
     pub topic: String,
@@ -19,6 +20,7 @@ pub struct OrderAccepted {
 ///
 /// `{"code": "invalid_field", "message": "must be between 1 and 1000, got 0", "field": "items[0].quantity"}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     /// Stable, machine-readable; match on this, not on `message`.
     pub code: ErrorCode,
@@ -31,6 +33,7 @@ pub struct ErrorBody {
 
 /// What went wrong, one per kind of failure. Each has one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the body is not JSON.
@@ -76,6 +79,7 @@ pub enum ErrorCode {
 
 /// `GET /api/health`. Answered with 200 when `status` is ok, 503 when degraded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Health {
     pub status: HealthStatus,
     pub broker: BrokerHealth,
@@ -87,6 +91,7 @@ pub struct Health {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
     Ok,
@@ -94,6 +99,7 @@ pub enum HealthStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BrokerHealth {
     /// The bootstrap servers the gateway was configured with.
     pub bootstrap_servers: String,
@@ -104,12 +110,14 @@ pub struct BrokerHealth {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TopicHealth {
     pub name: String,
     pub partitions: Vec<PartitionHealth>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PartitionHealth {
     pub id: i32,
     /// Broker id of the partition's leader; -1 when it has none.
@@ -122,6 +130,7 @@ pub struct PartitionHealth {
 
 /// `GET /api/groups`: a consumer group reading the topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GroupView {
     pub group_id: String,
     /// As the broker reports it: `Stable`, `Empty`, `PreparingRebalance`, …
@@ -132,6 +141,7 @@ pub struct GroupView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GroupMember {
     pub member_id: String,
     pub client_id: String,
@@ -141,6 +151,7 @@ pub struct GroupMember {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GroupPartition {
     pub partition: i32,
     /// The group's committed offset: the next record it will process.
@@ -168,6 +179,7 @@ pub struct GroupPartition {
 /// records returned. The range ends at each partition's log end when the
 /// request arrived.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReplayPage {
     /// Per partition read: where the read started and where it would end.
     pub ranges: Vec<ReplayRange>,
@@ -178,6 +190,7 @@ pub struct ReplayPage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReplayRange {
     pub partition: i32,
     /// The first offset asked for.
@@ -191,6 +204,7 @@ pub const MAX_REPLAY_RECORDS: usize = 1_000;
 
 /// `GET /api/topics`: a topic on the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TopicSummary {
     pub name: String,
     pub partitions: usize,
@@ -198,12 +212,19 @@ pub struct TopicSummary {
 
 /// `POST /api/topics`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewTopic {
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^(?!\.\.?$)[a-zA-Z0-9._-]{1,249}$"))
+    )]
     pub name: String,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_NEW_TOPIC_PARTITIONS)))]
     pub partitions: i32,
     /// Defaults to the gateway's `--replication-factor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
     pub replication_factor: Option<i32>,
 }
 

@@ -19,6 +19,7 @@ use crate::services::ServiceView;
 
 /// One WebSocket text frame from the gateway.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// First frame of every connection.
@@ -52,6 +53,7 @@ pub enum ServerMessage {
 
 /// A position in one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PartitionOffset {
     pub partition: i32,
     pub offset: i64,
@@ -115,6 +117,7 @@ fn truncate(text: &str) -> &str {
 
 /// See [`ServerMessage::Flow`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FlowSnapshot {
     /// When the gateway took it, in milliseconds since the Unix epoch.
     pub at_ms: i64,
@@ -133,6 +136,7 @@ pub struct FlowSnapshot {
 
 /// One order a demo service is done with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ProcessedOrder {
     pub partition: i32,
     pub offset: i64,
@@ -154,6 +158,7 @@ pub struct ProcessedOrder {
 
 /// A record as the gateway consumed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LiveRecord {
     pub partition: i32,
     pub offset: i64,
@@ -177,6 +182,7 @@ pub struct LiveRecord {
 
 /// A Kafka record header; `value` is text with invalid UTF-8 replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RecordHeader {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +192,7 @@ pub struct RecordHeader {
 /// The record value, decoded as far as it can be. Any program may write to
 /// the topic, so every shape is expected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Payload {
     /// Valid JSON (e.g. an order from the gateway).

@@ -15,10 +15,14 @@ pub const MAX_CUSTOMERS: u32 = 10_000;
 /// `POST /api/load`: place `orders` orders at `rate` per second, keyed by
 /// `customers` distinct customer ids (`load-customer-0` …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoadRequest {
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_ORDERS)))]
     pub orders: u32,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_RATE)))]
     pub rate: u32,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_CUSTOMERS)))]
     pub customers: u32,
 }
 
@@ -43,6 +47,7 @@ impl LoadRequest {
 /// A load run's progress: in `POST`/`DELETE /api/load` answers and in every
 /// flow snapshot while and after it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LoadStatus {
     pub request: LoadRequest,
     pub started_at_ms: i64,
@@ -60,6 +65,7 @@ pub struct LoadStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LoadState {
     Running,

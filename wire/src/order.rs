@@ -6,10 +6,18 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Longest customer id, in bytes. It is the Kafka record key, so it is kept short.
-pub const MAX_CUSTOMER_ID_BYTES: usize = 64;
-/// Longest SKU, in bytes.
-pub const MAX_SKU_BYTES: usize = 32;
+/// Longest customer id, in characters (so at most 256 bytes). It is the
+/// Kafka record key, so it is kept short. Characters rather than bytes: that
+/// is what JSON Schema's `maxLength` counts, so the OpenAPI document states
+/// the rule exactly.
+pub const MAX_CUSTOMER_ID_CHARS: usize = 64;
+/// Longest SKU, in characters.
+pub const MAX_SKU_CHARS: usize = 32;
+
+/// Text with at least one character that is not whitespace and none that is
+/// a control character (`char::is_control`), as a JSON Schema pattern.
+#[cfg(feature = "schema")]
+const TEXT_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
 /// Most line items in one order.
 pub const MAX_ITEMS: usize = 50;
 /// Largest quantity of one line item.
@@ -19,24 +27,37 @@ pub const MAX_UNIT_PRICE_CENTS: u64 = 10_000_000;
 
 /// The body of `POST /api/orders`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// Who placed the order. Used as the Kafka record key, so all orders of
     /// one customer land on one partition, in order.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = MAX_CUSTOMER_ID_CHARS), regex(pattern = TEXT_PATTERN))
+    )]
     pub customer_id: String,
     /// What was ordered; at least one item.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = MAX_ITEMS)))]
     pub items: Vec<OrderItem>,
 }
 
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderItem {
     /// Stock keeping unit: which product.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = MAX_SKU_CHARS), regex(pattern = TEXT_PATTERN))
+    )]
     pub sku: String,
     /// How many, at least 1.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_QUANTITY)))]
     pub quantity: u32,
     /// Price of one unit in cents, so no floating point touches money.
+    #[cfg_attr(feature = "schema", schemars(range(max = MAX_UNIT_PRICE_CENTS)))]
     pub unit_price_cents: u64,
 }
 
@@ -62,7 +83,7 @@ impl NewOrder {
     /// Checks every rule of an order and returns the first one broken,
     /// in field order, so the same bad request always names the same field.
     pub fn validate(&self) -> Result<(), FieldError> {
-        check_text("customer_id", &self.customer_id, MAX_CUSTOMER_ID_BYTES)?;
+        check_text("customer_id", &self.customer_id, MAX_CUSTOMER_ID_CHARS)?;
         if self.items.is_empty() {
             return Err(FieldError::new("items", "an order needs at least one item"));
         }
@@ -76,7 +97,7 @@ impl NewOrder {
             ));
         }
         for (i, item) in self.items.iter().enumerate() {
-            check_text(&format!("items[{i}].sku"), &item.sku, MAX_SKU_BYTES)?;
+            check_text(&format!("items[{i}].sku"), &item.sku, MAX_SKU_CHARS)?;
             if !(1..=MAX_QUANTITY).contains(&item.quantity) {
                 return Err(FieldError::new(
                     format!("items[{i}].quantity"),
@@ -109,15 +130,16 @@ impl NewOrder {
     }
 }
 
-/// A customer id or SKU: not blank, no control characters, at most `max` bytes.
+/// A customer id or SKU: not blank, no control characters, at most `max` characters.
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     if value.trim().is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
     }
-    if value.len() > max {
+    let chars = value.chars().count();
+    if chars > max {
         return Err(FieldError::new(
             field,
-            format!("must be at most {max} bytes, got {}", value.len()),
+            format!("must be at most {max} characters, got {chars}"),
         ));
     }
     if value.chars().any(char::is_control) {
@@ -131,6 +153,7 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
 
 /// The value of an order record in Kafka (JSON), as the gateway writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Order {
     /// Assigned by the gateway: a UUIDv7, so ids sort by creation time.
     pub order_id: String,
@@ -174,9 +197,9 @@ mod tests {
         let mut o = order();
         o.customer_id = "   ".into();
         assert_eq!(field_of(&o), "customer_id");
-        o.customer_id = "x".repeat(MAX_CUSTOMER_ID_BYTES + 1);
+        o.customer_id = "x".repeat(MAX_CUSTOMER_ID_CHARS + 1);
         assert_eq!(field_of(&o), "customer_id");
-        o.customer_id = "x".repeat(MAX_CUSTOMER_ID_BYTES);
+        o.customer_id = "x".repeat(MAX_CUSTOMER_ID_CHARS);
         assert_eq!(o.validate(), Ok(()));
     }
 

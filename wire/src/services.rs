@@ -18,6 +18,7 @@ pub const MAX_ATTEMPTS: u32 = 5;
 
 /// `GET /api/services`: one demo service, a real consumer group on the topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ServiceView {
     /// `payments`, `notifications`, …
     pub name: String,
@@ -47,6 +48,7 @@ pub struct ServiceView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemberAssignment {
     pub client_id: String,
     pub partitions: Vec<i32>,
@@ -54,6 +56,7 @@ pub struct MemberAssignment {
 
 /// `PATCH /api/services/{name}`: change what is given, keep the rest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceUpdate {
     /// Stop (commit what was processed, leave the group) or start (rejoin and
@@ -62,10 +65,13 @@ pub struct ServiceUpdate {
     pub running: Option<bool>,
     /// Scale to this many members, 1 to [`MAX_MEMBERS`]; the group rebalances.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_MEMBERS)))]
     pub members: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = MAX_PROCESSING_MS)))]
     pub processing_ms: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = MAX_FAILURE_RATE)))]
     pub failure_rate: Option<f64>,
 }
 

@@ -1,0 +1,6 @@
+//! Prints the gateway's OpenAPI document (what `GET /api/openapi.json`
+//! serves), for tools that want it without a running gateway.
+
+fn main() {
+    println!("{:#}", gateway::openapi::build());
+}

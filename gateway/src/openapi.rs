@@ -1,0 +1,201 @@
+//! `GET /api/openapi.json`: the REST API described as OpenAPI 3.1.
+//!
+//! The schemas come from the `wire` types themselves (schemars, which reads
+//! their serde attributes), so the document cannot drift from the bodies
+//! the gateway sends and accepts; only the paths are written out here. The
+//! API is property-tested from this document (`scripts/api-fuzz.sh`, run by
+//! `scripts/test.sh`): no 5xx other than those documented, every error in
+//! the one `ErrorBody` shape.
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use serde_json::{Value, json};
+use wire::api::{GroupView, Health, MAX_REPLAY_RECORDS, NewTopic, ReplayPage, TopicSummary};
+use wire::load::{LoadRequest, LoadStatus};
+use wire::services::{ServiceUpdate, ServiceView};
+use wire::{ErrorBody, NewOrder, OrderAccepted};
+
+use crate::idempotency;
+
+/// `GET /api/openapi.json`.
+pub(crate) async fn document() -> Json<Value> {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    Json(DOCUMENT.get_or_init(build).clone())
+}
+
+/// Builds the document.
+pub fn build() -> Value {
+    let mut generator = SchemaGenerator::new(
+        SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()),
+    );
+    let [
+        new_order,
+        accepted,
+        error,
+        health,
+        groups,
+        replay,
+        topics,
+        topic,
+        new_topic,
+        services,
+        service,
+        service_update,
+        load_request,
+        load_status,
+    ] = [
+        generator.subschema_for::<NewOrder>(),
+        generator.subschema_for::<OrderAccepted>(),
+        generator.subschema_for::<ErrorBody>(),
+        generator.subschema_for::<Health>(),
+        generator.subschema_for::<Vec<GroupView>>(),
+        generator.subschema_for::<ReplayPage>(),
+        generator.subschema_for::<Vec<TopicSummary>>(),
+        generator.subschema_for::<TopicSummary>(),
+        generator.subschema_for::<NewTopic>(),
+        generator.subschema_for::<Vec<ServiceView>>(),
+        generator.subschema_for::<ServiceView>(),
+        generator.subschema_for::<ServiceUpdate>(),
+        generator.subschema_for::<LoadRequest>(),
+        generator.subschema_for::<LoadStatus>(),
+    ]
+    .map(|schema| schema.to_value());
+    let schemas = Value::Object(generator.take_definitions(true));
+
+    let body = |schema: &Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    let ok = |description: &str, schema: &Value| json!({"description": description, "content": {"application/json": {"schema": schema}}});
+    let errors = |pairs: &[(&str, &str)]| {
+        let mut responses = serde_json::Map::new();
+        for (status, description) in pairs {
+            responses.insert((*status).into(), ok(description, &error));
+        }
+        // Any other status is an error too, in the same shape.
+        responses.insert("default".into(), ok("an error", &error));
+        responses
+    };
+    let with = |mut responses: serde_json::Map<String, Value>, status: &str, response: Value| {
+        responses.insert(status.into(), response);
+        Value::Object(responses)
+    };
+    let write_errors: &[(&str, &str)] = &[
+        ("400", "the body is not JSON"),
+        ("401", "a write without the API token the gateway requires"),
+        ("413", "the body is over 64 KiB"),
+        ("415", "no Content-Type: application/json"),
+        (
+            "422",
+            "a field is missing, unknown, of the wrong type or out of range; `field` names it",
+        ),
+        (
+            "429",
+            "more writes from this address than --write-rate allows",
+        ),
+    ];
+    let mut order_errors = write_errors.to_vec();
+    order_errors.extend([
+        (
+            "409",
+            "a request with the same Idempotency-Key is still being placed",
+        ),
+        (
+            "503",
+            "the broker did not acknowledge the order within the delivery timeout",
+        ),
+    ]);
+    let query = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Kafka flow gateway",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Orders in over REST, every record of the topic out over the WebSocket at /ws (see the README). Writes need `Authorization: Bearer <token>` when the gateway runs with --api-token.",
+        },
+        "paths": {
+            "/api/orders": {"post": {
+                "summary": "Place an order: answered once the broker acknowledged it",
+                "parameters": [{
+                    "name": "Idempotency-Key", "in": "header", "required": false,
+                    "schema": {"type": "string", "pattern": format!("^[\\x21-\\x7e]{{1,{}}}$", idempotency::MAX_KEY_BYTES)},
+                    "description": "A retry with the same key within the window gets the first acknowledgement and writes nothing",
+                }],
+                "requestBody": body(&new_order),
+                "responses": with(errors(&order_errors), "202", ok("in Kafka, at this partition and offset", &accepted)),
+            }},
+            "/api/health": {"get": {
+                "summary": "The broker, the topic's partitions, the live clients",
+                "responses": {
+                    "200": ok("the broker answers, the topic exists and is read", &health),
+                    "503": ok("degraded", &health),
+                },
+            }},
+            "/api/groups": {"get": {
+                "summary": "Every consumer group reading the topic, with lag per partition",
+                "responses": with(errors(&[("503", "the broker could not be read")]), "200", ok("the groups", &groups)),
+            }},
+            "/api/replay": {"get": {
+                "summary": "Read the topic again without committing",
+                "parameters": [
+                    query("from", json!({"type": "string", "enum": ["beginning", "offset", "timestamp"]}), "where to start"),
+                    query("partition", json!({"type": "integer", "format": "int32", "minimum": 0}), "one partition only (needed with from=offset)"),
+                    query("offset", json!({"type": "integer", "format": "int64", "minimum": 0}), "needed with from=offset"),
+                    query("timestamp_ms", json!({"type": "integer", "format": "int64", "minimum": 0}), "needed with from=timestamp"),
+                    query("limit", json!({"type": "integer", "minimum": 1, "maximum": MAX_REPLAY_RECORDS}), "default 100"),
+                ],
+                "responses": with(errors(&[
+                    ("422", "a parameter is missing, unknown or out of range; `field` names it"),
+                    ("503", "the broker could not be read, or 4 replays are running (`busy`)"),
+                ]), "200", ok("the records in the range", &replay)),
+            }},
+            "/api/topics": {
+                "get": {
+                    "summary": "The cluster's topics (at most 200)",
+                    "responses": with(errors(&[("503", "the broker could not be read")]), "200", ok("the topics", &topics)),
+                },
+                "post": {
+                    "summary": "Create a topic",
+                    "requestBody": body(&new_topic),
+                    "responses": with(errors(&[
+                        ("409", "a topic of that name exists"),
+                        ("503", "the broker could not be reached"),
+                    ].iter().chain(write_errors).copied().collect::<Vec<_>>()), "201", ok("created", &topic)),
+                },
+            },
+            "/api/services": {"get": {
+                "summary": "The demo services (consumer groups the gateway runs)",
+                "responses": {"200": ok("the services", &services), "default": ok("an error", &error)},
+            }},
+            "/api/services/{name}": {"patch": {
+                "summary": "Stop, start, scale or slow down a demo service",
+                "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": body(&service_update),
+                "responses": with(errors(&[("404", "no such service")].iter().chain(write_errors).copied().collect::<Vec<_>>()), "200", ok("the service as changed", &service)),
+            }},
+            "/api/load": {
+                "post": {
+                    "summary": "Start a load run: N orders at R per second",
+                    "requestBody": body(&load_request),
+                    "responses": with(errors(&[("409", "a run is already running")].iter().chain(write_errors).copied().collect::<Vec<_>>()), "202", ok("started", &load_status)),
+                },
+                "get": {
+                    "summary": "The last load run",
+                    "responses": with(errors(&[("404", "no run yet")]), "200", ok("its progress", &load_status)),
+                },
+                "delete": {
+                    "summary": "Stop the running load run",
+                    "responses": with(errors(&[
+                        ("401", "a write without the API token the gateway requires"),
+                        ("404", "no run yet"),
+                    ]), "200", ok("its progress when stopped", &load_status)),
+                },
+            },
+            "/api/openapi.json": {"get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+            }},
+        },
+        "components": {"schemas": schemas},
+    })
+}
