@@ -13,17 +13,20 @@ use wire::{LiveRecord, Payload, RecordHeader, headers};
 pub const MAX_SHOWN_BYTES: usize = 16 * 1024;
 /// Binary values are shown as hex of their first bytes.
 const MAX_HEX_BYTES: usize = 256;
-/// Keys and header values are cut to this many bytes.
-const MAX_SHORT_TEXT_BYTES: usize = 256;
+/// Keys, header names and header values are cut to this many bytes.
+pub const MAX_SHORT_TEXT_BYTES: usize = 256;
+/// Headers shown per record, at most: a record may carry thousands.
+pub const MAX_HEADERS: usize = 64;
 
 /// Builds the live view of a consumed record.
-pub(crate) fn to_live(message: &impl Message, consumed_at_ms: i64) -> LiveRecord {
+pub fn to_live(message: &impl Message, consumed_at_ms: i64) -> LiveRecord {
     let headers: Vec<RecordHeader> = message
         .headers()
         .map(|hs| {
             hs.iter()
+                .take(MAX_HEADERS)
                 .map(|h| RecordHeader {
-                    key: h.key.to_owned(),
+                    key: truncate_utf8(h.key, MAX_SHORT_TEXT_BYTES).to_owned(),
                     value: h.value.map(short_text),
                 })
                 .collect()
@@ -181,6 +184,37 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn many_and_long_headers_are_cut() {
+        use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+        let long = "k".repeat(10_000);
+        let mut headers = OwnedHeaders::new();
+        for _ in 0..1_000 {
+            headers = headers.insert(Header {
+                key: &long,
+                value: Some(long.as_bytes()),
+            });
+        }
+        let message = OwnedMessage::new(
+            None,
+            Some(long.clone().into_bytes()),
+            "t".into(),
+            Timestamp::NotAvailable,
+            0,
+            0,
+            Some(headers),
+        );
+        let live = to_live(&message, 0);
+        assert_eq!(live.headers.len(), MAX_HEADERS);
+        assert!(
+            live.headers
+                .iter()
+                .all(|h| h.key.len() == MAX_SHORT_TEXT_BYTES
+                    && h.value.as_ref().map(String::len) == Some(MAX_SHORT_TEXT_BYTES))
+        );
+        assert_eq!(live.key.map(|k| k.len()), Some(MAX_SHORT_TEXT_BYTES));
     }
 
     #[test]
