@@ -58,7 +58,10 @@ fn reader(config: &Config, purpose: &str) -> ClientConfig {
         )
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest");
+        .set("auto.offset.reset", "earliest")
+        // Prefetch bounded (librdkafka's default is 64 MiB per consumer):
+        // enough to keep reading at full speed, not a second copy of the topic.
+        .set("queued.max.messages.kbytes", "16384");
     client
 }
 
@@ -103,6 +106,13 @@ pub(crate) fn member_consumer<C: ConsumerContext + 'static>(
     // written before it existed are its backlog.
     .set("auto.offset.reset", "earliest")
     .set("enable.partition.eof", "false")
+    // librdkafka prefetches up to 64 MiB per consumer by default: a slow
+    // service's whole backlog would move into this process. A member works
+    // through at most a few hundred orders a second; 1,000 records or
+    // 1 MiB queued ahead is plenty, and the rest waits in Kafka, where a
+    // backlog belongs.
+    .set("queued.min.messages", "1000")
+    .set("queued.max.messages.kbytes", "1024")
     .create_with_context(context)
 }
 
