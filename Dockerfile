@@ -16,6 +16,10 @@ COPY . .
 RUN scripts/build.sh
 
 FROM debian:bookworm-slim
+# OpenSSL, for TLS to Kafka (librdkafka links it).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libssl3 ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 gateway
 COPY --from=build /src/target/release/gateway /usr/local/bin/gateway
 COPY --from=build /src/dist /srv/dashboard

@@ -32,6 +32,8 @@ apt_install() {
 
 mode=${1:-}
 command -v cargo >/dev/null || { say "Rust is missing: install it with rustup (https://rustup.rs)"; exit 1; }
+# librdkafka is built with the system's OpenSSL, for TLS to Kafka.
+dpkg -s libssl-dev >/dev/null 2>&1 && command -v pkg-config >/dev/null || apt_install libssl-dev pkg-config
 command -v npm >/dev/null || apt_install nodejs npm
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

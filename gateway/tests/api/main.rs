@@ -19,4 +19,5 @@ mod sasl;
 mod security;
 mod services;
 mod shutdown;
+mod tls;
 mod topics;
