@@ -2,7 +2,8 @@
 # The soak: a release gateway on a fresh topic (demo services on), a steady
 # order rate through it for 10 minutes with 5 live clients connected, and
 # its resident memory sampled every 30 s. Fails if a client misses an
-# acknowledged order or the memory grows more than 20% after warm-up.
+# acknowledged order, or if its memory at the end is more than 20% above
+# the highest of the run's first half (after a minute of warm-up).
 #
 #   scripts/soak.sh [soak flags]   e.g. --rate 500 --seconds 120 (see: target/release/soak --help)
 set -euo pipefail
