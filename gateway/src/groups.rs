@@ -59,6 +59,10 @@ pub(crate) struct GroupReader {
     lister: Option<BaseConsumer>,
     /// Offset readers of the groups that read the topic, by group id.
     followed: HashMap<String, BaseConsumer>,
+    /// Each followed group's committed offsets as last read: shown again
+    /// when one read fails (a timeout on a busy broker), so one group's
+    /// hiccup does not blank the whole view.
+    last_committed: HashMap<String, HashMap<i32, Option<i64>>>,
     /// Groups found not to read the topic, and when.
     ignored: HashMap<String, Instant>,
     /// Groups always shown, committed offsets or not: the demo services'.
@@ -72,6 +76,7 @@ impl GroupReader {
             config,
             lister: None,
             followed: HashMap::new(),
+            last_committed: HashMap::new(),
             ignored: HashMap::new(),
             pinned,
             last_discovery: None,
@@ -125,6 +130,8 @@ impl GroupReader {
 
         let mut probes = 0;
         let mut views = Vec::new();
+        // The first offset read that failed with nothing to fall back on.
+        let mut failure = None;
         // Connect workers and other non-consumer protocols have no offsets here.
         let consumer_groups = listed
             .into_iter()
@@ -173,7 +180,24 @@ impl GroupReader {
                     entry.insert(kafka::admin_consumer(&self.config, Some(name))?)
                 }
             };
-            let committed = committed_offsets(reader, topic)?;
+            let committed = match committed_offsets(reader, topic) {
+                Ok(committed) => {
+                    self.last_committed
+                        .insert(name.to_owned(), committed.clone());
+                    committed
+                }
+                Err(err) => match self.last_committed.get(name) {
+                    Some(last) => {
+                        tracing::debug!(%err, group = name, "showing the group's last committed offsets");
+                        last.clone()
+                    }
+                    None if views.is_empty() && failure.is_none() => {
+                        failure = Some(err);
+                        continue;
+                    }
+                    None => continue,
+                },
+            };
             if owners.is_empty() && !pinned && committed.values().all(Option::is_none) {
                 self.followed.remove(name);
                 self.ignored.insert(name.to_owned(), now);
@@ -199,6 +223,14 @@ impl GroupReader {
                 members,
                 partitions,
             });
+        }
+        self.last_committed
+            .retain(|group, _| self.followed.contains_key(group));
+        // Every group failed to be read: that is the broker failing.
+        if let Some(err) = failure
+            && views.is_empty()
+        {
+            return Err(err);
         }
         // A pinned group the broker does not know (yet, or any more): it has
         // no members and has committed nothing.
