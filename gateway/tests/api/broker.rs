@@ -5,7 +5,9 @@ use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::helpers::unique;
+use wire::OrderAccepted;
+
+use crate::helpers::{TestApp, order, read_topic_at, unique, until};
 
 /// A single-node Kafka of this test alone, run by scripts/kafka.sh on free
 /// ports with its own data, so killing it disturbs no other test.
@@ -162,4 +164,33 @@ impl Drop for PrivateBroker {
         let _ = self.script("stop").status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Places one order through `app` and checks it is the only record in its
+/// topic on `brokers`, at the acknowledged position.
+pub async fn assert_one_order_goes_through(app: &TestApp, brokers: &str, customer: &str) {
+    let ack: OrderAccepted = app
+        .post_order(&order(customer))
+        .await
+        .json()
+        .await
+        .expect("ack");
+    let records = read_topic_at(brokers, &app.topic).await;
+    assert_eq!(records.len(), 1);
+    use rdkafka::Message;
+    assert_eq!(
+        (records[0].partition(), records[0].offset()),
+        (ack.partition, ack.offset)
+    );
+}
+
+/// Waits until `app`'s health says 503, broker unreachable; the body.
+pub async fn wait_broker_unreachable(app: &TestApp) -> String {
+    until("health to report the broker unreachable", || async {
+        let response = app.get("/api/health").await;
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("body");
+        (status == 503 && body.contains("\"reachable\":false")).then_some(body)
+    })
+    .await
 }

@@ -2,9 +2,9 @@
 //! test's own with a SASL_PLAINTEXT (PLAIN) listener: the gateway works with
 //! the right credentials, and its password never shows in `/api/health`.
 
-use wire::OrderAccepted;
-
-use crate::broker::{PrivateBroker, free_port};
+use crate::broker::{
+    PrivateBroker, assert_one_order_goes_through, free_port, wait_broker_unreachable,
+};
 use crate::helpers::*;
 
 const PASSWORD: &str = "flow-s3cret-pw";
@@ -36,19 +36,7 @@ async fn the_gateway_talks_sasl_plain_and_never_shows_the_password() {
     // The right credentials: healthy, and an order goes through.
     let app = spawn_with(|c| sasl(c, sasl_port, PASSWORD)).await;
     app.wait_healthy().await;
-    let ack: OrderAccepted = app
-        .post_order(&order("sasl-customer"))
-        .await
-        .json()
-        .await
-        .expect("ack");
-    let records = read_topic_at(&broker.brokers(), &app.topic).await;
-    assert_eq!(records.len(), 1);
-    use rdkafka::Message;
-    assert_eq!(
-        (records[0].partition(), records[0].offset()),
-        (ack.partition, ack.offset)
-    );
+    assert_one_order_goes_through(&app, &broker.brokers(), "sasl-customer").await;
     let health = app.get("/api/health").await.text().await.expect("body");
     assert!(!health.contains(PASSWORD), "{health}");
 
@@ -56,13 +44,7 @@ async fn the_gateway_talks_sasl_plain_and_never_shows_the_password() {
     // password is nowhere in the report either.
     let wrong = "not-the-password";
     let refused = spawn_with(|c| sasl(c, sasl_port, wrong)).await;
-    let report = until("health to report the refusal", || async {
-        let response = refused.get("/api/health").await;
-        let status = response.status().as_u16();
-        let body = response.text().await.expect("body");
-        (status == 503 && body.contains("\"reachable\":false")).then_some(body)
-    })
-    .await;
+    let report = wait_broker_unreachable(&refused).await;
     assert!(
         !report.contains(wrong) && !report.contains(PASSWORD),
         "{report}"

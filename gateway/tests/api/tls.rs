@@ -6,9 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use wire::OrderAccepted;
-
-use crate::broker::{PrivateBroker, free_port};
+use crate::broker::{
+    PrivateBroker, assert_one_order_goes_through, free_port, wait_broker_unreachable,
+};
 use crate::helpers::*;
 
 const STORE_PASSWORD: &str = "flow-keystore-pw";
@@ -98,28 +98,10 @@ async fn the_gateway_talks_tls_to_a_broker_it_trusts_and_only_to_one() {
     // Trusting the broker's certificate: healthy, and an order goes through.
     let app = spawn_with(|c| tls(c, tls_port, &broker_cert)).await;
     app.wait_healthy().await;
-    let ack: OrderAccepted = app
-        .post_order(&order("tls-customer"))
-        .await
-        .json()
-        .await
-        .expect("ack");
-    let records = read_topic_at(&broker.brokers(), &app.topic).await;
-    assert_eq!(records.len(), 1);
-    use rdkafka::Message;
-    assert_eq!(
-        (records[0].partition(), records[0].offset()),
-        (ack.partition, ack.offset)
-    );
+    assert_one_order_goes_through(&app, &broker.brokers(), "tls-customer").await;
 
     // Trusting another certificate: the handshake fails, and health says so.
     let untrusting = spawn_with(|c| tls(c, tls_port, &other_cert)).await;
-    until("health to report the broker unreachable", || async {
-        let response = untrusting.get("/api/health").await;
-        let status = response.status().as_u16();
-        let body = response.text().await.expect("body");
-        (status == 503 && body.contains("\"reachable\":false")).then_some(())
-    })
-    .await;
+    wait_broker_unreachable(&untrusting).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
