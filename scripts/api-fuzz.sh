@@ -44,7 +44,7 @@ RUST_LOG=${RUST_LOG:-error} "$gateway_bin" --brokers "$brokers" --listen "127.0.
   --topic api-fuzz --static-dir /nonexistent &
 gateway=$!
 for _ in $(seq 1 60); do
-  curl -fsS "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
+  healthy "http://127.0.0.1:$port/api/health" && break
   sleep 1
 done
 

@@ -20,7 +20,7 @@ gateway=$!
 trap 'kill -TERM $gateway 2>/dev/null; wait $gateway 2>/dev/null || true' EXIT
 # Ready once health says the topic is read.
 for _ in $(seq 1 60); do
-  curl -fsS "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
+  healthy "http://127.0.0.1:$port/api/health" && break
   sleep 1
 done
 echo "soak: gateway pid $gateway on 127.0.0.1:$port, topic $topic"
