@@ -378,11 +378,15 @@ pub async fn read_topic_at(brokers: &str, topic: &str) -> Vec<OwnedMessage> {
     consumer.assign(&list).expect("assign");
     let mut records = Vec::new();
     while records.len() < usize::try_from(expected).expect("count") {
-        let message = tokio::time::timeout(PATIENCE, consumer.recv())
+        match tokio::time::timeout(PATIENCE, consumer.recv())
             .await
             .expect("record in time")
-            .expect("record");
-        records.push(message.detach());
+        {
+            Ok(message) => records.push(message.detach()),
+            // A broker of a cluster that is down reports transport errors;
+            // the records come from the replicas that lead now.
+            Err(err) => eprintln!("reading {topic}: {err}"),
+        }
     }
     records
 }
