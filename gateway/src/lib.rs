@@ -246,6 +246,10 @@ fn router(state: AppState, config: &Config) -> Router {
     let request_timeout = config.delivery_timeout() + Duration::from_secs(5);
     let api = Router::new()
         .route("/orders", post(orders::place))
+        .route(
+            "/orders/batch",
+            post(orders::place_batch).layer(DefaultBodyLimit::max(orders::MAX_BATCH_BODY_BYTES)),
+        )
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
         .route("/replay", get(replay::replay))

@@ -12,7 +12,10 @@ use std::sync::OnceLock;
 use axum::Json;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Value, json};
-use wire::api::{GroupView, Health, MAX_REPLAY_RECORDS, NewTopic, ReplayPage, TopicSummary};
+use wire::api::{
+    BatchResults, GroupView, Health, MAX_REPLAY_RECORDS, NewOrderBatch, NewTopic, ReplayPage,
+    TopicSummary,
+};
 use wire::load::{LoadRequest, LoadStatus};
 use wire::services::{ServiceUpdate, ServiceView};
 use wire::{ErrorBody, NewOrder, OrderAccepted};
@@ -45,6 +48,8 @@ pub fn build() -> Value {
         service_update,
         load_request,
         load_status,
+        batch,
+        batch_results,
     ] = [
         generator.subschema_for::<NewOrder>(),
         generator.subschema_for::<OrderAccepted>(),
@@ -60,6 +65,8 @@ pub fn build() -> Value {
         generator.subschema_for::<ServiceUpdate>(),
         generator.subschema_for::<LoadRequest>(),
         generator.subschema_for::<LoadStatus>(),
+        generator.subschema_for::<NewOrderBatch>(),
+        generator.subschema_for::<BatchResults>(),
     ]
     .map(|schema| schema.to_value());
     let schemas = Value::Object(generator.take_definitions(true));
@@ -123,6 +130,16 @@ pub fn build() -> Value {
                 }],
                 "requestBody": body(&new_order),
                 "responses": with(errors(&order_errors), "202", ok("in Kafka, at this partition and offset", &accepted)),
+            }},
+            "/api/orders/batch": {"post": {
+                "summary": "Place up to 1,000 orders at once: answered once the broker acknowledged each",
+                "description": "All orders are checked first: one invalid order is a 422 naming it (`orders[3].customer_id`) and nothing is written. The body may be up to 1 MiB.",
+                "requestBody": body(&batch),
+                "responses": {
+                    "202": ok("every order in Kafka; one result per order, in the order sent", &batch_results),
+                    "503": ok("the broker did not acknowledge some; each result says which", &batch_results),
+                    "default": ok("an error; nothing written", &error),
+                },
             }},
             "/api/health": {"get": {
                 "summary": "The broker, the topic's partitions, the live clients",

@@ -1,4 +1,5 @@
-//! `POST /api/orders`: parse, validate, produce, acknowledge.
+//! `POST /api/orders` and `POST /api/orders/batch`: parse, validate,
+//! produce, acknowledge.
 
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
@@ -9,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Instant;
 use wire::NewOrder;
+use wire::api::{BatchResult, BatchResults, MAX_BATCH_ORDERS, NewOrderBatch};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -16,6 +18,9 @@ use crate::idempotency::{self, Begin};
 
 /// Largest request body the gateway reads; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest body of `POST /api/orders/batch`: room for its
+/// [`MAX_BATCH_ORDERS`] orders.
+pub const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
 
 /// The request header naming a retry-safe request.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -68,6 +73,59 @@ pub(crate) async fn place(
     }
 }
 
+/// Places many orders at once: all are checked first, and one invalid
+/// order refuses the batch with a 422 naming it (`orders[3].customer_id`)
+/// and nothing written. Then every order is produced at once (librdkafka
+/// batches them) and the answer waits for every acknowledgement: `202` if
+/// all are in Kafka, else `503`; either way one result per order, in the
+/// order sent. Orders of one customer keep their order in the batch.
+pub(crate) async fn place_batch(
+    State(state): State<AppState>,
+    StrictJson(batch): StrictJson<NewOrderBatch, MAX_BATCH_BODY_BYTES>,
+) -> Result<Response, ApiError> {
+    if !(1..=MAX_BATCH_ORDERS).contains(&batch.orders.len()) {
+        return Err(ApiError::InvalidField {
+            field: "orders".into(),
+            message: format!(
+                "a batch has 1 to {MAX_BATCH_ORDERS} orders, got {}",
+                batch.orders.len()
+            ),
+        });
+    }
+    for (i, order) in batch.orders.iter().enumerate() {
+        order.validate().map_err(|err| ApiError::InvalidField {
+            field: format!("orders[{i}].{}", err.field),
+            message: err.message,
+        })?;
+    }
+    // Sends are enqueued in the order they are first polled: join_all
+    // polls them in order, so each customer's orders keep theirs.
+    let sent = futures_util::future::join_all(
+        batch
+            .orders
+            .into_iter()
+            .map(|order| state.producer.send(order)),
+    )
+    .await;
+    let mut all_accepted = true;
+    let results = sent
+        .into_iter()
+        .map(|placed| match placed {
+            Ok(accepted) => BatchResult::Accepted(accepted),
+            Err(err) => {
+                all_accepted = false;
+                BatchResult::Failed(ApiError::from(err).body())
+            }
+        })
+        .collect();
+    let status = if all_accepted {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((status, Json(BatchResults { results })).into_response())
+}
+
 /// The request's `Idempotency-Key`, if it has one; 422 if it is not 1 to
 /// 128 visible ASCII characters.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -87,11 +145,15 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// A JSON body extractor whose every rejection is an [`ApiError`]: 415
-/// without a JSON content type, 413 over the body limit, 400 when the body
+/// without a JSON content type, 413 over `LIMIT` bytes, 400 when the body
 /// is not JSON, 422 naming the field when it is JSON of the wrong shape.
-pub(crate) struct StrictJson<T>(pub T);
+/// (A route with a `LIMIT` other than [`MAX_BODY_BYTES`] sets the same
+/// limit with `DefaultBodyLimit`, which is what the body read obeys.)
+pub(crate) struct StrictJson<T, const LIMIT: usize = MAX_BODY_BYTES>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for StrictJson<T> {
+impl<T: DeserializeOwned, S: Send + Sync, const LIMIT: usize> FromRequest<S>
+    for StrictJson<T, LIMIT>
+{
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -100,9 +162,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for StrictJson<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge {
-                    limit: MAX_BODY_BYTES,
-                }
+                ApiError::PayloadTooLarge { limit: LIMIT }
             } else {
                 ApiError::MalformedJson(rejection.body_text())
             }

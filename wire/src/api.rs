@@ -16,6 +16,41 @@ pub struct OrderAccepted {
     pub timestamp_ms: i64,
 }
 
+/// Most orders in one `POST /api/orders/batch`.
+pub const MAX_BATCH_ORDERS: usize = 1_000;
+
+/// The body of `POST /api/orders/batch`: many orders, each placed as if
+/// posted alone, in one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewOrderBatch {
+    /// 1 to [`MAX_BATCH_ORDERS`] orders. All are checked before any is
+    /// written: one invalid order refuses the whole batch.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = MAX_BATCH_ORDERS)))]
+    pub orders: Vec<crate::NewOrder>,
+}
+
+/// The answer to `POST /api/orders/batch`: one result per order, in the
+/// order sent. `202` when every order is in Kafka; `503` when the broker
+/// did not acknowledge some (each result says which).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct BatchResults {
+    pub results: Vec<BatchResult>,
+}
+
+/// One order's outcome in a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum BatchResult {
+    /// In Kafka, where the acknowledgement says.
+    Accepted(OrderAccepted),
+    /// Not acknowledged, and why.
+    Failed(ErrorBody),
+}
+
 /// The one shape of every error the gateway answers with, whatever the status.
 ///
 /// `{"code": "invalid_field", "message": "must be between 1 and 1000, got 0", "field": "items[0].quantity"}`

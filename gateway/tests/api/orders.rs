@@ -1,9 +1,10 @@
-//! `POST /api/orders` against the real broker: what is acknowledged is in
+//! `POST /api/orders` and `/api/orders/batch` against the real broker: what is acknowledged is in
 //! Kafka; what is refused gets a precise error and writes nothing.
 
 use rdkafka::Message;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
+use wire::api::{BatchResult, BatchResults};
 use wire::{ErrorBody, ErrorCode, Order, OrderAccepted, Payload, headers};
 
 use crate::helpers::*;
@@ -282,4 +283,91 @@ async fn unknown_api_routes_answer_in_the_error_shape() {
     assert_eq!(response.status(), 405);
     let body: ErrorBody = response.json().await.expect("error body");
     assert_eq!(body.code, ErrorCode::MethodNotAllowed);
+}
+
+fn accepted(results: BatchResults) -> Vec<OrderAccepted> {
+    results
+        .results
+        .into_iter()
+        .map(|r| match r {
+            BatchResult::Accepted(ack) => ack,
+            BatchResult::Failed(error) => panic!("an order of the batch failed: {error:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_is_placed_whole_each_order_at_its_acknowledged_position() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let customers = |i: usize| format!("batch-{}", i % 4);
+    let orders: Vec<Value> = (0..20).map(|i| order(&customers(i))).collect();
+    let response = app
+        .post_json("/api/orders/batch", &json!({ "orders": orders }))
+        .await;
+    assert_eq!(response.status(), 202);
+    let acks = accepted(response.json().await.expect("results"));
+    assert_eq!(acks.len(), 20);
+
+    // Each result is its order, in Kafka where it says, keyed by its customer.
+    let records = read_topic(&app.topic).await;
+    assert_eq!(records.len(), 20);
+    for (i, ack) in acks.iter().enumerate() {
+        let record = records
+            .iter()
+            .find(|r| header(r, headers::ORDER_ID).as_deref() == Some(ack.order_id.as_str()))
+            .unwrap_or_else(|| panic!("order {i} is not in the topic"));
+        assert_eq!(
+            (record.partition(), record.offset()),
+            (ack.partition, ack.offset)
+        );
+        assert_eq!(record.key(), Some(customers(i).as_bytes()));
+    }
+    // One customer's orders keep the order they had in the batch.
+    for c in 0..4 {
+        let mine: Vec<&OrderAccepted> = acks.iter().skip(c).step_by(4).collect();
+        assert!(
+            mine.windows(2)
+                .all(|w| w[0].partition == w[1].partition && w[0].offset < w[1].offset)
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_invalid_order_refuses_the_whole_batch_and_writes_nothing() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let mut orders = vec![order("a"), order("b"), order("c")];
+    orders[2]["items"][0]["quantity"] = json!(0);
+    let response = app
+        .post_json("/api/orders/batch", &json!({ "orders": orders }))
+        .await;
+    assert_refused(
+        &app,
+        response,
+        422,
+        ErrorCode::InvalidField,
+        Some("orders[2].items[0].quantity"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_has_one_to_a_thousand_orders() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let too_many: Vec<Value> = (0..=wire::api::MAX_BATCH_ORDERS)
+        .map(|_| order("c"))
+        .collect();
+    let response = app
+        .post_json("/api/orders/batch", &json!({ "orders": too_many }))
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: ErrorBody = response.json().await.expect("error body");
+    assert_eq!(body.field.as_deref(), Some("orders"), "{body:?}");
+
+    let response = app
+        .post_json("/api/orders/batch", &json!({ "orders": [] }))
+        .await;
+    assert_refused(&app, response, 422, ErrorCode::InvalidField, Some("orders")).await;
 }
