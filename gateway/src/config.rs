@@ -61,7 +61,8 @@ pub struct Config {
     pub delivery_timeout_ms: u64,
 
     /// Records per partition the gateway keeps in memory for browsers that
-    /// ask for recent history (`/ws?last=N`).
+    /// ask for recent history (`/ws?last=N`) or resume (what a resuming
+    /// browser missed before these is read back from Kafka).
     #[arg(long, env = "LIVE_HISTORY", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub history: u64,
