@@ -3,7 +3,8 @@
 # schemathesis: every operation, requests generated from the schemas, valid
 # and invalid. It fails on a 5xx the document does not list, a status it
 # does not list, a body not in the documented shape (every error an
-# ErrorBody), or an invalid request accepted.
+# ErrorBody, but for a batch's per-order results), or an invalid request
+# accepted.
 #
 # The gateway runs on a Kafka broker of this run's own: the generated
 # requests create topics (up to 1,000 partitions each) that must not weigh

@@ -5,7 +5,8 @@
 //! the gateway sends and accepts; only the paths are written out here. The
 //! API is property-tested from this document (`scripts/api-fuzz.sh`, run by
 //! `scripts/test.sh`): no 5xx other than those documented, every error in
-//! the one `ErrorBody` shape.
+//! its documented shape (`ErrorBody`; a batch the broker acknowledged only
+//! in part answers with its per-order results).
 
 use std::sync::OnceLock;
 
