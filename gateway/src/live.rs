@@ -19,7 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use wire::ServerMessage;
-use wire::api::ReplayRange;
+use wire::api::{ReplayRange, TopicHealth};
 use wire::live::PartitionOffset;
 
 use crate::produce::now_ms;
@@ -263,15 +263,32 @@ pub(crate) async fn consume(
     topic_ready: tokio::sync::watch::Sender<bool>,
     shutdown: CancellationToken,
 ) {
-    if wait_for_topic(&topic, create, &shutdown).await.is_none() {
+    let (partitions, replication) = create;
+    let ensured = retry("topic not available yet", &shutdown, || async {
+        topic
+            .ensure(partitions, replication)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    if ensured.is_none() {
         return;
     }
     topic_ready.send_replace(true);
     // Explicit start offsets, not "the last N": the hub must know where each
     // partition's records start to resume a client exactly.
-    let Some(starts) = start_offsets(&topic, history, &shutdown).await else {
+    let described = retry("could not read where the topic ends", &shutdown, || async {
+        match topic.describe().await {
+            Ok(Some(health)) => Ok(health),
+            Ok(None) => Err("the topic has no partitions yet".to_owned()),
+            Err(err) => Err(err.to_string()),
+        }
+    })
+    .await;
+    let Some(described) = described else {
         return;
     };
+    let starts = start_offsets(&described, history);
     for &(partition, offset) in &starts {
         hub.start(partition, offset);
     }
@@ -322,19 +339,21 @@ pub(crate) async fn consume(
     hub.consuming.send_replace(false);
 }
 
-/// Retries `Topic::ensure` until it succeeds or shutdown; `None` on shutdown.
-async fn wait_for_topic(
-    topic: &Topic,
-    (partitions, replication): (i32, i32),
+/// Calls `attempt` until it succeeds, backing off from 200 ms to 5 s and
+/// logging why it failed (`what`); `None` on shutdown.
+async fn retry<T, Fut>(
+    what: &str,
     shutdown: &CancellationToken,
-) -> Option<Vec<i32>> {
+    mut attempt: impl FnMut() -> Fut,
+) -> Option<T>
+where
+    Fut: Future<Output = Result<T, String>>,
+{
     let mut backoff = Duration::from_millis(200);
     loop {
-        match topic.ensure(partitions, replication).await {
-            Ok(ids) => return Some(ids),
-            Err(err) => {
-                tracing::warn!(%err, topic = topic.name(), retry_in = ?backoff, "topic not available yet")
-            }
+        match attempt().await {
+            Ok(value) => return Some(value),
+            Err(err) => tracing::warn!(%err, retry_in = ?backoff, "{what}"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return None,
@@ -345,44 +364,21 @@ async fn wait_for_topic(
 }
 
 /// Where the live consumer starts in each partition: `history` records
-/// before the end, or the log start. Retries until the broker answers;
-/// `None` on shutdown.
-async fn start_offsets(
-    topic: &Topic,
-    history: u64,
-    shutdown: &CancellationToken,
-) -> Option<Vec<(i32, i64)>> {
+/// before the end, or the log start.
+fn start_offsets(topic: &TopicHealth, history: u64) -> Vec<(i32, i64)> {
     let history = i64::try_from(history).unwrap_or(i64::MAX);
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        match topic.describe().await {
-            Ok(Some(health)) => {
-                return Some(
-                    health
-                        .partitions
-                        .iter()
-                        .map(|p| {
-                            (
-                                p.id,
-                                p.high_watermark
-                                    .saturating_sub(history)
-                                    .max(p.low_watermark),
-                            )
-                        })
-                        .collect(),
-                );
-            }
-            Ok(None) => tracing::warn!(topic = topic.name(), "topic has no partitions yet"),
-            Err(err) => {
-                tracing::warn!(%err, retry_in = ?backoff, "could not read where the topic ends")
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
+    topic
+        .partitions
+        .iter()
+        .map(|p| {
+            (
+                p.id,
+                p.high_watermark
+                    .saturating_sub(history)
+                    .max(p.low_watermark),
+            )
+        })
+        .collect()
 }
 
 fn assign(
@@ -532,6 +528,26 @@ mod tests {
             Err(broadcast::error::TryRecvError::Lagged(6))
         ));
         assert_eq!(records.try_recv().expect("oldest kept").frame.as_str(), "6");
+    }
+
+    #[test]
+    fn the_live_view_starts_history_records_before_the_end_or_at_the_log_start() {
+        let partition = |id, low_watermark, high_watermark| wire::api::PartitionHealth {
+            id,
+            leader: 1,
+            low_watermark,
+            high_watermark,
+        };
+        let topic = TopicHealth {
+            name: "t".into(),
+            partitions: vec![
+                partition(0, 0, 500),
+                partition(1, 80, 120),
+                partition(2, 0, 0),
+            ],
+        };
+        assert_eq!(start_offsets(&topic, 100), [(0, 400), (1, 80), (2, 0)]);
+        assert_eq!(start_offsets(&topic, 0), [(0, 500), (1, 120), (2, 0)]);
     }
 
     #[test]
