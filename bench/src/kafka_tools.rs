@@ -1,0 +1,209 @@
+//! Kafka's own measuring tools (from the `kafka-tools` jar), run through
+//! `scripts/kafka.sh tool` against the same broker, and their output read.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use tokio::process::Command;
+
+/// `ProducerPerformance`'s summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ProducerPerf {
+    pub records: u64,
+    pub records_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+/// `EndToEndLatency`'s percentiles (it prints whole milliseconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct EndToEnd {
+    pub avg_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+}
+
+/// Runs one tool class with `args`; its standard output.
+async fn run(repo: &Path, class: &str, args: &[String]) -> anyhow::Result<String> {
+    let out = Command::new(repo.join("scripts/kafka.sh"))
+        .arg("tool")
+        .arg(class)
+        .args(args)
+        .output()
+        .await
+        .with_context(|| format!("running {class}"))?;
+    if !out.status.success() {
+        bail!(
+            "{class} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Creates a topic with `partitions` partitions.
+pub async fn create_topic(
+    repo: &Path,
+    brokers: &str,
+    topic: &str,
+    partitions: u32,
+) -> anyhow::Result<()> {
+    let args = [
+        "--bootstrap-server",
+        brokers,
+        "--create",
+        "--topic",
+        topic,
+        "--partitions",
+        &partitions.to_string(),
+    ]
+    .map(String::from);
+    run(repo, "org.apache.kafka.tools.TopicCommand", &args).await?;
+    Ok(())
+}
+
+/// Deletes the topics matching `regex`.
+pub async fn delete_topics(repo: &Path, brokers: &str, regex: &str) -> anyhow::Result<()> {
+    let args = ["--bootstrap-server", brokers, "--delete", "--topic", regex].map(String::from);
+    run(repo, "org.apache.kafka.tools.TopicCommand", &args).await?;
+    Ok(())
+}
+
+/// `kafka-producer-perf-test`: `records` of `record_size` bytes with
+/// `acks=all`, at `throughput` records/s (-1: as fast as it can).
+pub async fn producer_performance(
+    repo: &Path,
+    brokers: &str,
+    topic: &str,
+    records: u64,
+    record_size: usize,
+    throughput: i64,
+) -> anyhow::Result<ProducerPerf> {
+    let args = [
+        "--bootstrap-server",
+        brokers,
+        "--topic",
+        topic,
+        "--num-records",
+        &records.to_string(),
+        "--record-size",
+        &record_size.to_string(),
+        "--throughput",
+        &throughput.to_string(),
+        "--command-property",
+        "acks=all",
+    ]
+    .map(String::from);
+    let out = run(repo, "org.apache.kafka.tools.ProducerPerformance", &args).await?;
+    parse_producer_performance(&out).context("no summary line from ProducerPerformance")
+}
+
+/// `EndToEndLatency`: `records` sent one at a time with `acks=all`, each
+/// timed until its own consumer receives it.
+pub async fn end_to_end_latency(
+    repo: &Path,
+    brokers: &str,
+    topic: &str,
+    records: u64,
+    record_size: usize,
+) -> anyhow::Result<EndToEnd> {
+    let args = [
+        "--bootstrap-server",
+        brokers,
+        "--topic",
+        topic,
+        "--num-records",
+        &records.to_string(),
+        "--producer-acks",
+        "all",
+        "--record-size",
+        &record_size.to_string(),
+    ]
+    .map(String::from);
+    let out = run(repo, "org.apache.kafka.tools.EndToEndLatency", &args).await?;
+    parse_end_to_end(&out).context("no percentiles from EndToEndLatency")
+}
+
+/// The last line: `N records sent, R records/sec (M MB/sec), A ms avg
+/// latency, X ms max latency, P ms 50th, P ms 95th, P ms 99th, P ms 99.9th.`
+fn parse_producer_performance(out: &str) -> Option<ProducerPerf> {
+    let line = out.lines().rev().find(|l| l.contains("99.9th"))?;
+    let fields: Vec<&str> = line.trim_end_matches('.').split(", ").collect();
+    let number =
+        |i: usize| -> Option<f64> { fields.get(i)?.split_whitespace().next()?.parse().ok() };
+    Some(ProducerPerf {
+        records: fields.first()?.split_whitespace().next()?.parse().ok()?,
+        records_per_second: number(1)?,
+        max_ms: number(3)?,
+        p50_ms: number(4)?,
+        p99_ms: number(6)?,
+        p999_ms: number(7)?,
+    })
+}
+
+/// `Avg latency: A ms` and `Percentiles: 50th = P, 99th = P, 99.9th = P`.
+fn parse_end_to_end(out: &str) -> Option<EndToEnd> {
+    let avg = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Avg latency: "))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let line = out.lines().find_map(|l| l.strip_prefix("Percentiles: "))?;
+    let values: Vec<f64> = line
+        .split(", ")
+        .filter_map(|p| p.split(" = ").nth(1)?.trim().parse().ok())
+        .collect();
+    let [p50_ms, p99_ms, p999_ms] = values[..] else {
+        return None;
+    };
+    Some(EndToEnd {
+        avg_ms: avg,
+        p50_ms,
+        p99_ms,
+        p999_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn producer_performance_summary_is_read() {
+        let out = "909469 records sent, 181893.8 records/sec (43.37 MB/sec), 545.9 ms avg latency, 1021.0 ms max latency.\n\
+                   1000000 records sent, 190512.478567 records/sec (45.42 MB/sec), 532.63 ms avg latency, 1021.00 ms max latency, 469 ms 50th, 926 ms 95th, 980 ms 99th, 1005 ms 99.9th.\n";
+        let p = parse_producer_performance(out).expect("parsed");
+        assert_eq!(
+            p,
+            ProducerPerf {
+                records: 1_000_000,
+                records_per_second: 190512.478567,
+                p50_ms: 469.0,
+                p99_ms: 980.0,
+                p999_ms: 1005.0,
+                max_ms: 1021.0,
+            }
+        );
+    }
+
+    #[test]
+    fn end_to_end_latency_percentiles_are_read() {
+        let out = "0\t18.2\n4000\t0.89\nAvg latency: 0.9039 ms\nPercentiles: 50th = 0, 99th = 6, 99.9th = 14\n";
+        assert_eq!(
+            parse_end_to_end(out),
+            Some(EndToEnd {
+                avg_ms: 0.9039,
+                p50_ms: 0.0,
+                p99_ms: 6.0,
+                p999_ms: 14.0
+            })
+        );
+        assert_eq!(parse_end_to_end("Avg latency: 1 ms\n"), None);
+    }
+}

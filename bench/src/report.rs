@@ -1,0 +1,446 @@
+//! The benchmark results, the targets they are held to, and the Markdown
+//! written into `BENCHMARKS.md` between two markers (the rest of that file
+//! is prose kept by hand).
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::browser::PageMetrics;
+use crate::kafka_tools::{EndToEnd, ProducerPerf};
+use crate::load::LoadResult;
+use crate::process::Usage;
+use crate::stats::Percentiles;
+
+pub const START_MARKER: &str = "<!-- bench:results:start -->";
+pub const END_MARKER: &str = "<!-- bench:results:end -->";
+
+/// One gateway load run and what it cost the gateway.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Run {
+    pub load: LoadResult,
+    pub gateway: Usage,
+    /// The load generator's own CPU, in percent of one core: it shares the
+    /// machine with the gateway and the broker.
+    pub generator_cpu_percent: f64,
+}
+
+/// End-to-end latency at one rate: order sent → record at a live client.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct EndToEndRun {
+    pub rate: u64,
+    pub latency: Percentiles,
+    /// Of that, the record's timestamp to the gateway's consumer.
+    pub kafka_leg: Percentiles,
+    /// Orders the client did not receive (of those acknowledged).
+    pub missing: u64,
+    pub gateway: Usage,
+}
+
+/// Fan-out to many live clients.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct FanOutRun {
+    pub clients: u64,
+    pub rate: u64,
+    pub latency: Percentiles,
+    pub kafka_leg: Percentiles,
+    /// Deliveries that did not happen: orders acknowledged × clients, minus
+    /// what the clients received.
+    pub missing: u64,
+    /// Records the gateway reported as missed to slow clients.
+    pub lagged: u64,
+    pub gateway: Usage,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct BrowserRun {
+    pub rate: u64,
+    pub sent: u64,
+    pub page: PageMetrics,
+}
+
+/// Everything one `bench` run measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Results {
+    pub record_size: usize,
+    pub seconds: u64,
+    pub producer_perf_max: ProducerPerf,
+    pub producer_perf_at_rate: ProducerPerf,
+    pub end_to_end_tool: EndToEnd,
+    pub single_max: Run,
+    pub single_workers: usize,
+    pub single_at_target: Run,
+    pub single_sustained: Run,
+    pub batch_max: Run,
+    pub batch_workers: usize,
+    pub batch_size: u64,
+    pub end_to_end: Vec<EndToEndRun>,
+    pub fan_out: Vec<FanOutRun>,
+    pub browser: Vec<BrowserRun>,
+    pub wasm_bytes: u64,
+    pub wasm_gzip_bytes: u64,
+}
+
+/// The machine and versions, as the report's header states them.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub date: String,
+    pub command: String,
+    pub lines: Vec<(String, String)>,
+}
+
+/// The issue's targets.
+pub const SINGLE_TARGET_RATE: u64 = 20_000;
+pub const SINGLE_TARGET_P99_MS: f64 = 25.0;
+pub const BATCH_TARGET_SHARE: f64 = 0.5;
+pub const E2E_TARGET_RATE: u64 = 1_000;
+pub const FAN_OUT_TARGET_CLIENTS: u64 = 1_000;
+pub const FAN_OUT_TARGET_P99_MS: f64 = 100.0;
+pub const BROWSER_TARGET_RATE: u64 = 1_000;
+pub const LONG_TASK_TARGET_MS: f64 = 50.0;
+pub const WASM_TARGET_GZIP_BYTES: u64 = 400 * 1024;
+
+/// One target: what it asks, what was measured, whether it is met.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub target: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+pub fn verdicts(r: &Results) -> Vec<Verdict> {
+    let mut v = Vec::new();
+    let share =
+        r.batch_max.load.orders_per_second / r.producer_perf_max.records_per_second.max(1.0);
+    v.push(Verdict {
+        target: format!(
+            "batch produce ≥ {:.0}% of ProducerPerformance",
+            BATCH_TARGET_SHARE * 100.0
+        ),
+        measured: format!(
+            "{:.0}% ({:.0} vs {:.0} records/s)",
+            share * 100.0,
+            r.batch_max.load.orders_per_second,
+            r.producer_perf_max.records_per_second
+        ),
+        met: share >= BATCH_TARGET_SHARE,
+    });
+    let s = &r.single_at_target.load;
+    v.push(Verdict {
+        target: format!(
+            "single POST ≥ {SINGLE_TARGET_RATE} orders/s, p99 < {SINGLE_TARGET_P99_MS} ms"
+        ),
+        measured: format!(
+            "{:.0} orders/s acknowledged, p99 {:.1} ms (open-loop at {SINGLE_TARGET_RATE}/s)",
+            s.orders_per_second, s.latency.p99_ms
+        ),
+        met: s.orders_per_second >= SINGLE_TARGET_RATE as f64 * 0.99
+            && s.latency.p99_ms < SINGLE_TARGET_P99_MS
+            && s.failed == 0,
+    });
+    if let Some(e) = r.end_to_end.iter().find(|e| e.rate == E2E_TARGET_RATE) {
+        let bound = 2.0 * r.end_to_end_tool.p99_ms + 5.0;
+        v.push(Verdict {
+            target: format!(
+                "end-to-end p99 ≤ 2 × EndToEndLatency p99 + 5 ms at {E2E_TARGET_RATE}/s"
+            ),
+            measured: format!("{:.1} ms (bound {bound:.0} ms)", e.latency.p99_ms),
+            met: e.latency.p99_ms <= bound && e.missing == 0,
+        });
+    }
+    if let Some(f) = r
+        .fan_out
+        .iter()
+        .find(|f| f.clients == FAN_OUT_TARGET_CLIENTS)
+    {
+        v.push(Verdict {
+            target: format!(
+                "{FAN_OUT_TARGET_CLIENTS} WebSocket clients at {}/s: p99 < {FAN_OUT_TARGET_P99_MS} ms",
+                f.rate
+            ),
+            measured: format!("p99 {:.1} ms, {} deliveries missing", f.latency.p99_ms, f.missing),
+            met: f.latency.p99_ms < FAN_OUT_TARGET_P99_MS && f.missing == 0,
+        });
+    }
+    if let Some(b) = r.browser.iter().find(|b| b.rate == BROWSER_TARGET_RATE) {
+        v.push(Verdict {
+            target: format!(
+                "browser at {BROWSER_TARGET_RATE} events/s: no main-thread task over {LONG_TASK_TARGET_MS} ms"
+            ),
+            measured: format!(
+                "{} long tasks, longest {:.0} ms",
+                b.page.long_tasks, b.page.longest_task_ms
+            ),
+            met: b.page.longest_task_ms <= LONG_TASK_TARGET_MS,
+        });
+    }
+    v.push(Verdict {
+        target: "WASM ≤ 400 KB gzipped".into(),
+        measured: format!("{:.0} KB gzipped", r.wasm_gzip_bytes as f64 / 1024.0),
+        met: r.wasm_gzip_bytes <= WASM_TARGET_GZIP_BYTES,
+    });
+    v
+}
+
+fn ms(p: f64) -> String {
+    if p < 10.0 {
+        format!("{p:.2}")
+    } else {
+        format!("{p:.1}")
+    }
+}
+
+fn load_row(out: &mut String, what: &str, run: &Run) {
+    let l = &run.load;
+    let _ = writeln!(
+        out,
+        "| {what} | {:.0} | {} | {} | {} | {} | {} | {:.0}% | {:.1} MiB | {:.0}% |",
+        l.orders_per_second,
+        l.failed,
+        ms(l.latency.p50_ms),
+        ms(l.latency.p99_ms),
+        ms(l.latency.p999_ms),
+        ms(l.latency.max_ms),
+        run.gateway.cpu_percent,
+        run.gateway.rss_mib,
+        run.generator_cpu_percent,
+    );
+}
+
+/// The generated part of `BENCHMARKS.md`.
+pub fn render(r: &Results, env: &Environment) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{START_MARKER}");
+    let _ = writeln!(
+        o,
+        "_Generated by `{}` on {}. Each measurement ran {} s; \
+         the gateway, the broker and the load generator shared the machine._\n",
+        env.command, env.date, r.seconds
+    );
+    let _ = writeln!(o, "| | |\n|---|---|");
+    for (k, val) in &env.lines {
+        let _ = writeln!(o, "| {k} | {val} |");
+    }
+
+    let _ = writeln!(
+        o,
+        "\n### Targets\n\n| target | measured | met |\n|---|---|---|"
+    );
+    for v in verdicts(r) {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} |",
+            v.target,
+            v.measured,
+            if v.met { "yes" } else { "**no**" }
+        );
+    }
+
+    let _ = writeln!(
+        o,
+        "\n### Produce throughput\n\nRecords of {} bytes (an order as the gateway writes it), `acks=all`, a topic of 3 partitions. \
+         Latency is per request: one order, or one batch of {} for the batch rows. Open-loop rows count it from each request's intended send time.\n",
+        r.record_size, r.batch_size
+    );
+    let _ = writeln!(
+        o,
+        "| | orders/s | failed | p50 ms | p99 ms | p99.9 ms | max ms | gateway CPU | gateway RSS | generator CPU |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let pp = |p: &ProducerPerf| {
+        format!(
+            "{:.0} | 0 | {} | {} | {} | {} | – | – | – |",
+            p.records_per_second,
+            ms(p.p50_ms),
+            ms(p.p99_ms),
+            ms(p.p999_ms),
+            ms(p.max_ms)
+        )
+    };
+    let _ = writeln!(
+        o,
+        "| ProducerPerformance, unthrottled ({} records) | {}",
+        r.producer_perf_max.records,
+        pp(&r.producer_perf_max)
+    );
+    let _ = writeln!(
+        o,
+        "| ProducerPerformance, throttled to {SINGLE_TARGET_RATE}/s | {}",
+        pp(&r.producer_perf_at_rate)
+    );
+    load_row(
+        &mut o,
+        &format!(
+            "gateway batch POST, {} requests in flight (closed loop)",
+            r.batch_workers
+        ),
+        &r.batch_max,
+    );
+    load_row(
+        &mut o,
+        &format!(
+            "gateway single POST, {} keep-alive connections (closed loop)",
+            r.single_workers
+        ),
+        &r.single_max,
+    );
+    load_row(
+        &mut o,
+        &format!("gateway single POST, open loop at {SINGLE_TARGET_RATE}/s"),
+        &r.single_at_target,
+    );
+    load_row(
+        &mut o,
+        &format!(
+            "gateway single POST, open loop at {:.0}/s",
+            r.single_sustained.load.planned as f64 / r.seconds as f64
+        ),
+        &r.single_sustained,
+    );
+
+    let t = &r.end_to_end_tool;
+    let _ = writeln!(
+        o,
+        "\n### End-to-end latency\n\nGateway: `POST /api/orders` (intended send time) → the record arriving at a WebSocket client, open loop. \
+         EndToEndLatency: one record at a time, `acks=all`, produce → its own consumer (it prints whole milliseconds).\n\n\
+         | | rate | p50 ms | p99 ms | p99.9 ms | max ms | missing | gateway CPU |\n|---|---|---|---|---|---|---|---|\n\
+         | EndToEndLatency | one at a time | {} | {} | {} | – | – | – |",
+        ms(t.p50_ms),
+        ms(t.p99_ms),
+        ms(t.p999_ms)
+    );
+    for e in &r.end_to_end {
+        let _ = writeln!(
+            o,
+            "| gateway | {}/s | {} | {} | {} | {} | {} | {:.0}% |",
+            e.rate,
+            ms(e.latency.p50_ms),
+            ms(e.latency.p99_ms),
+            ms(e.latency.p999_ms),
+            ms(e.latency.max_ms),
+            e.missing,
+            e.gateway.cpu_percent
+        );
+    }
+
+    let _ = writeln!(
+        o,
+        "\n### WebSocket fan-out\n\nEvery client receives every order; latency from the order's intended send time to its arrival at each client.\n\n\
+         | clients | orders/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | missing | lagged | gateway CPU | gateway RSS |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for f in &r.fan_out {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.1} MiB |",
+            f.clients,
+            f.rate,
+            f.clients * f.rate,
+            ms(f.latency.p50_ms),
+            ms(f.latency.p99_ms),
+            ms(f.latency.p999_ms),
+            ms(f.latency.max_ms),
+            f.missing,
+            f.lagged,
+            f.gateway.cpu_percent,
+            f.gateway.rss_mib
+        );
+    }
+
+    let _ = writeln!(
+        o,
+        "\n### Browser\n\nThe dashboard in headless Chromium (demo services on), orders sent in batches every 10 ms. \
+         Long tasks are the browser's own report of main-thread tasks over 50 ms; frames are `requestAnimationFrame` callbacks, dropped ones counted at 60 Hz.\n\n\
+         | events/s | sent | shown by the page | long tasks | longest task ms | frames | dropped frames | worst frame gap ms | DOM elements (max) |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for b in &r.browser {
+        let p = &b.page;
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {:.0} | {} | {} | {:.0} | {} |",
+            b.rate,
+            b.sent,
+            p.records_shown,
+            p.long_tasks,
+            p.longest_task_ms,
+            p.frames,
+            p.dropped_frames,
+            p.worst_frame_gap_ms,
+            p.dom_elements_max
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nWASM bundle: {:.0} KB raw, {:.0} KB gzipped.",
+        r.wasm_bytes as f64 / 1024.0,
+        r.wasm_gzip_bytes as f64 / 1024.0
+    );
+
+    let _ = writeln!(
+        o,
+        "\n### Cost\n\nGateway CPU (percent of one core) and resident memory per 1,000 orders/s, from the open-loop runs with one live client:\n\n\
+         | orders/s | gateway CPU | per 1,000 orders/s | gateway RSS |\n|---|---|---|---|"
+    );
+    for e in &r.end_to_end {
+        let _ = writeln!(
+            o,
+            "| {} | {:.1}% | {:.1}% | {:.1} MiB |",
+            e.rate,
+            e.gateway.cpu_percent,
+            e.gateway.cpu_percent * 1000.0 / e.rate as f64,
+            e.gateway.rss_mib
+        );
+    }
+    let _ = write!(o, "{END_MARKER}");
+    o
+}
+
+/// `doc` with the generated part replaced by `generated` (or appended
+/// when the markers are missing).
+pub fn splice(doc: &str, generated: &str) -> String {
+    match (doc.find(START_MARKER), doc.find(END_MARKER)) {
+        (Some(start), Some(end)) if start < end => format!(
+            "{}{generated}{}",
+            &doc[..start],
+            &doc[end + END_MARKER.len()..]
+        ),
+        _ => format!("{}\n\n{generated}\n", doc.trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splice_replaces_only_the_generated_part() {
+        let doc = format!("# Title\n\nprose\n\n{START_MARKER}\nold\n{END_MARKER}\n\nmore prose\n");
+        let out = splice(&doc, &format!("{START_MARKER}\nnew\n{END_MARKER}"));
+        assert_eq!(
+            out,
+            format!("# Title\n\nprose\n\n{START_MARKER}\nnew\n{END_MARKER}\n\nmore prose\n")
+        );
+        let appended = splice("# Title\n", &format!("{START_MARKER}\nx\n{END_MARKER}"));
+        assert!(appended.starts_with("# Title\n\n<!--"), "{appended}");
+    }
+
+    #[test]
+    fn verdicts_hold_each_measurement_to_its_target() {
+        let mut r = Results::default();
+        r.producer_perf_max.records_per_second = 100_000.0;
+        r.batch_max.load.orders_per_second = 49_000.0;
+        r.single_at_target.load.orders_per_second = 20_000.0;
+        r.single_at_target.load.latency.p99_ms = 24.0;
+        r.end_to_end_tool.p99_ms = 6.0;
+        r.end_to_end.push(EndToEndRun {
+            rate: E2E_TARGET_RATE,
+            latency: Percentiles {
+                p99_ms: 17.5,
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        r.wasm_gzip_bytes = 400 * 1024;
+        let met: Vec<bool> = verdicts(&r).iter().map(|v| v.met).collect();
+        // Batch 49% < 50%; single met; end to end 17.5 > 2 × 6 + 5; WASM at the bound.
+        assert_eq!(met, [false, true, false, true]);
+    }
+}
