@@ -451,6 +451,15 @@ fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView {
             <Show when=move || feed.with(|f| f.entries().len() == 0)>
                 <p class="hint">"Waiting for records… place an order, or produce to the topic with any Kafka client."</p>
             </Show>
+            <Show when=move || feed.with(|f| f.unlisted() > 0)>
+                <p class="hint" data-testid="unlisted">
+                    {move || feed.with(|f| format!(
+                        "{} records came faster than this list adds them (the newest {} each repaint): counted above, not listed.",
+                        f.unlisted(),
+                        crate::feed::MAX_NEW_ROWS
+                    ))}
+                </p>
+            </Show>
             <ol class="feed" data-testid="feed">
                 <For each=move || feed.with(|f| f.entries().cloned().collect::<Vec<_>>())
                      key=|entry| entry.id() let(entry)>
@@ -510,7 +519,10 @@ fn FeedRow(entry: Arc<FeedEntry>, flow: RwSignal<FlowState>) -> impl IntoView {
 /// the time from production) or still to do.
 #[component]
 fn Fanout(flow: RwSignal<FlowState>, partition: i32, offset: i64) -> impl IntoView {
-    let chips = move || {
+    // A memo: the flow changes several times a second and every row reads
+    // it, but a row's chips only change when one of its services finishes
+    // it. Only then is the row's DOM touched.
+    let chips = Memo::new(move |_| {
         flow.with(|f| {
             let Some(snapshot) = f.snapshot() else {
                 return Vec::new();
@@ -554,12 +566,12 @@ fn Fanout(flow: RwSignal<FlowState>, partition: i32, offset: i64) -> impl IntoVi
                     };
                     (s.name.clone(), state, text)
                 })
-                .collect()
+                .collect::<Vec<_>>()
         })
-    };
+    });
     view! {
         <div class="fanout" data-testid="fanout">
-            {move || chips().into_iter().map(|(service, state, text)| view! {
+            {move || chips.get().into_iter().map(|(service, state, text)| view! {
                 <span class=format!("chip {state}") data-testid="fanout-service" data-service=service data-state=state>
                     {text}
                 </span>

@@ -12,7 +12,14 @@ use wire::{LiveRecord, ServerMessage};
 use crate::stats::{LatencyWindow, Percentiles};
 
 /// How many records the feed shows; older ones leave the page.
-pub const DEFAULT_CAPACITY: usize = 500;
+pub const DEFAULT_CAPACITY: usize = 100;
+
+/// Most live records added to the list by one [`Feed::publish`]. Each row
+/// costs the browser about half a millisecond to build and lay out, so at
+/// 1,000 records a second listing them all kept the main thread busy in
+/// 100-300 ms tasks. The list shows the newest ones of each repaint; the
+/// counters count every record.
+pub const MAX_NEW_ROWS: usize = 25;
 
 /// One record as the feed shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,8 +73,13 @@ pub struct PartitionStats {
 /// Everything the live part of the page shows.
 #[derive(Debug, Clone)]
 pub struct Feed {
-    /// Newest first, at most `capacity`.
+    /// What the list shows: newest first, at most `capacity`.
     entries: VecDeque<Arc<FeedEntry>>,
+    /// Live records not yet listed, newest first, at most [`MAX_NEW_ROWS`].
+    pending: VecDeque<Arc<FeedEntry>>,
+    /// Live records never listed: more arrived between two repaints than
+    /// one repaint lists.
+    unlisted: u64,
     capacity: usize,
     partitions: BTreeMap<i32, PartitionStats>,
     /// Per partition, the next offset this page needs: what it asks a
@@ -93,6 +105,8 @@ impl Feed {
     pub fn new(capacity: usize) -> Self {
         Self {
             entries: VecDeque::with_capacity(capacity),
+            pending: VecDeque::with_capacity(MAX_NEW_ROWS),
+            unlisted: 0,
             capacity,
             partitions: BTreeMap::new(),
             positions: BTreeMap::new(),
@@ -140,9 +154,6 @@ impl Feed {
                 }
                 stats.seen += 1;
                 stats.last_offset = record.offset;
-                if self.entries.len() == self.capacity {
-                    self.entries.pop_back();
-                }
                 let entry = FeedEntry {
                     record,
                     received_at_ms: now_ms,
@@ -156,14 +167,50 @@ impl Feed {
                         self.shown_latency.record(now_ms, ms);
                     }
                 }
-                if self.capacity > 0 {
-                    self.entries.push_front(Arc::new(entry));
+                if self.capacity == 0 {
+                    return;
+                }
+                let entry = Arc::new(entry);
+                if live {
+                    if self.pending.len() == MAX_NEW_ROWS.min(self.capacity) {
+                        self.pending.pop_back();
+                        self.unlisted += 1;
+                    }
+                    self.pending.push_front(entry);
+                } else {
+                    // History is bounded by what the page asked for, and
+                    // listed whole, after any live records that came first.
+                    self.publish();
+                    self.list(entry);
                 }
             }
             ServerMessage::Lagged { missed } => self.missed += missed,
             // The flow's state is kept by `flow::FlowState`.
             ServerMessage::Flow(_) | ServerMessage::Processed { .. } => {}
         }
+    }
+
+    /// Lists the live records that arrived since the last call (at most
+    /// [`MAX_NEW_ROWS`], the newest); true when the list changed.
+    pub fn publish(&mut self) -> bool {
+        let changed = !self.pending.is_empty();
+        while let Some(entry) = self.pending.pop_back() {
+            self.list(entry);
+        }
+        changed
+    }
+
+    fn list(&mut self, entry: Arc<FeedEntry>) {
+        if self.entries.len() == self.capacity {
+            self.entries.pop_back();
+        }
+        self.entries.push_front(entry);
+    }
+
+    /// Live records never listed because they arrived faster than the
+    /// list adds them.
+    pub fn unlisted(&self) -> u64 {
+        self.unlisted
     }
 
     /// Production to the gateway's consumer, over the last minute of live records.
@@ -230,7 +277,8 @@ mod tests {
         })
     }
 
-    fn ids(feed: &Feed) -> Vec<(i32, i64)> {
+    fn ids(feed: &mut Feed) -> Vec<(i32, i64)> {
+        feed.publish();
         feed.entries().map(|e| e.id()).collect()
     }
 
@@ -240,8 +288,49 @@ mod tests {
         for offset in 0..5 {
             feed.apply(record(0, offset), 0);
         }
-        assert_eq!(ids(&feed), [(0, 4), (0, 3), (0, 2)]);
+        assert_eq!(ids(&mut feed), [(0, 4), (0, 3), (0, 2)]);
         assert_eq!(feed.total_seen(), 5);
+    }
+
+    #[test]
+    fn a_repaint_lists_at_most_the_newest_live_records_and_counts_the_rest() {
+        let mut feed = Feed::default();
+        let burst = MAX_NEW_ROWS as i64 + 7;
+        for offset in 0..burst {
+            feed.apply(record(0, offset), 0);
+        }
+        // Nothing listed until the repaint.
+        assert_eq!(feed.entries().len(), 0);
+        assert!(feed.publish());
+        let listed = ids(&mut feed);
+        assert_eq!(listed.len(), MAX_NEW_ROWS);
+        assert_eq!(listed.first(), Some(&(0, burst - 1)));
+        assert_eq!(listed.last(), Some(&(0, 7)));
+        assert_eq!(feed.unlisted(), 7);
+        // Every record is still counted.
+        assert_eq!(feed.total_seen(), burst as u64);
+        assert!(!feed.publish(), "nothing new");
+    }
+
+    #[test]
+    fn history_is_listed_whole_after_the_live_records_before_it() {
+        let mut feed = Feed::default();
+        feed.apply(record(0, 0), 0);
+        feed.apply(
+            ServerMessage::Hello {
+                topic: "orders".into(),
+                history: MAX_NEW_ROWS * 2,
+                positions: vec![],
+            },
+            0,
+        );
+        for offset in 1..=(MAX_NEW_ROWS * 2) as i64 {
+            feed.apply(record(1, offset), 0);
+        }
+        let listed = ids(&mut feed);
+        assert_eq!(listed.len(), MAX_NEW_ROWS * 2 + 1);
+        assert_eq!(listed.last(), Some(&(0, 0)));
+        assert_eq!(feed.unlisted(), 0);
     }
 
     #[test]
@@ -279,7 +368,7 @@ mod tests {
         for offset in 1..4 {
             feed.apply(record(1, offset), 0);
         }
-        assert_eq!(ids(&feed), [(1, 3), (1, 2), (1, 1), (1, 0)]);
+        assert_eq!(ids(&mut feed), [(1, 3), (1, 2), (1, 1), (1, 0)]);
         assert_eq!(feed.total_seen(), 4);
     }
 
@@ -295,7 +384,7 @@ mod tests {
         feed.apply(record(0, 5), 0);
         feed.apply(hello("b"), 0);
         feed.apply(record(0, 0), 0);
-        assert_eq!(ids(&feed), [(0, 0)]);
+        assert_eq!(ids(&mut feed), [(0, 0)]);
         assert_eq!(feed.topic(), Some("b"));
     }
 
@@ -313,6 +402,7 @@ mod tests {
         for offset in 0..3 {
             feed.apply(record(0, offset), 1_010);
         }
+        feed.publish();
         let live: Vec<bool> = feed.entries().map(|e| e.live).collect();
         assert_eq!(live, [true, false, false]);
         let shown: Vec<Option<i64>> = feed.entries().map(|e| e.shown_after_ms()).collect();
@@ -391,6 +481,7 @@ mod tests {
     fn latency_prefers_the_produce_header() {
         let mut feed = Feed::default();
         feed.apply(record(0, 0), 1_010);
+        feed.publish();
         let entry = feed.entries().next().expect("entry").clone();
         assert_eq!(entry.consumed_after_ms(), Some(4));
         assert_eq!(entry.shown_after_ms(), Some(10));

@@ -2,9 +2,10 @@
 //! [`Feed`], and reconnects with backoff whenever the connection ends.
 //!
 //! Messages update the feed without notifying; a repaint is requested at
-//! most once per animation frame, so a busy topic costs one render per frame
-//! however many records arrive. The feed itself is bounded, so a hidden tab
-//! (where animation frames stop) does not grow either.
+//! most once per animation frame, and the feed's list at most four times a
+//! second, so a busy topic costs a bounded amount of rendering however many
+//! records arrive. The feed itself is bounded, so a hidden tab (where
+//! animation frames stop) does not grow either.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -87,31 +88,56 @@ pub(crate) fn start(
     });
 }
 
+/// Least time between two repaints of the feed's list, in milliseconds. A
+/// record after a quiet spell shows on the next frame; a stream of them is
+/// listed a few times a second (see [`crate::feed::MAX_NEW_ROWS`]), which
+/// is as fast as anyone reads and keeps each repaint short.
+const FEED_REPAINT_MS: f64 = 250.0;
+
 /// Which state changed since the last repaint, and whether one is scheduled.
 #[derive(Default)]
 struct Repaint {
     scheduled: Cell<bool>,
     feed: Cell<bool>,
     flow: Cell<bool>,
+    /// When the feed last repainted (`Date.now()`).
+    feed_painted_ms: Cell<f64>,
 }
 
-/// Requests one repaint on the next animation frame, of what changed only:
+/// Requests one repaint, of what changed only, on an animation frame:
 /// records arrive far more often than the flow's state changes, and the
 /// flow's state is read by every feed row.
 fn schedule_repaint(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, repaint: &Rc<Repaint>) {
     if repaint.scheduled.replace(true) {
         return;
     }
+    let wait_ms = if repaint.feed.get() {
+        repaint.feed_painted_ms.get() + FEED_REPAINT_MS - js_sys::Date::now()
+    } else {
+        0.0
+    };
     let repaint = repaint.clone();
-    request_animation_frame(move || {
+    let paint = move || {
         repaint.scheduled.set(false);
         if repaint.feed.replace(false) {
+            repaint.feed_painted_ms.set(js_sys::Date::now());
+            feed.update_untracked(|f| {
+                f.publish();
+            });
             feed.notify();
         }
         if repaint.flow.replace(false) {
             flow.notify();
         }
-    });
+    };
+    if wait_ms > 0.0 {
+        set_timeout(
+            move || request_animation_frame(paint),
+            std::time::Duration::from_millis(wait_ms as u64),
+        );
+    } else {
+        request_animation_frame(paint);
+    }
 }
 
 /// `ws://` or `wss://` on the page's own host; after the first connection,
