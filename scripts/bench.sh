@@ -17,4 +17,4 @@ scripts/build.sh
 cargo build --release --locked -p bench
 # A thousand WebSocket clients: two descriptors each (client and gateway).
 ulimit -n "$(ulimit -Hn)"
-target/release/bench "$@"
+target/release/bench --broker-pid "$(cat "${KAFKA_STATE_DIR:-$repo/.kafka}/broker.pid")" "$@"

@@ -23,6 +23,8 @@ pub struct Run {
     /// The load generator's own CPU, in percent of one core: it shares the
     /// machine with the gateway and the broker.
     pub generator_cpu_percent: f64,
+    /// The broker's CPU, when its process id was given.
+    pub broker_cpu_percent: Option<f64>,
 }
 
 /// End-to-end latency at one rate: order sent → record at a live client.
@@ -194,7 +196,7 @@ fn load_row(out: &mut String, what: &str, run: &Run) {
     let l = &run.load;
     let _ = writeln!(
         out,
-        "| {what} | {:.0} | {} | {} | {} | {} | {} | {:.0}% | {:.1} MiB | {:.0}% |",
+        "| {what} | {:.0} | {} | {} | {} | {} | {} | {:.0}% | {:.1} MiB | {:.0}% | {} |",
         l.orders_per_second,
         l.failed,
         ms(l.latency.p50_ms),
@@ -204,6 +206,8 @@ fn load_row(out: &mut String, what: &str, run: &Run) {
         run.gateway.cpu_percent,
         run.gateway.rss_mib,
         run.generator_cpu_percent,
+        run.broker_cpu_percent
+            .map_or_else(|| "–".to_owned(), |c| format!("{c:.0}%")),
     );
 }
 
@@ -244,11 +248,11 @@ pub fn render(r: &Results, env: &Environment) -> String {
     );
     let _ = writeln!(
         o,
-        "| | orders/s | failed | p50 ms | p99 ms | p99.9 ms | max ms | gateway CPU | gateway RSS | generator CPU |\n|---|---|---|---|---|---|---|---|---|---|"
+        "| | orders/s | failed | p50 ms | p99 ms | p99.9 ms | max ms | gateway CPU | gateway RSS | generator CPU | broker CPU |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let pp = |p: &ProducerPerf| {
         format!(
-            "{:.0} | 0 | {} | {} | {} | {} | – | – | – |",
+            "{:.0} | 0 | {} | {} | {} | {} | – | – | – | – |",
             p.records_per_second,
             ms(p.p50_ms),
             ms(p.p99_ms),

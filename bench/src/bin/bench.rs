@@ -30,6 +30,10 @@ struct Args {
     /// The built dashboard (for the browser measurement and the WASM size).
     #[arg(long, default_value = "dist")]
     static_dir: PathBuf,
+    /// The broker's process id, to show its CPU next to the gateway's
+    /// (scripts/bench.sh passes the local broker's).
+    #[arg(long)]
+    broker_pid: Option<u32>,
     /// Seconds each load measurement runs.
     #[arg(long, default_value_t = 15)]
     seconds: u64,
@@ -42,6 +46,11 @@ struct Args {
     /// Keep-alive connections of the closed-loop single-order run.
     #[arg(long, default_value_t = 64)]
     single_workers: usize,
+    /// Keep-alive connections (requests in flight at most) of the open-loop
+    /// single-order runs: a due order waits for a free one, and that wait
+    /// counts in its latency.
+    #[arg(long, default_value_t = 128)]
+    connections: usize,
     /// Batch requests in flight in the closed-loop batch run.
     #[arg(long, default_value_t = 4)]
     batch_workers: usize,
@@ -180,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
             }
         };
         let pid = gw.pid()?;
-        r.batch_max = measure(pid, async {
+        r.batch_max = measure(pid, args.broker_pid, async {
             load::closed_loop(
                 args.batch_workers,
                 secs,
@@ -190,27 +199,27 @@ async fn main() -> anyhow::Result<()> {
             .await
         })
         .await?;
-        r.single_max = measure(pid, async {
+        r.single_max = measure(pid, args.broker_pid, async {
             load::closed_loop(args.single_workers, secs, 1, single("s")).await
         })
         .await?;
-        r.single_at_target = measure(pid, async {
+        r.single_at_target = measure(pid, args.broker_pid, async {
             let schedule = Schedule {
                 start: Instant::now(),
                 rate: rate as f64,
             };
-            load::open_loop(schedule, secs, 1, MAX_IN_FLIGHT, single("t")).await
+            load::open_loop(schedule, secs, 1, args.connections, single("t")).await
         })
         .await?;
         // Latency at a rate it sustains: 70% of the closed-loop most, in thousands.
         let sustained =
             ((r.single_max.load.orders_per_second * 0.7 / 1000.0).floor() * 1000.0).max(1000.0);
-        r.single_sustained = measure(pid, async {
+        r.single_sustained = measure(pid, args.broker_pid, async {
             let schedule = Schedule {
                 start: Instant::now(),
                 rate: sustained,
             };
-            load::open_loop(schedule, secs, 1, MAX_IN_FLIGHT, single("u")).await
+            load::open_loop(schedule, secs, 1, args.connections, single("u")).await
         })
         .await?;
         gw.stop().await?;
@@ -304,14 +313,20 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Runs `load` while metering the gateway's and this process's CPU.
-async fn measure(pid: u32, load: impl Future<Output = LoadResult>) -> anyhow::Result<Run> {
+async fn measure(
+    pid: u32,
+    broker: Option<u32>,
+    load: impl Future<Output = LoadResult>,
+) -> anyhow::Result<Run> {
     let gateway = Meter::start(pid)?;
     let generator = Meter::start(std::process::id())?;
+    let broker = broker.map(Meter::start).transpose()?;
     let load = load.await;
     Ok(Run {
         load,
         gateway: gateway.stop()?,
         generator_cpu_percent: generator.stop()?.cpu_percent,
+        broker_cpu_percent: broker.map(|b| b.stop()).transpose()?.map(|u| u.cpu_percent),
     })
 }
 
