@@ -25,6 +25,9 @@ pub struct PageMetrics {
     pub dom_elements_max: u64,
     /// Records the page counted as seen during the window.
     pub records_shown: u64,
+    /// Records the gateway dropped for the page (it fell behind), as the
+    /// page reports them.
+    pub records_missed: u64,
 }
 
 /// A page being measured.

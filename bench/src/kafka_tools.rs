@@ -73,6 +73,22 @@ pub async fn delete_topics(repo: &Path, brokers: &str, regex: &str) -> anyhow::R
     Ok(())
 }
 
+/// The arguments both measuring tools take: where, how many, how large.
+fn workload(brokers: &str, topic: &str, records: u64, record_size: usize) -> Vec<String> {
+    [
+        "--bootstrap-server",
+        brokers,
+        "--topic",
+        topic,
+        "--num-records",
+        &records.to_string(),
+        "--record-size",
+        &record_size.to_string(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// `kafka-producer-perf-test`: `records` of `record_size` bytes with
 /// `acks=all`, at `throughput` records/s (-1: as fast as it can).
 pub async fn producer_performance(
@@ -83,21 +99,16 @@ pub async fn producer_performance(
     record_size: usize,
     throughput: i64,
 ) -> anyhow::Result<ProducerPerf> {
-    let args = [
-        "--bootstrap-server",
-        brokers,
-        "--topic",
-        topic,
-        "--num-records",
-        &records.to_string(),
-        "--record-size",
-        &record_size.to_string(),
-        "--throughput",
-        &throughput.to_string(),
-        "--command-property",
-        "acks=all",
-    ]
-    .map(String::from);
+    let mut args = workload(brokers, topic, records, record_size);
+    args.extend(
+        [
+            "--throughput",
+            &throughput.to_string(),
+            "--command-property",
+            "acks=all",
+        ]
+        .map(String::from),
+    );
     let out = run(repo, "org.apache.kafka.tools.ProducerPerformance", &args).await?;
     parse_producer_performance(&out).context("no summary line from ProducerPerformance")
 }
@@ -111,19 +122,8 @@ pub async fn end_to_end_latency(
     records: u64,
     record_size: usize,
 ) -> anyhow::Result<EndToEnd> {
-    let args = [
-        "--bootstrap-server",
-        brokers,
-        "--topic",
-        topic,
-        "--num-records",
-        &records.to_string(),
-        "--producer-acks",
-        "all",
-        "--record-size",
-        &record_size.to_string(),
-    ]
-    .map(String::from);
+    let mut args = workload(brokers, topic, records, record_size);
+    args.extend(["--producer-acks", "all"].map(String::from));
     let out = run(repo, "org.apache.kafka.tools.EndToEndLatency", &args).await?;
     parse_end_to_end(&out).context("no percentiles from EndToEndLatency")
 }

@@ -73,6 +73,11 @@ try {
       worst_frame_gap_ms: m.worstGap,
       dom_elements_max: domMax,
       records_shown: (await seen()) - seenBefore,
+      // What the gateway dropped for this page because it fell behind (the
+      // page says so under the partition table).
+      records_missed: await page.evaluate(
+        () => Number(document.body.innerText.match(/(\d+) missed while this page fell behind/)?.[1] ?? 0),
+      ),
     }),
   );
 } finally {

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bench::process::rss_kib;
 use clap::Parser;
 use futures_util::StreamExt;
 use tokio::sync::{Mutex, Semaphore};
@@ -171,18 +172,6 @@ async fn place(http: &reqwest::Client, url: &str, body: &serde_json::Value) -> O
     }
     let ack: wire::OrderAccepted = response.json().await.ok()?;
     Some(ack.order_id)
-}
-
-/// The process's resident set size, in KiB.
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading the memory of process {pid}"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("no VmRSS line")
 }
 
 /// A WebSocket client reading the live stream in its own task.
