@@ -160,3 +160,45 @@ test('after a gateway restart the page resumes where it left off: each missed or
 
   await dashboard.page.screenshot({ path: join(artifacts, 'dashboard-after-restart.png') });
 });
+
+test('a burst faster than the list adds rows: every record counted, the list bounded, the rest named', async () => {
+  const { page } = dashboard;
+  const seen = () =>
+    page.getByTestId('seen').evaluateAll((cells) => cells.reduce((n, c) => n + Number(c.textContent), 0));
+  const seenBefore = await seen();
+  const burst = 300;
+  const orders = Array.from({ length: burst }, (_, i) => ({
+    customer_id: `burst-${i}`,
+    items: [{ sku: 'BURST-1', quantity: 1, unit_price_cents: 100 }],
+  }));
+  const response = await fetch(`${session.gateway.url}api/orders/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ orders }),
+  });
+  assert.equal(response.status, 202);
+  const ids = new Set((await response.json()).results.map((r) => r.order_id));
+  assert.equal(ids.size, burst);
+
+  // Every record of the burst is counted.
+  await page.waitForFunction(
+    ([cellsBefore, want]) =>
+      [...document.querySelectorAll('[data-testid=seen]')].reduce((n, c) => n + Number(c.textContent), 0) >=
+      cellsBefore + want,
+    [seenBefore, burst],
+  );
+  assert.equal(await seen(), seenBefore + burst);
+
+  // The list stays bounded, and each record of the burst is either listed or
+  // counted as not listed.
+  const unlisted = page.getByTestId('unlisted');
+  await unlisted.waitFor();
+  const rows = await page
+    .getByTestId('feed-row')
+    .evaluateAll((els) => els.map((r) => r.dataset.orderId));
+  assert.ok(rows.length <= 100, `${rows.length} rows in the list`);
+  const listed = rows.filter((id) => ids.has(id)).length;
+  assert.ok(listed > 0 && listed < burst, `${listed} of the burst listed`);
+  assert.equal(listed + Number(await unlisted.getAttribute('data-count')), burst);
+  assert.match(await unlisted.innerText(), /records came faster than this list adds them/);
+});

@@ -452,9 +452,9 @@ fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView {
                 <p class="hint">"Waiting for records… place an order, or produce to the topic with any Kafka client."</p>
             </Show>
             <Show when=move || feed.with(|f| f.unlisted() > 0)>
-                <p class="hint" data-testid="unlisted">
+                <p class="hint" data-testid="unlisted" data-count=move || feed.with(|f| f.unlisted())>
                     {move || feed.with(|f| format!(
-                        "{} records came faster than this list adds them (the newest {} each repaint): counted above, not listed.",
+                        "{} records came faster than this list adds them (the newest {} each repaint): counted in the partition table, not listed.",
                         f.unlisted(),
                         crate::feed::MAX_NEW_ROWS
                     ))}

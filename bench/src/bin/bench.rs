@@ -93,135 +93,218 @@ const MAX_IN_FLIGHT: usize = 1024;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let wants = |part| args.only.is_empty() || args.only.contains(&part);
-    let repo = std::env::current_dir()?;
-    let run_id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
+    let suite = Suite {
+        repo: std::env::current_dir()?,
+        run_id: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(MAX_IN_FLIGHT)
+            .build()?,
+        args,
+    };
     let mut r = Results {
-        seconds: args.seconds,
-        single_workers: args.single_workers,
-        batch_workers: args.batch_workers,
-        batch_size: args.batch_size,
+        seconds: suite.args.seconds,
+        single_workers: suite.args.single_workers,
+        batch_workers: suite.args.batch_workers,
+        batch_size: suite.args.batch_size,
         ..Default::default()
     };
-    let rate = report::SINGLE_TARGET_RATE;
-    let topic = |what: &str| format!("bench-{run_id}-{what}");
-    let secs = Duration::from_secs(args.seconds);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(MAX_IN_FLIGHT)
-        .build()?;
-    let start = |name: &str, extra: &'static [&'static str]| {
-        let name = topic(name);
-        let (bin, brokers, dir) = (&args.gateway_bin, &args.brokers, &args.static_dir);
-        let http = http.clone();
-        async move {
-            let gw = Gateway::start(bin, brokers, dir, &name, extra).await?;
-            warm_up(&http, &gw.addr).await?;
-            anyhow::Ok(gw)
-        }
-    };
-    const QUIET: &[&str] = &["--no-services"];
+    let measured = suite.run(&mut r).await;
+    let _ = kafka_tools::delete_topics(
+        &suite.repo,
+        &suite.args.brokers,
+        &format!("{}-.*", suite.topic_prefix()),
+    )
+    .await;
+    measured?;
 
-    // The size of an order record, so Kafka's tools write the same.
-    let gw = start("probe", QUIET).await?;
-    r.record_size = record_size(&http, &gw.addr).await?;
-    gw.stop().await?;
-    eprintln!("bench: an order record is {} bytes", r.record_size);
+    let (raw, gzip) = wasm_size(&suite.args.static_dir)?;
+    (r.wasm_bytes, r.wasm_gzip_bytes) = (raw, gzip);
+    if !suite.args.only.is_empty() {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let env = environment(&suite.repo, &suite.args).await;
+    let path = &suite.args.write;
+    let doc = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let generated = report::render(&r, &env);
+    std::fs::write(path, report::splice(&doc, &generated))
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("{generated}");
+    for v in report::verdicts(&r) {
+        let met = if v.met { "met" } else { "NOT met" };
+        eprintln!("bench: {} — {} — {met}", v.target, v.measured);
+    }
+    Ok(())
+}
 
-    if wants(Part::Tools) {
-        eprintln!("bench: ProducerPerformance");
-        let pp = topic("producer-perf");
-        kafka_tools::create_topic(&repo, &args.brokers, &pp, 3).await?;
-        r.producer_perf_max = kafka_tools::producer_performance(
-            &repo,
-            &args.brokers,
-            &pp,
-            args.perf_records,
-            r.record_size,
-            -1,
-        )
-        .await?;
+/// Flags for gateways that only serve the measurement: no demo services.
+const QUIET: &[&str] = &["--no-services"];
 
-        r.producer_perf_at_rate = kafka_tools::producer_performance(
-            &repo,
-            &args.brokers,
-            &pp,
-            rate * args.seconds,
-            r.record_size,
-            rate as i64,
-        )
-        .await?;
-        eprintln!("bench: EndToEndLatency");
-        let e2e = topic("end-to-end");
-        kafka_tools::create_topic(&repo, &args.brokers, &e2e, 1).await?;
-        r.end_to_end_tool = kafka_tools::end_to_end_latency(
-            &repo,
-            &args.brokers,
-            &e2e,
-            args.e2e_records,
-            r.record_size,
-        )
-        .await?;
+/// One run of the suite: its flags, and what every part shares.
+struct Suite {
+    args: Args,
+    repo: PathBuf,
+    http: reqwest::Client,
+    /// Names this run's topics (deleted at the end).
+    run_id: u64,
+}
+
+impl Suite {
+    fn wants(&self, part: Part) -> bool {
+        self.args.only.is_empty() || self.args.only.contains(&part)
     }
 
-    if wants(Part::Produce) {
+    fn topic_prefix(&self) -> String {
+        format!("bench-{}", self.run_id)
+    }
+
+    fn topic(&self, what: &str) -> String {
+        format!("{}-{what}", self.topic_prefix())
+    }
+
+    fn duration(&self) -> Duration {
+        Duration::from_secs(self.args.seconds)
+    }
+
+    /// A fresh gateway on a fresh topic, warmed up.
+    async fn gateway(&self, name: &str, extra: &[&str]) -> anyhow::Result<Gateway> {
+        let a = &self.args;
+        let gw = Gateway::start(
+            &a.gateway_bin,
+            &a.brokers,
+            &a.static_dir,
+            &self.topic(name),
+            extra,
+        )
+        .await?;
+        warm_up(&self.http, &gw.addr).await?;
+        Ok(gw)
+    }
+
+    async fn run(&self, r: &mut Results) -> anyhow::Result<()> {
+        // The size of an order record, so Kafka's tools write the same.
+        let gw = self.gateway("probe", QUIET).await?;
+        r.record_size = record_size(&self.http, &gw.addr).await?;
+        gw.stop().await?;
+        eprintln!("bench: an order record is {} bytes", r.record_size);
+        if self.wants(Part::Tools) {
+            self.kafka_tools(r).await?;
+        }
+        if self.wants(Part::Produce) {
+            self.produce(r).await?;
+        }
+        if self.wants(Part::EndToEnd) {
+            for &rate in &self.args.e2e_rates {
+                eprintln!("bench: end to end at {rate}/s");
+                let gw = self.gateway(&format!("e2e-{rate}"), QUIET).await?;
+                let run = fan_out(&gw, &self.http, 1, rate, self.duration()).await?;
+                gw.stop().await?;
+                eprintln!("bench: {run:?}");
+                r.end_to_end.push(EndToEndRun {
+                    rate,
+                    latency: run.latency,
+                    kafka_leg: run.kafka_leg,
+                    missing: run.missing,
+                    gateway: run.gateway,
+                });
+            }
+        }
+        if self.wants(Part::FanOut) {
+            for &clients in &self.args.fan_out_clients {
+                eprintln!("bench: fan-out to {clients} clients");
+                let gw = self.gateway(&format!("fan-out-{clients}"), QUIET).await?;
+                let rate = self.args.fan_out_rate;
+                let run = fan_out(&gw, &self.http, clients, rate, self.duration()).await?;
+                gw.stop().await?;
+                eprintln!("bench: {run:?}");
+                r.fan_out.push(run);
+            }
+        }
+        if self.wants(Part::Browser) {
+            for &rate in &self.args.browser_rates {
+                r.browser.push(self.browser(rate).await?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Kafka's own numbers on the same broker.
+    async fn kafka_tools(&self, r: &mut Results) -> anyhow::Result<()> {
+        let (repo, brokers) = (&self.repo, &self.args.brokers);
+        eprintln!("bench: ProducerPerformance");
+        let pp = self.topic("producer-perf");
+        kafka_tools::create_topic(repo, brokers, &pp, 3).await?;
+        let size = r.record_size;
+        r.producer_perf_max =
+            kafka_tools::producer_performance(repo, brokers, &pp, self.args.perf_records, size, -1)
+                .await?;
+        let rate = report::SINGLE_TARGET_RATE;
+        let records = rate * self.args.seconds;
+        r.producer_perf_at_rate =
+            kafka_tools::producer_performance(repo, brokers, &pp, records, size, rate as i64)
+                .await?;
+        eprintln!("bench: EndToEndLatency");
+        let e2e = self.topic("end-to-end");
+        kafka_tools::create_topic(repo, brokers, &e2e, 1).await?;
+        r.end_to_end_tool =
+            kafka_tools::end_to_end_latency(repo, brokers, &e2e, self.args.e2e_records, size)
+                .await?;
+        Ok(())
+    }
+
+    /// Orders through the gateway: batches and single orders, closed loop
+    /// for the most it takes, open loop for latency at a rate.
+    async fn produce(&self, r: &mut Results) -> anyhow::Result<()> {
         eprintln!("bench: gateway produce");
-        let gw = start("produce", QUIET).await?;
+        let a = &self.args;
+        let gw = self.gateway("produce", QUIET).await?;
+        let (pid, secs) = (gw.pid()?, self.duration());
         let orders = format!("http://{}/api/orders", gw.addr);
         let batches = format!("http://{}/api/orders/batch", gw.addr);
-        let single = {
-            let (http, url) = (http.clone(), orders.clone());
-            move |tag: &'static str| {
+        let single = |tag: &'static str| {
+            let (http, url) = (self.http.clone(), orders.clone());
+            move |seq: u64| {
                 let (http, url) = (http.clone(), url.clone());
-                move |seq: u64| {
-                    let (http, url) = (http.clone(), url.clone());
-                    async move { load::post(&http, &url, load::order_body(tag, seq)).await }
-                }
+                async move { load::post(&http, &url, load::order_body(tag, seq)).await }
             }
         };
         let batch = |tag: &'static str, size: u64| {
-            let (http, url) = (http.clone(), batches.clone());
+            let (http, url) = (self.http.clone(), batches.clone());
             move |first: u64| {
                 let (http, url) = (http.clone(), url.clone());
                 async move { load::post(&http, &url, load::batch_body(tag, first, size)).await }
             }
         };
-        let pid = gw.pid()?;
-        r.batch_max = measure(pid, args.broker_pid, async {
-            load::closed_loop(
-                args.batch_workers,
-                secs,
-                args.batch_size,
-                batch("b", args.batch_size),
-            )
-            .await
-        })
-        .await?;
-        r.single_max = measure(pid, args.broker_pid, async {
-            load::closed_loop(args.single_workers, secs, 1, single("s")).await
-        })
-        .await?;
-        r.single_at_target = measure(pid, args.broker_pid, async {
+        let open_loop = |rate: f64, tag| {
             let schedule = Schedule {
                 start: Instant::now(),
-                rate: rate as f64,
+                rate,
             };
-            load::open_loop(schedule, secs, 1, args.connections, single("t")).await
-        })
+            load::open_loop(schedule, secs, 1, a.connections, single(tag))
+        };
+        let broker = a.broker_pid;
+        let all = batch("b", a.batch_size);
+        r.batch_max = measure(
+            pid,
+            broker,
+            load::closed_loop(a.batch_workers, secs, a.batch_size, all),
+        )
         .await?;
+        r.single_max = measure(
+            pid,
+            broker,
+            load::closed_loop(a.single_workers, secs, 1, single("s")),
+        )
+        .await?;
+        let target = report::SINGLE_TARGET_RATE as f64;
+        r.single_at_target = measure(pid, broker, open_loop(target, "t")).await?;
         // Latency at a rate it sustains: 70% of the closed-loop most, in thousands.
         let sustained =
             ((r.single_max.load.orders_per_second * 0.7 / 1000.0).floor() * 1000.0).max(1000.0);
-        r.single_sustained = measure(pid, args.broker_pid, async {
-            let schedule = Schedule {
-                start: Instant::now(),
-                rate: sustained,
-            };
-            load::open_loop(schedule, secs, 1, args.connections, single("u")).await
-        })
-        .await?;
+        r.single_sustained = measure(pid, broker, open_loop(sustained, "u")).await?;
         gw.stop().await?;
         for run in [
             &r.batch_max,
@@ -231,36 +314,14 @@ async fn main() -> anyhow::Result<()> {
         ] {
             eprintln!("bench: {run:?}");
         }
+        Ok(())
     }
 
-    for &rate in args.e2e_rates.iter().filter(|_| wants(Part::EndToEnd)) {
-        eprintln!("bench: end to end at {rate}/s");
-        let gw = start(&format!("e2e-{rate}"), QUIET).await?;
-        let (run, _) = fan_out(&gw, &http, 1, rate, secs).await?;
-        eprintln!("bench: {run:?}");
-        r.end_to_end.push(EndToEndRun {
-            rate,
-            latency: run.latency,
-            kafka_leg: run.kafka_leg,
-            missing: run.missing,
-            gateway: run.gateway,
-        });
-        gw.stop().await?;
-    }
-
-    for &clients in args.fan_out_clients.iter().filter(|_| wants(Part::FanOut)) {
-        eprintln!("bench: fan-out to {clients} clients");
-        let gw = start(&format!("fan-out-{clients}"), QUIET).await?;
-        let (run, _) = fan_out(&gw, &http, clients, args.fan_out_rate, secs).await?;
-        eprintln!("bench: {run:?}");
-        r.fan_out.push(run);
-        gw.stop().await?;
-    }
-
-    for &rate in args.browser_rates.iter().filter(|_| wants(Part::Browser)) {
+    /// The dashboard in headless Chromium while `rate` orders a second flow.
+    async fn browser(&self, rate: u64) -> anyhow::Result<BrowserRun> {
         eprintln!("bench: browser at {rate}/s");
-        let gw = start(&format!("browser-{rate}"), &[]).await?;
-        let page = Page::open(&repo, &format!("http://{}/", gw.addr)).await?;
+        let gw = self.gateway(&format!("browser-{rate}"), &[]).await?;
+        let page = Page::open(&self.repo, &format!("http://{}/", gw.addr)).await?;
         // Batches every 10 ms: the rate without 10,000 requests a second.
         let per_batch = (rate / 100).max(1);
         let url = format!("http://{}/api/orders/batch", gw.addr);
@@ -268,48 +329,22 @@ async fn main() -> anyhow::Result<()> {
             start: Instant::now(),
             rate: rate as f64,
         };
-        let sent = load::open_loop(schedule, secs, per_batch, MAX_IN_FLIGHT, {
-            let http = http.clone();
-            move |first| {
-                let (http, url) = (http.clone(), url.clone());
-                async move { load::post(&http, &url, load::batch_body("w", first, per_batch)).await }
-            }
+        let http = self.http.clone();
+        let sent = load::open_loop(schedule, self.duration(), per_batch, MAX_IN_FLIGHT, move |first| {
+            let (http, url) = (http.clone(), url.clone());
+            async move { load::post(&http, &url, load::batch_body("w", first, per_batch)).await }
         })
         .await;
         // A second for the last records to reach the page.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        r.browser.push(BrowserRun {
+        let page = page.finish().await?;
+        gw.stop().await?;
+        Ok(BrowserRun {
             rate,
             sent: sent.acked,
-            page: page.finish().await?,
-        });
-        gw.stop().await?;
+            page,
+        })
     }
-
-    let (raw, gzip) = wasm_size(&args.static_dir)?;
-    (r.wasm_bytes, r.wasm_gzip_bytes) = (raw, gzip);
-
-    let _ = kafka_tools::delete_topics(&repo, &args.brokers, &format!("bench-{run_id}-.*")).await;
-
-    if !args.only.is_empty() {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(());
-    }
-    let env = environment(&repo, &args).await;
-    let doc = std::fs::read_to_string(&args.write).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let generated = report::render(&r, &env);
-    std::fs::write(&args.write, report::splice(&doc, &generated))
-        .with_context(|| format!("writing {}", args.write.display()))?;
-    println!("{generated}");
-    for v in report::verdicts(&r) {
-        eprintln!(
-            "bench: {} — {} — {}",
-            v.target,
-            v.measured,
-            if v.met { "met" } else { "NOT met" }
-        );
-    }
-    Ok(())
 }
 
 /// Runs `load` while metering the gateway's and this process's CPU.
@@ -339,7 +374,7 @@ async fn fan_out(
     clients: u64,
     rate: u64,
     duration: Duration,
-) -> anyhow::Result<(FanOutRun, LoadResult)> {
+) -> anyhow::Result<FanOutRun> {
     let tag: Arc<str> = Arc::from("f");
     let schedule = Arc::new(OnceLock::new());
     let expected = rate * duration.as_secs();
@@ -390,7 +425,7 @@ async fn fan_out(
     run.latency = latencies.percentiles();
     run.kafka_leg = kafka_leg.percentiles();
     run.missing = (sent.acked * clients).saturating_sub(received);
-    Ok((run, sent))
+    Ok(run)
 }
 
 /// A new gateway's first orders wait for the topic's metadata, the broker
