@@ -13,7 +13,6 @@ pub struct Gateway {
     child: Child,
     /// host:port it listens on.
     pub addr: String,
-    pub topic: String,
 }
 
 impl Gateway {
@@ -40,11 +39,7 @@ impl Gateway {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        let gateway = Self {
-            child,
-            addr,
-            topic: topic.to_owned(),
-        };
+        let gateway = Self { child, addr };
         let health = format!("http://{}/api/health", gateway.addr);
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
