@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use wire::live::PartitionOffset;
+use wire::stream::PartitionOffset;
 use wire::{LiveRecord, ServerMessage};
 
 use crate::stats::{LatencyWindow, Percentiles};
@@ -251,7 +251,7 @@ impl Feed {
         let positions = self
             .positions
             .iter()
-            .take(wire::live::MAX_RESUME_PARTITIONS)
+            .take(wire::stream::MAX_RESUME_PARTITIONS)
             .map(|(&partition, &offset)| PartitionOffset { partition, offset })
             .collect();
         Some((topic, positions))

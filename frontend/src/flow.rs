@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use wire::live::{FlowSnapshot, ProcessedOrder};
+use wire::stream::{FlowSnapshot, ProcessedOrder};
 
 use crate::stats::{LatencyWindow, Percentiles};
 

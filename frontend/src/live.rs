@@ -152,7 +152,7 @@ fn url(feed: &Feed) -> String {
     let mut url = format!("{scheme}://{host}/ws?last={HISTORY_PER_PARTITION}");
     if let Some((topic, positions)) = feed.resume() {
         let topic = String::from(js_sys::encode_uri_component(topic));
-        let resume = wire::live::resume_param(positions);
+        let resume = wire::stream::resume_param(positions);
         url.push_str(&format!("&topic={topic}&resume={resume}"));
     }
     url

@@ -6,14 +6,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use wire::NewOrder;
-use wire::live::{parse_resume, resume_param};
+use wire::stream::{parse_resume, resume_param};
 
 fuzz_target!(|bytes: &[u8]| {
-    match gateway::orders::parse::<NewOrder>(bytes) {
+    match gateway::http::extract::parse::<NewOrder>(bytes) {
         Ok(order) => {
             let _ = order.validate();
             let again = serde_json::to_vec(&order).expect("serialize");
-            assert_eq!(gateway::orders::parse::<NewOrder>(&again).ok(), Some(order));
+            assert_eq!(gateway::http::extract::parse::<NewOrder>(&again).ok(), Some(order));
         }
         Err(err) => assert!(!err.body().message.is_empty()),
     }

@@ -39,9 +39,9 @@ fuzz_target!(|input: Record| {
         input.offset,
         (!input.headers.is_empty()).then_some(headers),
     );
-    let live = gateway::record::to_live(&message, 0);
+    let live = gateway::kafka::record::to_live(&message, 0);
     assert_eq!(live.size, size);
-    use gateway::record::{MAX_HEADERS, MAX_SHORT_TEXT_BYTES};
+    use gateway::kafka::record::{MAX_HEADERS, MAX_SHORT_TEXT_BYTES};
     assert!(live.headers.len() <= MAX_HEADERS);
     assert!(
         live.key
@@ -57,9 +57,9 @@ fuzz_target!(|input: Record| {
         );
     }
     match &live.payload {
-        Payload::Text { text, .. } => assert!(text.len() <= gateway::record::MAX_SHOWN_BYTES),
+        Payload::Text { text, .. } => assert!(text.len() <= gateway::kafka::record::MAX_SHOWN_BYTES),
         Payload::Binary { hex, .. } => assert!(hex.len() <= 2 * 256),
-        Payload::Json { .. } => assert!(size <= gateway::record::MAX_SHOWN_BYTES),
+        Payload::Json { .. } => assert!(size <= gateway::kafka::record::MAX_SHOWN_BYTES),
         Payload::Null => assert!(size == 0),
     }
     let frame = serde_json::to_string(&ServerMessage::Record(live.clone())).expect("a frame");

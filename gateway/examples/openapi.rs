@@ -2,5 +2,5 @@
 //! serves), for tools that want it without a running gateway.
 
 fn main() {
-    println!("{:#}", gateway::openapi::build());
+    println!("{:#}", gateway::http::openapi::build());
 }

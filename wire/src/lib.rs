@@ -4,7 +4,7 @@
 //!   satisfy, and the record the gateway writes to Kafka.
 //! - [`api`]: the other REST bodies: the acknowledgement, the one error shape,
 //!   health, groups, replay and topics.
-//! - [`live`]: the messages of the `GET /ws` stream.
+//! - [`stream`]: the messages of the `GET /ws` stream, the stream protocol.
 //! - [`load`]: the load generator's request and progress.
 //! - [`services`]: the demo services (consumer groups the gateway runs) and
 //!   the commands that stop, start and scale them.
@@ -16,11 +16,11 @@
 
 pub mod api;
 pub mod headers;
-pub mod live;
 pub mod load;
 pub mod order;
 pub mod services;
+pub mod stream;
 
 pub use api::{ErrorBody, ErrorCode, Health, OrderAccepted};
-pub use live::{LiveRecord, Payload, RecordHeader, ServerMessage};
 pub use order::{FieldError, NewOrder, Order, OrderItem};
+pub use stream::{LiveRecord, Payload, RecordHeader, ServerMessage};

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite;
-use wire::live::PartitionOffset;
+use wire::stream::PartitionOffset;
 use wire::{LiveRecord, ServerMessage};
 
 /// The longest any single awaited event may take before a test fails.

@@ -169,7 +169,7 @@ async fn oversized_body_is_413_and_writes_nothing() {
     let app = spawn_app().await;
     app.wait_healthy().await;
     let mut big = order("c");
-    big["customer_id"] = json!("x".repeat(gateway::orders::MAX_BODY_BYTES));
+    big["customer_id"] = json!("x".repeat(gateway::http::extract::MAX_BODY_BYTES));
     let response = app.post_order(&big).await;
     assert_refused(&app, response, 413, ErrorCode::PayloadTooLarge, None).await;
 }

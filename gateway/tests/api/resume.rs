@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use wire::live::{PartitionOffset, resume_param};
+use wire::stream::{PartitionOffset, resume_param};
 use wire::{LiveRecord, Payload};
 
 use crate::helpers::*;

@@ -7,8 +7,8 @@ use gateway::config::ServiceSpec;
 use serde_json::json;
 use wire::ServerMessage;
 use wire::api::GroupView;
-use wire::live::FlowSnapshot;
 use wire::services::ServiceView;
+use wire::stream::FlowSnapshot;
 
 use crate::helpers::*;
 

@@ -1,72 +1,71 @@
-//! The live view: one consumer reads the topic, and a [`Hub`] fans every
-//! record out to all WebSocket clients, along with the flow's state and the
-//! demo services' progress.
+//! The hub of one watched topic: it fans every record out to all of the
+//! topic's stream clients, along with the flow's state and the demo
+//! services' progress, and keeps the most recent records per partition for
+//! clients that connect later or resume.
 //!
-//! Each record is serialized once; clients share the frame. The consumer
-//! never waits for a client: each client reads from a bounded broadcast
-//! queue, and one that falls behind is told how many records it missed.
-//! State snapshots are "latest wins" (a watch channel) and progress batches
-//! have a queue of their own, so neither crowds records out of a client's
-//! queue.
+//! Each message is encoded once into a frame that every client shares; the
+//! frame type is the HTTP edge's (so a frame goes out as it is, without a
+//! copy or a second UTF-8 check per client). The consumer never waits for a
+//! client: each client reads from a bounded broadcast queue, and one that
+//! falls behind is told how many records it missed. State snapshots are
+//! "latest wins" (a watch channel) and progress batches have a queue of
+//! their own, so neither crowds records out of a client's queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{broadcast, watch};
-use tokio_util::sync::CancellationToken;
 use wire::ServerMessage;
-use wire::api::{ReplayRange, TopicHealth};
-use wire::live::PartitionOffset;
+use wire::api::ReplayRange;
+use wire::stream::PartitionOffset;
 
-use crate::produce::now_ms;
-use crate::record;
 use crate::sync::lock;
-use crate::topic::Topic;
 
-/// One serialized [`ServerMessage`], shared by every client that sends it.
-pub(crate) type Frame = Utf8Bytes;
+/// One encoded [`ServerMessage`], cheap to clone and shared by every client
+/// that sends it. Made from the JSON text, so it is valid UTF-8 by
+/// construction.
+pub(crate) trait Frame: Clone + From<String> + Send + Sync + 'static {}
 
-/// Serializes a message into a frame.
-pub(crate) fn frame(message: &ServerMessage) -> Frame {
+impl<T: Clone + From<String> + Send + Sync + 'static> Frame for T {}
+
+/// Encodes a message into a frame.
+pub(crate) fn encode<F: Frame>(message: &ServerMessage) -> F {
     // ServerMessage is plain data; serializing it cannot fail.
-    Utf8Bytes::from(serde_json::to_string(message).unwrap_or_default())
+    F::from(serde_json::to_string(message).unwrap_or_default())
 }
 
 /// Fans records out to clients and keeps the most recent ones per partition.
-pub(crate) struct Hub {
+pub(crate) struct Hub<F> {
     /// A std mutex, not tokio's: it is held only to push or copy a few frames
     /// (reference-counted, so copies are cheap) and never across an await.
     /// Publishing and subscribing under the same lock is what guarantees a
     /// new client no gap and no duplicate between its history and live records.
-    history: Mutex<History>,
-    sender: broadcast::Sender<Published>,
+    history: Mutex<History<F>>,
+    sender: broadcast::Sender<Published<F>>,
     /// The latest flow snapshot.
-    flow: watch::Sender<Option<Frame>>,
+    flow: watch::Sender<Option<F>>,
     /// The demo services' progress batches.
-    processed: broadcast::Sender<Frame>,
+    processed: broadcast::Sender<F>,
     /// Whether the consumer is assigned to the topic and reading.
     consuming: watch::Sender<bool>,
 }
 
 /// A record's frame with its position, which a resuming client filters on.
 #[derive(Clone)]
-pub(crate) struct Published {
+pub(crate) struct Published<F> {
     pub(crate) partition: i32,
     pub(crate) offset: i64,
-    pub(crate) frame: Frame,
+    pub(crate) frame: F,
 }
 
 /// What one client reads from the hub.
-pub(crate) struct Subscription {
+pub(crate) struct Subscription<F> {
     /// Recent records, oldest first, sent before the live ones.
-    pub(crate) history: Vec<Frame>,
-    pub(crate) records: broadcast::Receiver<Published>,
-    pub(crate) flow: watch::Receiver<Option<Frame>>,
-    pub(crate) processed: broadcast::Receiver<Frame>,
+    pub(crate) history: Vec<F>,
+    pub(crate) records: broadcast::Receiver<Published<F>>,
+    pub(crate) flow: watch::Receiver<Option<F>>,
+    pub(crate) processed: broadcast::Receiver<F>,
     /// Where this client's records start, per partition.
     pub(crate) positions: Vec<PartitionOffset>,
     /// Of a resuming client: what it still needs that the hub no longer
@@ -81,16 +80,16 @@ pub(crate) struct Subscription {
 /// counters in the next flow snapshot stay right).
 const PROCESSED_QUEUE: usize = 256;
 
-struct History {
-    per_partition: HashMap<i32, PartitionHistory>,
+struct History<F> {
+    per_partition: HashMap<i32, PartitionHistory<F>>,
     next_seq: u64,
     capacity: usize,
 }
 
-struct PartitionHistory {
+struct PartitionHistory<F> {
     /// Most recent frames, each with its publish sequence number (so
     /// histories of several partitions merge in consumed order) and offset.
-    frames: VecDeque<(u64, i64, Frame)>,
+    frames: VecDeque<(u64, i64, F)>,
     /// Every record of the partition at or after this offset is in `frames`
     /// or is still to be published: where what the hub can give starts.
     covered_from: i64,
@@ -98,7 +97,7 @@ struct PartitionHistory {
     next: i64,
 }
 
-impl PartitionHistory {
+impl<F> PartitionHistory<F> {
     fn starting_at(offset: i64) -> Self {
         Self {
             frames: VecDeque::new(),
@@ -108,7 +107,7 @@ impl PartitionHistory {
     }
 }
 
-impl Hub {
+impl<F: Frame> Hub<F> {
     /// `history`: frames kept per partition; `client_queue`: how far a client
     /// may fall behind before it misses records.
     pub(crate) fn new(history: usize, client_queue: usize) -> Self {
@@ -127,12 +126,12 @@ impl Hub {
     }
 
     /// Replaces the flow snapshot every client is sent.
-    pub(crate) fn set_flow(&self, frame: Frame) {
+    pub(crate) fn set_flow(&self, frame: F) {
         self.flow.send_replace(Some(frame));
     }
 
     /// Sends a progress batch to every client.
-    pub(crate) fn publish_processed(&self, frame: Frame) {
+    pub(crate) fn publish_processed(&self, frame: F) {
         // An error only means no client is connected.
         let _ = self.processed.send(frame);
     }
@@ -146,7 +145,7 @@ impl Hub {
     }
 
     /// Sends a record's frame to every client and remembers it.
-    pub(crate) fn publish(&self, partition: i32, offset: i64, frame: Frame) {
+    pub(crate) fn publish(&self, partition: i32, offset: i64, frame: F) {
         let mut history = lock(&self.history);
         let seq = history.next_seq;
         history.next_seq += 1;
@@ -179,10 +178,10 @@ impl Hub {
     /// `gaps`); for the others up to `last` recent frames; all in the order
     /// they were consumed, then every frame published after them. And the
     /// flow and progress streams.
-    pub(crate) fn subscribe(&self, last: usize, resume: &[PartitionOffset]) -> Subscription {
+    pub(crate) fn subscribe(&self, last: usize, resume: &[PartitionOffset]) -> Subscription<F> {
         let history = lock(&self.history);
         let records = self.sender.subscribe();
-        let mut sent: Vec<&(u64, i64, Frame)> = Vec::new();
+        let mut sent: Vec<&(u64, i64, F)> = Vec::new();
         let mut positions = Vec::with_capacity(history.per_partition.len());
         let mut gaps = Vec::new();
         let mut skip_below = HashMap::new();
@@ -240,6 +239,11 @@ impl Hub {
         *self.consuming.borrow()
     }
 
+    /// Says whether the consumer reads the topic.
+    pub(crate) fn set_consuming(&self, consuming: bool) {
+        self.consuming.send_replace(consuming);
+    }
+
     /// Waits until the consumer reads the topic, at most `timeout`; whether it does.
     pub(crate) async fn wait_consuming(&self, timeout: Duration) -> bool {
         let mut consuming = self.consuming.subscribe();
@@ -249,158 +253,12 @@ impl Hub {
     }
 }
 
-/// Reads the topic into `hub` until `shutdown`: waits (with backoff) until
-/// the broker answers and the topic exists (creating it if needed), says so
-/// on `topic_ready`, assigns
-/// every partition starting `history` records from its end, and publishes
-/// every record. Partitions added to the topic later are picked up.
-pub(crate) async fn consume(
-    consumer: StreamConsumer,
-    topic: Topic,
-    create: (i32, i32),
-    history: u64,
-    hub: &Hub,
-    topic_ready: tokio::sync::watch::Sender<bool>,
-    shutdown: CancellationToken,
-) {
-    let (partitions, replication) = create;
-    let ensured = retry("topic not available yet", &shutdown, || async {
-        topic
-            .ensure(partitions, replication)
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await;
-    if ensured.is_none() {
-        return;
-    }
-    topic_ready.send_replace(true);
-    // Explicit start offsets, not "the last N": the hub must know where each
-    // partition's records start to resume a client exactly.
-    let described = retry("could not read where the topic ends", &shutdown, || async {
-        match topic.describe().await {
-            Ok(Some(health)) => Ok(health),
-            Ok(None) => Err("the topic has no partitions yet".to_owned()),
-            Err(err) => Err(err.to_string()),
-        }
-    })
-    .await;
-    let Some(described) = described else {
-        return;
-    };
-    let starts = start_offsets(&described, history);
-    for &(partition, offset) in &starts {
-        hub.start(partition, offset);
-    }
-    let mut assigned: Vec<i32> = starts.iter().map(|&(p, _)| p).collect();
-    if let Err(err) = assign(&consumer, topic.name(), &starts, false) {
-        tracing::error!(%err, "could not assign the topic's partitions to the live consumer");
-        return;
-    }
-    hub.consuming.send_replace(true);
-    tracing::info!(topic = topic.name(), partitions = ?assigned, "live view consuming");
-
-    let mut refresh = tokio::time::interval(Duration::from_secs(10));
-    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            received = consumer.recv() => match received {
-                Ok(message) => {
-                    let live = record::to_live(&message, now_ms());
-                    hub.publish(live.partition, live.offset, frame(&ServerMessage::Record(live)));
-                }
-                // Transport errors while the broker is away: librdkafka
-                // reconnects by itself, and recv waits for the next event.
-                Err(err) => tracing::debug!(%err, "live consumer"),
-            },
-            _ = refresh.tick() => {
-                // New partitions are read from their beginning: every record
-                // in them was written after the gateway started watching.
-                if let Ok(Some(now)) = topic.partition_ids().await {
-                    // (Offset 0 stands for the log start, wherever it is.)
-                    let added: Vec<(i32, i64)> = now.iter().filter(|p| !assigned.contains(p)).map(|&p| (p, 0)).collect();
-                    if !added.is_empty() {
-                        for &(partition, offset) in &added {
-                            hub.start(partition, offset);
-                        }
-                        match assign(&consumer, topic.name(), &added, true) {
-                            Ok(()) => {
-                                tracing::info!(partitions = ?added, "live view picked up new partitions");
-                                assigned = now;
-                            }
-                            Err(err) => tracing::warn!(%err, "could not assign new partitions"),
-                        }
-                    }
-                }
-            }
-        }
-    }
-    hub.consuming.send_replace(false);
-}
-
-/// Calls `attempt` until it succeeds, backing off from 200 ms to 5 s and
-/// logging why it failed (`what`); `None` on shutdown.
-async fn retry<T, Fut>(
-    what: &str,
-    shutdown: &CancellationToken,
-    mut attempt: impl FnMut() -> Fut,
-) -> Option<T>
-where
-    Fut: Future<Output = Result<T, String>>,
-{
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        match attempt().await {
-            Ok(value) => return Some(value),
-            Err(err) => tracing::warn!(%err, retry_in = ?backoff, "{what}"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
-}
-
-/// Where the live consumer starts in each partition: `history` records
-/// before the end, or the log start.
-fn start_offsets(topic: &TopicHealth, history: u64) -> Vec<(i32, i64)> {
-    let history = i64::try_from(history).unwrap_or(i64::MAX);
-    topic
-        .partitions
-        .iter()
-        .map(|p| {
-            (
-                p.id,
-                p.high_watermark
-                    .saturating_sub(history)
-                    .max(p.low_watermark),
-            )
-        })
-        .collect()
-}
-
-fn assign(
-    consumer: &StreamConsumer,
-    topic: &str,
-    starts: &[(i32, i64)],
-    incremental: bool,
-) -> rdkafka::error::KafkaResult<()> {
-    let mut list = TopicPartitionList::new();
-    for &(p, offset) in starts {
-        list.add_partition_offset(topic, p, Offset::Offset(offset))?;
-    }
-    if incremental {
-        consumer.incremental_assign(&list)
-    } else {
-        consumer.assign(&list)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tests' frames are plain strings.
+    type Frame = String;
 
     fn texts(frames: &[Frame]) -> Vec<&str> {
         frames.iter().map(Frame::as_str).collect()
@@ -412,7 +270,7 @@ mod tests {
 
     /// A hub holding `capacity` frames per partition, fed the given
     /// (partition, offset, text) records; partitions start at offset 0.
-    fn hub_with(capacity: usize, records: &[(i32, i64, &str)]) -> Hub {
+    fn hub_with(capacity: usize, records: &[(i32, i64, &str)]) -> Hub<Frame> {
         let hub = Hub::new(capacity, 16);
         hub.start(0, 0);
         hub.start(1, 0);
@@ -518,7 +376,7 @@ mod tests {
 
     #[test]
     fn a_client_that_falls_behind_learns_how_much_it_missed() {
-        let hub = Hub::new(0, 4);
+        let hub = Hub::<Frame>::new(0, 4);
         let mut records = hub.subscribe(0, &[]).records;
         for i in 0..10 {
             hub.publish(0, i, Frame::from(i.to_string()));
@@ -531,28 +389,8 @@ mod tests {
     }
 
     #[test]
-    fn the_live_view_starts_history_records_before_the_end_or_at_the_log_start() {
-        let partition = |id, low_watermark, high_watermark| wire::api::PartitionHealth {
-            id,
-            leader: 1,
-            low_watermark,
-            high_watermark,
-        };
-        let topic = TopicHealth {
-            name: "t".into(),
-            partitions: vec![
-                partition(0, 0, 500),
-                partition(1, 80, 120),
-                partition(2, 0, 0),
-            ],
-        };
-        assert_eq!(start_offsets(&topic, 100), [(0, 400), (1, 80), (2, 0)]);
-        assert_eq!(start_offsets(&topic, 0), [(0, 500), (1, 120), (2, 0)]);
-    }
-
-    #[test]
     fn clients_are_counted() {
-        let hub = Hub::new(0, 4);
+        let hub = Hub::<Frame>::new(0, 4);
         let a = hub.subscribe(0, &[]);
         let b = hub.subscribe(0, &[]);
         assert_eq!(hub.clients(), 2);

@@ -4,20 +4,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use rdkafka::error::RDKafkaErrorCode;
 use wire::api::{NewTopic, TopicSummary};
 
-use crate::AppState;
-use crate::error::ApiError;
-use crate::orders::StrictJson;
-use crate::topic::CreateError;
+use super::AppState;
+use super::error::{ApiError, topic_not_created};
+use super::extract::StrictJson;
 
 /// `GET /api/topics`.
 pub(crate) async fn list(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<TopicSummary>>, ApiError> {
     state
-        .topic
+        .core
+        .admin
         .list_all()
         .await
         .map(Json)
@@ -34,7 +33,8 @@ pub(crate) async fn create(
         .replication_factor
         .unwrap_or(state.config.replication_factor);
     match state
-        .topic
+        .core
+        .admin
         .create(&topic.name, topic.partitions, replication)
         .await
     {
@@ -45,22 +45,6 @@ pub(crate) async fn create(
                 partitions: usize::try_from(topic.partitions).unwrap_or(0),
             }),
         )),
-        Err(CreateError::Exists) => Err(ApiError::TopicExists(topic.name)),
-        Err(CreateError::Rejected(code)) => Err(refused(code)),
-        Err(CreateError::Kafka(err)) => Err(ApiError::BrokerUnavailable(err.to_string())),
-    }
-}
-
-/// The broker's refusal, named after the field it is about when it is.
-fn refused(code: RDKafkaErrorCode) -> ApiError {
-    let field = match code {
-        RDKafkaErrorCode::InvalidReplicationFactor => "replication_factor",
-        RDKafkaErrorCode::InvalidPartitions => "partitions",
-        RDKafkaErrorCode::InvalidTopic => "name",
-        _ => return ApiError::BrokerUnavailable(format!("the broker refused: {code}")),
-    };
-    ApiError::InvalidField {
-        field: field.into(),
-        message: format!("the broker refused: {code}"),
+        Err(err) => Err(topic_not_created(topic.name, err)),
     }
 }

@@ -15,27 +15,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::{Path, State};
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
-};
-use rdkafka::error::KafkaError;
-use rdkafka::message::BorrowedMessage;
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientContext, Message};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use wire::headers;
-use wire::live::ProcessedOrder;
 use wire::services::{MAX_ATTEMPTS, MemberAssignment, ServiceUpdate, ServiceView};
+use wire::stream::ProcessedOrder;
 
+use crate::clock::now_ms;
 use crate::config::{Config, ServiceSpec};
-use crate::error::ApiError;
-use crate::orders::StrictJson;
-use crate::produce::now_ms;
+use crate::kafka;
+use crate::kafka::member::{Delivery, MemberConsumer, Rebalances};
 use crate::sync::lock;
-use crate::{AppState, kafka, record};
 
 /// How long a stopping member may take to commit and leave its group before
 /// the gateway stops waiting for it.
@@ -43,28 +32,6 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Finished orders a service holds until they are sent to browsers; beyond
 /// this, between two sends, the oldest are not sent (the counters still are).
 const MAX_PENDING: usize = 4096;
-
-/// `GET /api/services`.
-pub(crate) async fn list(State(state): State<AppState>) -> Json<Vec<ServiceView>> {
-    Json(state.services.views())
-}
-
-/// `PATCH /api/services/{name}`: stop, start, scale or retune one service.
-/// Answers once the change is made: stopped members have committed and left
-/// the group, new members are joining it.
-pub(crate) async fn update(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    StrictJson(update): StrictJson<ServiceUpdate>,
-) -> Result<Json<ServiceView>, ApiError> {
-    update.validate()?;
-    let service = state
-        .services
-        .get(&name)
-        .ok_or(ApiError::NoSuchService(name))?;
-    service.update(&update, state.services.ready()).await;
-    Ok(Json(service.view()))
-}
 
 /// Every demo service of this gateway.
 pub(crate) struct Services {
@@ -99,8 +66,14 @@ impl Services {
         self.ready.load(Ordering::Acquire)
     }
 
-    fn get(&self, name: &str) -> Option<&Service> {
-        self.list.iter().find(|s| s.shared.name == name)
+    /// Stops, starts, scales or retunes the service named `name`; answers
+    /// once the change is made (stopped members have committed and left the
+    /// group, new members are joining it) with the service as changed, or
+    /// `None` when there is no such service.
+    pub(crate) async fn update(&self, name: &str, update: &ServiceUpdate) -> Option<ServiceView> {
+        let service = self.list.iter().find(|s| s.shared.name == name)?;
+        service.update(update, self.ready()).await;
+        Some(service.view())
     }
 
     pub(crate) fn views(&self) -> Vec<ServiceView> {
@@ -283,15 +256,13 @@ impl Service {
         }
     }
 
-    fn spawn_member(&self, number: u32) -> Result<Member, KafkaError> {
+    fn spawn_member(&self, number: u32) -> Result<Member, kafka::Error> {
         let client_id = format!("{}-{number}", self.shared.group_id);
-        let context = MemberContext {
+        let slot = AssignmentSlot {
             shared: self.shared.clone(),
             client_id: client_id.clone(),
         };
-        let consumer =
-            kafka::member_consumer(&self.config, &self.shared.group_id, &client_id, context)?;
-        consumer.subscribe(&[&self.config.topic])?;
+        let consumer = MemberConsumer::join(&self.config, &self.shared.group_id, &client_id, slot)?;
         lock(&self.shared.assignments).insert(client_id.clone(), Vec::new());
         let stop = CancellationToken::new();
         let task = tokio::spawn(run_member(
@@ -307,7 +278,7 @@ impl Service {
 /// One member's life: process every order it is given until told to stop,
 /// then commit what it processed and leave the group.
 async fn run_member(
-    consumer: StreamConsumer<MemberContext>,
+    consumer: MemberConsumer<AssignmentSlot>,
     shared: Arc<Shared>,
     (number, client_id): (u32, String),
     stop: CancellationToken,
@@ -333,38 +304,20 @@ async fn run_member(
             // uncommitted, and is processed when the service runs again.
             break;
         }
-        if let Err(err) = consumer.store_offset_from_message(&message) {
+        if let Err(err) = consumer.processed(&message) {
             tracing::warn!(%err, %client_id, "could not store a processed offset");
         }
     }
-    // Committing and closing block on the broker: off the async threads.
-    let left = tokio::task::spawn_blocking(move || {
-        commit_stored(&consumer);
-        drop(consumer);
-    });
-    let _ = left.await;
+    consumer.leave().await;
     lock(&shared.assignments).remove(&client_id);
     tracing::info!(%client_id, "service member stopped");
-}
-
-/// Commits the offsets stored so far. Nothing stored is not an error.
-fn commit_stored<C: ConsumerContext, K: Consumer<C>>(consumer: &K) {
-    match consumer.commit_consumer_state(CommitMode::Sync) {
-        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-        Err(err) => tracing::warn!(%err, "could not commit processed offsets"),
-    }
 }
 
 impl Shared {
     /// Simulates processing one order: the configured time per attempt, a
     /// failed attempt with the configured chance, retried with backoff up to
     /// [`MAX_ATTEMPTS`]. False when told to stop before it was done.
-    async fn process(
-        &self,
-        message: &BorrowedMessage<'_>,
-        member: u32,
-        stop: &CancellationToken,
-    ) -> bool {
+    async fn process(&self, message: &Delivery<'_>, member: u32, stop: &CancellationToken) -> bool {
         let (partition, offset) = (message.partition(), message.offset());
         if lock(&self.highest)
             .get(&partition)
@@ -375,9 +328,8 @@ impl Shared {
         let mut done = ProcessedOrder {
             partition,
             offset,
-            order_id: record::header_text(message, headers::ORDER_ID),
-            produced_at_ms: record::header_text(message, headers::PRODUCED_AT_MS)
-                .and_then(|t| t.parse().ok()),
+            order_id: message.order_id(),
+            produced_at_ms: message.produced_at_ms(),
             processed_at_ms: 0,
             member,
             attempts: 0,
@@ -431,29 +383,19 @@ impl Shared {
     }
 }
 
-/// Hooks into a member's rebalances: commit before partitions are taken
-/// away, so the next owner starts exactly after the last processed order.
-struct MemberContext {
+/// Where one member's partitions are kept, as its rebalances say.
+struct AssignmentSlot {
     shared: Arc<Shared>,
     client_id: String,
 }
 
-impl ClientContext for MemberContext {}
-
-impl ConsumerContext for MemberContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(_) = rebalance {
-            commit_stored(consumer);
-            self.shared.set_assignment(&self.client_id, Vec::new());
-        }
+impl Rebalances for AssignmentSlot {
+    fn assigned(&self, partitions: Vec<i32>) {
+        tracing::info!(client_id = %self.client_id, ?partitions, "partitions assigned");
+        self.shared.set_assignment(&self.client_id, partitions);
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(list) = rebalance {
-            let mut partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
-            partitions.sort_unstable();
-            tracing::info!(client_id = %self.client_id, ?partitions, "partitions assigned");
-            self.shared.set_assignment(&self.client_id, partitions);
-        }
+    fn revoked(&self) {
+        self.shared.set_assignment(&self.client_id, Vec::new());
     }
 }

@@ -6,7 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use wire::{ErrorBody, ErrorCode, FieldError};
 
-use crate::produce::ProduceError;
+use crate::core::flow::FlowError;
+use crate::core::load::LoadError;
+use crate::core::orders::PlaceError;
+use crate::core::replay::{MAX_CONCURRENT as MAX_REPLAYS, ReplayError};
+use crate::kafka::ProduceError;
+use crate::kafka::admin::{CreateError, Setting};
+use crate::kafka::reader::ReadError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -106,6 +112,70 @@ impl ApiError {
 impl From<ProduceError> for ApiError {
     fn from(err: ProduceError) -> Self {
         Self::BrokerUnavailable(err.to_string())
+    }
+}
+
+impl From<PlaceError> for ApiError {
+    fn from(err: PlaceError) -> Self {
+        match err {
+            PlaceError::Produce(err) => err.into(),
+            PlaceError::KeyInProgress => Self::IdempotencyInProgress,
+            PlaceError::KeyReused => Self::InvalidField {
+                field: "Idempotency-Key".into(),
+                message: err.to_string(),
+            },
+            PlaceError::Interrupted(_) => Self::BrokerUnavailable(err.to_string()),
+        }
+    }
+}
+
+impl From<ReplayError> for ApiError {
+    fn from(err: ReplayError) -> Self {
+        match err {
+            ReplayError::Busy => Self::ReplaysBusy(MAX_REPLAYS),
+            ReplayError::Read(err @ ReadError::NoPartition { .. }) => Self::InvalidField {
+                field: "partition".into(),
+                message: err.to_string(),
+            },
+            ReplayError::Read(err) => Self::BrokerUnavailable(err.to_string()),
+        }
+    }
+}
+
+impl From<FlowError> for ApiError {
+    fn from(err: FlowError) -> Self {
+        Self::BrokerUnavailable(err.to_string())
+    }
+}
+
+impl From<LoadError> for ApiError {
+    fn from(err: LoadError) -> Self {
+        match err {
+            LoadError::Running => Self::LoadRunning,
+        }
+    }
+}
+
+/// A topic the broker did not create: 409 when it exists, 422 naming the
+/// setting it refused, 503 when it could not be asked.
+pub(crate) fn topic_not_created(name: String, err: CreateError) -> ApiError {
+    match err {
+        CreateError::Exists => ApiError::TopicExists(name),
+        CreateError::Rejected {
+            setting: Some(setting),
+            ..
+        } => ApiError::InvalidField {
+            field: match setting {
+                Setting::Name => "name",
+                Setting::Partitions => "partitions",
+                Setting::ReplicationFactor => "replication_factor",
+            }
+            .into(),
+            message: err.to_string(),
+        },
+        CreateError::Rejected { setting: None, .. } | CreateError::Kafka(_) => {
+            ApiError::BrokerUnavailable(err.to_string())
+        }
     }
 }
 

@@ -12,19 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use wire::load::{LoadRequest, LoadState, LoadStatus};
 use wire::{NewOrder, OrderItem};
 
-use crate::AppState;
-use crate::error::ApiError;
-use crate::orders::StrictJson;
-use crate::produce::{OrderProducer, now_ms};
+use super::orders::Orders;
+use crate::clock::now_ms;
 use crate::sync::lock;
 
 /// Orders awaiting the broker's acknowledgement at once, at most.
@@ -32,27 +27,11 @@ const MAX_IN_FLIGHT: usize = 4_096;
 /// How often the generator catches up with its schedule.
 const TICK: Duration = Duration::from_millis(5);
 
-/// `POST /api/load`: 202 with the run's status; 409 while one runs.
-pub(crate) async fn start(
-    State(state): State<AppState>,
-    StrictJson(request): StrictJson<LoadRequest>,
-) -> Result<(StatusCode, Json<LoadStatus>), ApiError> {
-    request.validate()?;
-    let status = state
-        .load
-        .start(request, state.producer.clone(), &state.shutdown)?;
-    Ok((StatusCode::ACCEPTED, Json(status)))
-}
-
-/// `GET /api/load`: the last run.
-pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<LoadStatus>, ApiError> {
-    state.load.status().map(Json).ok_or(ApiError::NoLoad)
-}
-
-/// `DELETE /api/load`: stops sending. Orders already sent are acknowledged
-/// or failed as usual; the run's state turns `cancelled` once they all are.
-pub(crate) async fn cancel(State(state): State<AppState>) -> Result<Json<LoadStatus>, ApiError> {
-    state.load.cancel().map(Json).ok_or(ApiError::NoLoad)
+/// Why a run was not started.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoadError {
+    #[error("a load run is already running")]
+    Running,
 }
 
 /// The last load run, if any.
@@ -93,17 +72,19 @@ impl Progress {
 }
 
 impl Load {
-    fn start(
+    /// Starts a run of `request` through `orders`; it stops at `shutdown`
+    /// too. One run at a time.
+    pub(crate) fn start(
         &self,
         request: LoadRequest,
-        producer: Arc<OrderProducer>,
+        orders: Arc<Orders>,
         shutdown: &CancellationToken,
-    ) -> Result<LoadStatus, ApiError> {
+    ) -> Result<LoadStatus, LoadError> {
         let mut current = lock(&self.current);
         if let Some(run) = &*current
             && lock(&run.progress.ended).is_none()
         {
-            return Err(ApiError::LoadRunning);
+            return Err(LoadError::Running);
         }
         let progress = Arc::new(Progress {
             request,
@@ -115,7 +96,7 @@ impl Load {
         });
         // A child token: gateway shutdown stops the run too.
         let cancel = shutdown.child_token();
-        tokio::spawn(generate(progress.clone(), producer, cancel.clone()));
+        tokio::spawn(generate(progress.clone(), orders, cancel.clone()));
         let status = progress.status();
         *current = Some(Run { progress, cancel });
         Ok(status)
@@ -127,7 +108,9 @@ impl Load {
             .map(|run| run.progress.status())
     }
 
-    fn cancel(&self) -> Option<LoadStatus> {
+    /// Stops sending. Orders already sent are acknowledged or failed as
+    /// usual; the run's state turns `cancelled` once they all are.
+    pub(crate) fn cancel(&self) -> Option<LoadStatus> {
         let current = lock(&self.current);
         let run = current.as_ref()?;
         run.cancel.cancel();
@@ -154,11 +137,7 @@ fn due(elapsed: Duration, rate: u32, total: u32) -> u64 {
     due.min(u64::from(total))
 }
 
-async fn generate(
-    progress: Arc<Progress>,
-    producer: Arc<OrderProducer>,
-    cancel: CancellationToken,
-) {
+async fn generate(progress: Arc<Progress>, placer: Arc<Orders>, cancel: CancellationToken) {
     let LoadRequest {
         orders,
         rate,
@@ -191,9 +170,9 @@ async fn generate(
             if order.validate().is_err() {
                 progress.failed.fetch_add(1, Ordering::Relaxed);
             } else {
-                let (producer, progress) = (producer.clone(), progress.clone());
+                let (placer, progress) = (placer.clone(), progress.clone());
                 tokio::spawn(async move {
-                    let counter = match producer.send(order).await {
+                    let counter = match placer.place(order).await {
                         Ok(_) => &progress.acknowledged,
                         Err(_) => &progress.failed,
                     };

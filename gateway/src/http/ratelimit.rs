@@ -11,9 +11,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::AppState;
-use crate::error::ApiError;
-use crate::security::is_write;
+use super::AppState;
+use super::error::ApiError;
+use super::security::is_write;
 use crate::sync::lock;
 
 /// Client addresses tracked at most; past it, idle ones are forgotten.

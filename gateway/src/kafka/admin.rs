@@ -1,5 +1,5 @@
-//! The orders topic on the broker: create it when missing, describe it for
-//! `/api/health`; and the cluster's other topics, for `/api/topics`.
+//! A topic on the broker: create it when missing, describe it (partitions,
+//! leaders, watermarks); and the cluster's other topics: list them, create one.
 //!
 //! librdkafka's metadata calls block the calling thread, so each runs on
 //! tokio's blocking pool with a timeout.
@@ -13,22 +13,25 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::types::RDKafkaRespErr;
 use wire::api::{PartitionHealth, TopicHealth, TopicSummary};
 
+use super::blocking;
+use crate::config::Config;
+
 /// How long one metadata request may take before the broker counts as unreachable.
 pub(crate) const METADATA_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Cheap to clone: the admin client is shared.
+/// One topic's admin client. Cheap to clone: the client is shared.
 #[derive(Clone)]
-pub(crate) struct Topic {
+pub(crate) struct TopicAdmin {
     admin: Arc<AdminClient<DefaultClientContext>>,
     name: Arc<str>,
 }
 
-impl Topic {
-    pub(crate) fn new(admin: AdminClient<DefaultClientContext>, name: &str) -> Self {
-        Self {
-            admin: Arc::new(admin),
+impl TopicAdmin {
+    pub(crate) fn new(config: &Config, name: &str) -> Result<Self, KafkaError> {
+        Ok(Self {
+            admin: Arc::new(super::client::admin(config)?),
             name: name.into(),
-        }
+        })
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -52,7 +55,7 @@ impl Topic {
         {
             // Another gateway (or a person) created it first: fine.
             Ok(()) | Err(CreateError::Exists) => {}
-            Err(CreateError::Rejected(code)) => return Err(KafkaError::AdminOp(code)),
+            Err(CreateError::Rejected { code, .. }) => return Err(KafkaError::AdminOp(code)),
             Err(CreateError::Kafka(err)) => return Err(err),
         }
         // Metadata may lag creation by a moment; the caller retries on this error.
@@ -85,7 +88,10 @@ impl Topic {
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => return Err(CreateError::Exists),
                 Err((name, code)) => {
                     tracing::warn!(topic = %name, %code, "could not create topic");
-                    return Err(CreateError::Rejected(code));
+                    return Err(CreateError::Rejected {
+                        setting: Setting::of(code),
+                        code,
+                    });
                 }
             }
         }
@@ -173,17 +179,31 @@ impl Topic {
 pub(crate) enum CreateError {
     #[error("the topic exists")]
     Exists,
-    #[error("the broker refused: {0}")]
-    Rejected(RDKafkaErrorCode),
+    #[error("the broker refused: {code}")]
+    Rejected {
+        /// The setting the refusal is about, when it is about one.
+        setting: Option<Setting>,
+        code: RDKafkaErrorCode,
+    },
     #[error(transparent)]
     Kafka(KafkaError),
 }
 
-/// Runs a blocking librdkafka call on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, KafkaError> + Send + 'static,
-) -> Result<T, KafkaError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|_| Err(KafkaError::Canceled))
+/// A setting of a new topic the broker can refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Setting {
+    Name,
+    Partitions,
+    ReplicationFactor,
+}
+
+impl Setting {
+    fn of(code: RDKafkaErrorCode) -> Option<Self> {
+        match code {
+            RDKafkaErrorCode::InvalidReplicationFactor => Some(Self::ReplicationFactor),
+            RDKafkaErrorCode::InvalidPartitions => Some(Self::Partitions),
+            RDKafkaErrorCode::InvalidTopic => Some(Self::Name),
+            _ => None,
+        }
+    }
 }

@@ -17,8 +17,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::AppState;
-use crate::error::ApiError;
+use super::AppState;
+use super::error::ApiError;
+use super::orders::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 
 /// Whether a WebSocket upgrade with these headers comes from an allowed page:
 /// no `Origin` (not a browser), the gateway's own origin, or a configured one.
@@ -58,11 +59,9 @@ pub(crate) fn cors(allowed: &[String]) -> Option<CorsLayer> {
             .allow_headers([
                 header::CONTENT_TYPE,
                 header::AUTHORIZATION,
-                header::HeaderName::from_static(crate::orders::IDEMPOTENCY_KEY),
+                header::HeaderName::from_static(IDEMPOTENCY_KEY),
             ])
-            .expose_headers([header::HeaderName::from_static(
-                crate::orders::IDEMPOTENT_REPLAYED,
-            )]),
+            .expose_headers([header::HeaderName::from_static(IDEMPOTENT_REPLAYED)]),
     )
 }
 

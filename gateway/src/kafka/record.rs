@@ -1,4 +1,5 @@
-//! Turning a consumed Kafka record into the dashboard's [`LiveRecord`].
+//! Turning a consumed Kafka record into the dashboard's [`LiveRecord`]: the
+//! one place foreign bytes become the gateway's own type.
 //!
 //! Any program may write to the topic, so nothing here assumes a record came
 //! from the gateway: keys, headers and values may be missing, binary, huge or
@@ -51,7 +52,7 @@ pub fn to_live(message: &impl Message, consumed_at_ms: i64) -> LiveRecord {
 }
 
 /// The first header named `key`, as (shortened) text.
-pub(crate) fn header_text(message: &impl Message, key: &str) -> Option<String> {
+pub(super) fn header_text(message: &impl Message, key: &str) -> Option<String> {
     let headers = message.headers()?;
     headers
         .iter()

@@ -21,7 +21,7 @@ use wire::load::{LoadRequest, LoadStatus};
 use wire::services::{ServiceUpdate, ServiceView};
 use wire::{ErrorBody, NewOrder, OrderAccepted};
 
-use crate::idempotency;
+use crate::core::MAX_KEY_BYTES;
 
 /// `GET /api/openapi.json`.
 pub(crate) async fn document() -> Json<Value> {
@@ -126,7 +126,7 @@ pub fn build() -> Value {
                 "summary": "Place an order: answered once the broker acknowledged it",
                 "parameters": [{
                     "name": "Idempotency-Key", "in": "header", "required": false,
-                    "schema": {"type": "string", "pattern": format!("^[\\x21-\\x7e]{{1,{}}}$", idempotency::MAX_KEY_BYTES)},
+                    "schema": {"type": "string", "pattern": format!("^[\\x21-\\x7e]{{1,{}}}$", MAX_KEY_BYTES)},
                     "description": "A retry with the same key within the window gets the first acknowledgement and writes nothing",
                 }],
                 "requestBody": body(&new_order),

@@ -35,7 +35,7 @@ fn base(config: &Config, defaults: &[(&str, &str)]) -> ClientConfig {
 
 /// The order producer: idempotent, `acks=all`, and a delivery timeout after
 /// which a waiting request gets 503 instead of hanging.
-pub(crate) fn producer(config: &Config) -> KafkaResult<FutureProducer> {
+pub(super) fn producer(config: &Config) -> KafkaResult<FutureProducer> {
     // Small batches: orders are answered when the broker acknowledges them,
     // so lingering long would add straight to every request's latency.
     base(config, &[("linger.ms", "2")])
@@ -66,15 +66,15 @@ fn reader(config: &Config, purpose: &str) -> ClientConfig {
 }
 
 /// The live view's consumer (see [`reader`]).
-pub(crate) fn live_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
+pub(super) fn live_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
     reader(config, "live")
         .set("enable.partition.eof", "false")
         .create()
 }
 
-/// A replay's consumer (see [`reader`]); it reports reaching a partition's
-/// end, where a replay stops.
-pub(crate) fn replay_consumer(config: &Config) -> KafkaResult<BaseConsumer> {
+/// A range reader's consumer (see [`reader`]); it reports reaching a
+/// partition's end, where a read stops.
+pub(super) fn range_consumer(config: &Config) -> KafkaResult<BaseConsumer> {
     reader(config, "replay")
         .set("enable.partition.eof", "true")
         .create()
@@ -84,7 +84,7 @@ pub(crate) fn replay_consumer(config: &Config) -> KafkaResult<BaseConsumer> {
 /// stored only after an order is processed and committed from the store once
 /// a second, when the member stops, and before it gives partitions up in a
 /// rebalance.
-pub(crate) fn member_consumer<C: ConsumerContext + 'static>(
+pub(super) fn member_consumer<C: ConsumerContext + 'static>(
     config: &Config,
     group: &str,
     client_id: &str,
@@ -117,14 +117,14 @@ pub(crate) fn member_consumer<C: ConsumerContext + 'static>(
 }
 
 /// For creating the topic and reading its metadata.
-pub(crate) fn admin(config: &Config) -> KafkaResult<AdminClient<DefaultClientContext>> {
+pub(super) fn admin(config: &Config) -> KafkaResult<AdminClient<DefaultClientContext>> {
     base(config, &[]).create()
 }
 
 /// A consumer that is only ever used for metadata requests: listing groups,
 /// fetching a group's committed offsets. It never subscribes, is never
 /// assigned and never commits, so using `group`'s id does not join that group.
-pub(crate) fn admin_consumer(config: &Config, group: Option<&str>) -> KafkaResult<BaseConsumer> {
+pub(super) fn admin_consumer(config: &Config, group: Option<&str>) -> KafkaResult<BaseConsumer> {
     let group = group.map_or_else(
         || format!("kafka-flow-admin-{}", uuid::Uuid::now_v7()),
         str::to_owned,

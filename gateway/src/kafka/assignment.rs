@@ -13,13 +13,13 @@
 //! gives up (returning `None`) at the first field that does not fit.
 
 /// Topic and partitions assigned to one member.
-pub type Assignment = Vec<(String, Vec<i32>)>;
+pub(super) type Assignment = Vec<(String, Vec<i32>)>;
 
 /// Most topics or partitions one assignment is believed to list; a count
 /// above this is garbage, not a reason to allocate.
 const MAX_COUNT: i32 = 1_000_000;
 
-pub fn decode(bytes: &[u8]) -> Option<Assignment> {
+pub(super) fn decode(bytes: &[u8]) -> Option<Assignment> {
     let mut reader = Reader(bytes);
     let _version = reader.i16()?;
     let topics = reader.count()?;

@@ -1,148 +1,16 @@
-//! `POST /api/orders` and `POST /api/orders/batch`: parse, validate,
-//! produce, acknowledge.
+//! Reading requests: JSON bodies and query strings, where every mistake is
+//! an [`ApiError`] that names the field it is about.
 
-use axum::Json;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::time::Instant;
-use wire::NewOrder;
-use wire::api::{BatchResult, BatchResults, MAX_BATCH_ORDERS, NewOrderBatch};
 
-use crate::AppState;
-use crate::error::ApiError;
-use crate::idempotency::{self, Begin};
+use super::error::ApiError;
 
 /// Largest request body the gateway reads; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Largest body of `POST /api/orders/batch`: room for its
-/// [`MAX_BATCH_ORDERS`] orders.
-pub const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
-
-/// The request header naming a retry-safe request.
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-/// The response header saying the answer is the first acknowledgement of
-/// an earlier request with the same key.
-pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
-
-/// Places an order: 202 with the broker's acknowledgement, or an [`ApiError`]
-/// and nothing written. With an `Idempotency-Key`, a retry of an
-/// acknowledged order gets the first acknowledgement and writes nothing.
-pub(crate) async fn place(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    StrictJson(order): StrictJson<NewOrder>,
-) -> Result<Response, ApiError> {
-    order.validate()?;
-    let Some(key) = idempotency_key(&headers)? else {
-        let accepted = state.producer.send(order).await?;
-        return Ok((StatusCode::ACCEPTED, Json(accepted)).into_response());
-    };
-    let fingerprint = state.idempotency.fingerprint(&order);
-    match state.idempotency.begin(&key, fingerprint, Instant::now()) {
-        Begin::Replay(accepted) => Ok((
-            StatusCode::ACCEPTED,
-            [(IDEMPOTENT_REPLAYED, "true")],
-            Json(accepted),
-        )
-            .into_response()),
-        Begin::InProgress => Err(ApiError::IdempotencyInProgress),
-        Begin::Mismatch => Err(ApiError::InvalidField {
-            field: "Idempotency-Key".into(),
-            message: "this key was already used for a different order".into(),
-        }),
-        Begin::New(claim) => {
-            // Placed in a task of its own: should the client go away
-            // mid-request, the order is still either acknowledged (and the
-            // key remembers it) or not (and the key is given back).
-            let producer = state.producer.clone();
-            let placed = tokio::spawn(async move {
-                let placed = producer.send(order).await;
-                if let Ok(accepted) = &placed {
-                    claim.finish(accepted);
-                }
-                placed
-            })
-            .await
-            .map_err(|e| ApiError::BrokerUnavailable(format!("placing the order failed: {e}")))??;
-            Ok((StatusCode::ACCEPTED, Json(placed)).into_response())
-        }
-    }
-}
-
-/// Places many orders at once: all are checked first, and one invalid
-/// order refuses the batch with a 422 naming it (`orders[3].customer_id`)
-/// and nothing written. Then every order is produced at once (librdkafka
-/// batches them) and the answer waits for every acknowledgement: `202` if
-/// all are in Kafka, else `503`; either way one result per order, in the
-/// order sent. Orders of one customer keep their order in the batch.
-pub(crate) async fn place_batch(
-    State(state): State<AppState>,
-    StrictJson(batch): StrictJson<NewOrderBatch, MAX_BATCH_BODY_BYTES>,
-) -> Result<Response, ApiError> {
-    if !(1..=MAX_BATCH_ORDERS).contains(&batch.orders.len()) {
-        return Err(ApiError::InvalidField {
-            field: "orders".into(),
-            message: format!(
-                "a batch has 1 to {MAX_BATCH_ORDERS} orders, got {}",
-                batch.orders.len()
-            ),
-        });
-    }
-    for (i, order) in batch.orders.iter().enumerate() {
-        order.validate().map_err(|err| ApiError::InvalidField {
-            field: format!("orders[{i}].{}", err.field),
-            message: err.message,
-        })?;
-    }
-    // Sends are enqueued in the order they are first polled: join_all
-    // polls them in order, so each customer's orders keep theirs.
-    let sent = futures_util::future::join_all(
-        batch
-            .orders
-            .into_iter()
-            .map(|order| state.producer.send(order)),
-    )
-    .await;
-    let mut all_accepted = true;
-    let results = sent
-        .into_iter()
-        .map(|placed| match placed {
-            Ok(accepted) => BatchResult::Accepted(accepted),
-            Err(err) => {
-                all_accepted = false;
-                BatchResult::Failed(ApiError::from(err).body())
-            }
-        })
-        .collect();
-    let status = if all_accepted {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    Ok((status, Json(BatchResults { results })).into_response())
-}
-
-/// The request's `Idempotency-Key`, if it has one; 422 if it is not 1 to
-/// 128 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(key) if idempotency::valid_key(key) => Ok(Some(key.to_owned())),
-        _ => Err(ApiError::InvalidField {
-            field: "Idempotency-Key".into(),
-            message: format!(
-                "must be 1 to {} visible ASCII characters",
-                idempotency::MAX_KEY_BYTES
-            ),
-        }),
-    }
-}
 
 /// A JSON body extractor whose every rejection is an [`ApiError`]: 415
 /// without a JSON content type, 413 over `LIMIT` bytes, 400 when the body
@@ -195,9 +63,18 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         });
     }
     integral_numbers_as_integers(&mut value);
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    serde_path_to_error::deserialize(value)
+        .map_err(|err| invalid_field(&err.path().to_string(), &err.inner().to_string(), "body"))
+}
+
+/// Parses a query string (without the `?`); every mistake is a 422 naming
+/// the parameter.
+pub(crate) fn query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
-        data_error(&path, err.inner())
+        invalid_field(&path, &err.into_inner().to_string(), "query")
     })
 }
 
@@ -222,20 +99,26 @@ fn integral_numbers_as_integers(value: &mut Value) {
     }
 }
 
-/// A 422 naming the field. serde reports a missing field at the path of the
-/// object that lacks it, so its name is appended from the message.
-fn data_error(path: &str, err: &serde_json::Error) -> ApiError {
-    let full = err.to_string();
+/// The one way a serde error becomes a 422 naming its field: `path` is
+/// where serde was (`.` at the top, `items[0]` in a list), `whole` what
+/// to name when no field is to blame (`body`, `query`). serde reports a
+/// missing field at the path of the object that lacks it, so the field's
+/// name is taken from the message.
+fn invalid_field(path: &str, message: &str, whole: &str) -> ApiError {
     // serde_json appends " at line L column C"; the field name says more.
-    let message = full
+    let message = message
         .rfind(" at line ")
-        .map_or(full.as_str(), |i| &full[..i])
+        .map_or(message, |i| &message[..i])
         .to_owned();
     let parent = if path == "." { "" } else { path };
-    let field = match backticked(&message, "missing field `") {
+    let named =
+        backticked(&message, "missing field `").or_else(|| backticked(&message, "unknown field `"));
+    let field = match named {
         Some(name) if parent.is_empty() => name.to_owned(),
+        // An unknown field is where serde was already.
+        Some(name) if parent == name || parent.ends_with(&format!(".{name}")) => parent.to_owned(),
         Some(name) => format!("{parent}.{name}"),
-        None if parent.is_empty() => "body".to_owned(),
+        None if parent.is_empty() => whole.to_owned(),
         None => parent.to_owned(),
     };
     ApiError::InvalidField { field, message }
@@ -249,6 +132,8 @@ fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
+    use wire::NewOrder;
+
     use super::*;
 
     fn field(body: &str) -> String {
@@ -318,6 +203,12 @@ mod tests {
             field(r#"{"customer_id":"c","items":[],"coupon":"x"}"#),
             "coupon"
         );
+        assert_eq!(
+            field(
+                r#"{"customer_id":"c","items":[{"sku":"a","quantity":1,"unit_price_cents":1,"x":1}]}"#
+            ),
+            "items[0].x"
+        );
     }
 
     #[test]
@@ -336,5 +227,24 @@ mod tests {
         assert!(ok("Application/JSON; charset=utf-8"));
         assert!(!ok("text/plain"));
         assert!(!is_json(None));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Query {
+        limit: Option<usize>,
+        from: String,
+    }
+
+    #[test]
+    fn query_mistakes_name_their_parameter() {
+        let field = |q: &str| match query::<Query>(q) {
+            Err(ApiError::InvalidField { field, .. }) => field,
+            other => panic!("expected a field error for {q:?}, got {other:?}"),
+        };
+        assert_eq!(field("from=a&limit=many"), "limit");
+        assert_eq!(field("limit=1"), "from");
+        assert_eq!(field("from=a&form=b"), "form");
     }
 }

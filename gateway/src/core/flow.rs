@@ -12,16 +12,16 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use wire::ServerMessage;
-use wire::live::FlowSnapshot;
+use wire::api::{GroupView, TopicHealth};
+use wire::stream::FlowSnapshot;
 
-use crate::error::ApiError;
-use crate::groups::{self, GroupReader};
-use crate::live::{Hub, frame};
-use crate::load::Load;
-use crate::produce::now_ms;
-use crate::services::Services;
+use super::hub::{Frame, Hub, encode};
+use super::load::Load;
+use super::services::Services;
+use crate::clock::now_ms;
+use crate::kafka::admin::TopicAdmin;
+use crate::kafka::groups::GroupReader;
 use crate::sync::lock;
-use crate::topic::Topic;
 
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -34,9 +34,16 @@ pub(crate) struct Flow {
     latest: watch::Receiver<Option<Arc<FlowSnapshot>>>,
 }
 
+/// Why there is no snapshot to show.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FlowError {
+    #[error("the broker has not been read yet")]
+    NotReadYet,
+}
+
 impl Flow {
     /// The latest snapshot; right after start-up, waits briefly for the first.
-    pub(crate) async fn latest(&self) -> Result<Arc<FlowSnapshot>, ApiError> {
+    pub(crate) async fn latest(&self) -> Result<Arc<FlowSnapshot>, FlowError> {
         let mut latest = self.latest.clone();
         let first = async {
             latest
@@ -49,21 +56,21 @@ impl Flow {
             .await
             .ok()
             .flatten()
-            .ok_or_else(|| ApiError::BrokerUnavailable("the broker has not been read yet".into()))
+            .ok_or(FlowError::NotReadYet)
     }
 }
 
 /// Everything the poller reads from.
-pub(crate) struct Sources {
-    pub(crate) topic: Topic,
+pub(crate) struct Sources<F> {
+    pub(crate) topic: TopicAdmin,
     pub(crate) groups: GroupReader,
     pub(crate) services: Arc<Services>,
     pub(crate) load: Arc<Load>,
-    pub(crate) hub: Arc<Hub>,
+    pub(crate) hub: Arc<Hub<F>>,
 }
 
 /// Starts the pollers; they stop at `shutdown`.
-pub(crate) fn spawn(sources: Sources, shutdown: &CancellationToken) -> Flow {
+pub(crate) fn spawn<F: Frame>(sources: Sources<F>, shutdown: &CancellationToken) -> Flow {
     let (sender, latest) = watch::channel(None);
     let Sources {
         topic,
@@ -89,16 +96,16 @@ pub(crate) fn spawn(sources: Sources, shutdown: &CancellationToken) -> Flow {
 
 /// What a snapshot is read from.
 struct Readers {
-    topic: Topic,
+    topic: TopicAdmin,
     /// Only the snapshot task uses it; the mutex lets the blocking pool borrow it.
     groups: Arc<Mutex<GroupReader>>,
     services: Arc<Services>,
     load: Arc<Load>,
 }
 
-async fn snapshots(
+async fn snapshots<F: Frame>(
     readers: Readers,
-    hub: Arc<Hub>,
+    hub: Arc<Hub<F>>,
     latest: watch::Sender<Option<Arc<FlowSnapshot>>>,
     shutdown: CancellationToken,
 ) {
@@ -110,7 +117,7 @@ async fn snapshots(
             _ = tick.tick() => {}
         }
         let snapshot = take(&readers).await;
-        hub.set_flow(frame(&ServerMessage::Flow(snapshot.clone())));
+        hub.set_flow(encode(&ServerMessage::Flow(snapshot.clone())));
         latest.send_replace(Some(Arc::new(snapshot)));
     }
 }
@@ -150,7 +157,7 @@ async fn take(readers: &Readers) -> FlowSnapshot {
                 Ok(Some(latest)) => latest,
                 _ => described,
             };
-            groups::with_log_end(&mut snapshot.groups, &latest);
+            with_log_end(&mut snapshot.groups, &latest);
             snapshot.topic = Some(latest);
         }
     }
@@ -159,7 +166,11 @@ async fn take(readers: &Readers) -> FlowSnapshot {
     snapshot
 }
 
-async fn progress(services: Arc<Services>, hub: Arc<Hub>, shutdown: CancellationToken) {
+async fn progress<F: Frame>(
+    services: Arc<Services>,
+    hub: Arc<Hub<F>>,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -168,7 +179,18 @@ async fn progress(services: Arc<Services>, hub: Arc<Hub>, shutdown: Cancellation
             _ = tick.tick() => {}
         }
         for (service, orders) in services.take_processed() {
-            hub.publish_processed(frame(&ServerMessage::Processed { service, orders }));
+            hub.publish_processed(encode(&ServerMessage::Processed { service, orders }));
+        }
+    }
+}
+
+/// Sets each group's log-end offsets and lag from `topic`: read the
+/// watermarks after the committed offsets, as `kafka-consumer-groups` does.
+fn with_log_end(groups: &mut [GroupView], topic: &TopicHealth) {
+    for p in groups.iter_mut().flat_map(|g| g.partitions.iter_mut()) {
+        if let Some(now) = topic.partitions.iter().find(|t| t.id == p.partition) {
+            p.log_end = now.high_watermark.max(p.log_end);
+            p.lag = p.committed.map(|c| (p.log_end - c).max(0));
         }
     }
 }

@@ -1,0 +1,164 @@
+//! The core: what the gateway does, between the HTTP edge above and the
+//! Kafka adapters below. It names neither axum nor rdkafka; each fallible
+//! operation has an error type of its own, which the edge maps to HTTP.
+//!
+//! - `watch`: one watched topic, its live consumer feeding its `hub`, which
+//!   fans records, flow snapshots and progress out to stream clients and
+//!   keeps the recent history per partition.
+//! - `resume`: what a reconnecting client missed and the hub no longer
+//!   holds, planned and read back from Kafka; `replay`, the topic read again.
+//! - `orders`: an order becomes a record; `idempotency` remembers the
+//!   `Idempotency-Key`s of acknowledged orders.
+//! - `services`: the demo services, consumer groups the gateway runs.
+//! - `flow`: the snapshots of partitions, groups and services, once a second.
+//! - `load`: the load generator.
+//! - `health`: the broker probe behind `/api/health`, via `cache`.
+//!
+//! [`Core`] holds them all for one gateway: [`Core::start`] builds and starts
+//! them, [`Core::stop`] stops them in order once the shutdown token is
+//! cancelled.
+
+mod cache;
+pub(crate) mod flow;
+pub(crate) mod health;
+pub(crate) mod hub;
+mod idempotency;
+pub(crate) mod load;
+pub(crate) mod orders;
+pub(crate) mod replay;
+pub(crate) mod resume;
+pub(crate) mod services;
+pub(crate) mod watch;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) use idempotency::{MAX_KEY_BYTES, valid_key};
+
+use self::flow::Flow;
+use self::health::HealthCheck;
+use self::hub::{Frame, Hub};
+use self::idempotency::Idempotency;
+use self::load::Load;
+use self::orders::Orders;
+use self::replay::Replays;
+use self::resume::Resumes;
+use self::services::Services;
+use self::watch::{TopicWatch, WatchSettings};
+use crate::config::Config;
+use crate::kafka;
+use crate::kafka::admin::TopicAdmin;
+use crate::kafka::groups::GroupReader;
+use crate::kafka::live::LiveConsumer;
+use crate::kafka::producer::RecordProducer;
+use crate::sync::lock;
+
+/// Everything one gateway runs, for the edge to call.
+pub(crate) struct Core<F> {
+    pub(crate) orders: Arc<Orders>,
+    /// The configured topic, watched from start to shutdown.
+    pub(crate) watch: TopicWatch<F>,
+    /// The configured topic's admin client; it also lists and creates others.
+    pub(crate) admin: TopicAdmin,
+    /// The latest flow snapshot, behind `/api/groups`.
+    pub(crate) flow: Flow,
+    pub(crate) services: Arc<Services>,
+    pub(crate) load: Arc<Load>,
+    pub(crate) replays: Replays,
+    pub(crate) resumes: Resumes,
+    pub(crate) health: HealthCheck,
+    /// Cancelled when the gateway shuts down: every task and stream ends.
+    pub(crate) shutdown: CancellationToken,
+    producer: Arc<RecordProducer>,
+    /// Starts the demo services once the topic exists; taken by [`Core::stop`].
+    starting: Mutex<Option<JoinHandle<()>>>,
+    config: Arc<Config>,
+}
+
+impl<F: Frame> Core<F> {
+    /// Creates the Kafka clients and starts watching the topic, polling the
+    /// flow and, once the topic exists, the demo services. Fails only on
+    /// client settings librdkafka refuses: the broker need not be up.
+    pub(crate) fn start(
+        config: Arc<Config>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, kafka::Error> {
+        let admin = TopicAdmin::new(&config, &config.topic)?;
+        let producer = Arc::new(RecordProducer::new(&config)?);
+        let watch = TopicWatch::start(
+            LiveConsumer::new(&config, &config.topic)?,
+            admin.clone(),
+            WatchSettings {
+                create: (config.partitions, config.replication_factor),
+                history: config.history,
+                client_queue: usize::try_from(config.client_queue).unwrap_or(usize::MAX),
+            },
+            shutdown.clone(),
+        );
+        let idempotency = Idempotency::new(
+            Duration::from_secs(config.idempotency_window_s),
+            usize::try_from(config.idempotency_keys).unwrap_or(usize::MAX),
+        );
+        let services = Arc::new(Services::new(&config));
+        let load = Arc::new(Load::default());
+        let flow = flow::spawn(
+            flow::Sources {
+                topic: admin.clone(),
+                groups: GroupReader::new(config.clone(), services.group_ids()),
+                services: services.clone(),
+                load: load.clone(),
+                hub: watch.hub().clone(),
+            },
+            &shutdown,
+        );
+        let starting = tokio::spawn({
+            let (services, token, exists) = (services.clone(), shutdown.clone(), watch.exists());
+            async move {
+                tokio::select! {
+                    _ = token.cancelled() => {}
+                    true = exists => services.start().await,
+                }
+            }
+        });
+        Ok(Self {
+            orders: Arc::new(Orders::new(producer.clone(), idempotency)),
+            watch,
+            flow,
+            services,
+            load,
+            replays: Replays::new(config.clone(), &config.topic),
+            resumes: Resumes::new(config.clone(), &config.topic),
+            health: HealthCheck::new(&config.brokers),
+            admin,
+            shutdown,
+            producer,
+            starting: Mutex::new(Some(starting)),
+            config,
+        })
+    }
+
+    /// The configured topic's hub.
+    pub(crate) fn hub(&self) -> &Arc<Hub<F>> {
+        self.watch.hub()
+    }
+
+    /// Stops everything once the shutdown token is cancelled: the watch,
+    /// then the demo services (each member commits and leaves its group),
+    /// then flushes the producer so no acknowledged order is lost.
+    pub(crate) async fn stop(&self) {
+        self.shutdown.cancel();
+        self.watch.stopped().await;
+        let starting = lock(&self.starting).take();
+        if let Some(starting) = starting {
+            let _ = starting.await;
+        }
+        self.services.stop().await;
+        let flush_timeout = self.config.delivery_timeout() + Duration::from_secs(1);
+        if let Err(err) = self.producer.flush(flush_timeout).await {
+            tracing::error!(%err, "producer flush failed; queued orders may be lost");
+        }
+    }
+}

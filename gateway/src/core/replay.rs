@@ -1,0 +1,95 @@
+//! Reading the topic again: a replay (`GET /api/replay`) and, through the
+//! same reader, what a resuming client missed (`resume`).
+//!
+//! Every read is a short-lived range reader of its own (manual assignment,
+//! no commits), run on the blocking pool while it holds one of a bounded
+//! number of turns, and stopped when whoever asked goes away.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use wire::api::ReplayPage;
+
+use crate::config::Config;
+use crate::kafka::reader::{RangeReader, ReadError, Start};
+
+/// Replays running at once, at most: each is a Kafka client of its own and
+/// may hold up to a page of records.
+pub(crate) const MAX_CONCURRENT: usize = 4;
+
+/// A checked replay request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub(crate) start: Start,
+    /// One partition, or all of them.
+    pub(crate) partition: Option<i32>,
+    pub(crate) limit: usize,
+}
+
+/// Why a replay gave no page.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplayError {
+    #[error("{MAX_CONCURRENT} replays are running")]
+    Busy,
+    #[error(transparent)]
+    Read(#[from] ReadError),
+}
+
+/// The replays of one topic.
+pub(crate) struct Replays {
+    config: Arc<Config>,
+    topic: String,
+    slots: Arc<Semaphore>,
+}
+
+impl Replays {
+    pub(crate) fn new(config: Arc<Config>, topic: &str) -> Self {
+        Self {
+            config,
+            topic: topic.to_owned(),
+            slots: Arc::new(Semaphore::new(MAX_CONCURRENT)),
+        }
+    }
+
+    /// Reads the planned range; stops reading if the returned future is
+    /// dropped (the client went away).
+    pub(crate) async fn replay(&self, plan: Plan) -> Result<ReplayPage, ReplayError> {
+        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+            return Err(ReplayError::Busy);
+        };
+        let cancel = CancellationToken::new();
+        let _stop_when_dropped = cancel.clone().drop_guard();
+        let page = read(&self.config, &self.topic, permit, move |reader| {
+            let ranges = reader.ranges(plan.start, plan.partition)?;
+            let read = reader.read(&ranges, plan.limit, &cancel)?;
+            Ok(ReplayPage {
+                ranges,
+                records: read.records,
+                truncated: read.truncated,
+            })
+        })
+        .await?;
+        Ok(page)
+    }
+}
+
+/// Runs `f` with a new reader of `topic` on the blocking pool, holding
+/// `permit` until it is done.
+pub(super) async fn read<T: Send + 'static>(
+    config: &Arc<Config>,
+    topic: &str,
+    permit: OwnedSemaphorePermit,
+    f: impl FnOnce(&RangeReader) -> Result<T, ReadError> + Send + 'static,
+) -> Result<T, ReadError> {
+    let (config, topic) = (config.clone(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let read = RangeReader::new(&config, &topic)
+            .map_err(ReadError::from)
+            .and_then(|reader| f(&reader));
+        drop(permit);
+        read
+    })
+    .await
+    .unwrap_or_else(|e| Err(ReadError::Interrupted(e.to_string())))
+}

@@ -1,0 +1,34 @@
+//! `POST`, `GET` and `DELETE /api/load`: the load generator.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use wire::load::{LoadRequest, LoadStatus};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::StrictJson;
+
+/// `POST /api/load`: 202 with the run's status; 409 while one runs.
+pub(crate) async fn start(
+    State(state): State<AppState>,
+    StrictJson(request): StrictJson<LoadRequest>,
+) -> Result<(StatusCode, Json<LoadStatus>), ApiError> {
+    request.validate()?;
+    let core = &state.core;
+    let status = core
+        .load
+        .start(request, core.orders.clone(), &core.shutdown)?;
+    Ok((StatusCode::ACCEPTED, Json(status)))
+}
+
+/// `GET /api/load`: the last run.
+pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<LoadStatus>, ApiError> {
+    state.core.load.status().map(Json).ok_or(ApiError::NoLoad)
+}
+
+/// `DELETE /api/load`: stops sending; orders already sent are acknowledged
+/// or failed as usual.
+pub(crate) async fn cancel(State(state): State<AppState>) -> Result<Json<LoadStatus>, ApiError> {
+    state.core.load.cancel().map(Json).ok_or(ApiError::NoLoad)
+}

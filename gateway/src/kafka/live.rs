@@ -1,0 +1,52 @@
+//! The live view's consumer: manually assigned to a topic's partitions at
+//! explicit offsets, never subscribed, never committing, so no consumer
+//! group on the broker changes because a dashboard is open.
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{Offset, TopicPartitionList};
+use wire::LiveRecord;
+
+use super::{Error, record};
+use crate::clock::now_ms;
+use crate::config::Config;
+
+/// One topic's live consumer.
+pub(crate) struct LiveConsumer {
+    consumer: StreamConsumer,
+    topic: String,
+}
+
+impl LiveConsumer {
+    pub(crate) fn new(config: &Config, topic: &str) -> Result<Self, Error> {
+        Ok(Self {
+            consumer: super::client::live_consumer(config)?,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Reads these (partition, start offset) pairs, and only these.
+    pub(crate) fn assign(&self, starts: &[(i32, i64)]) -> Result<(), Error> {
+        self.consumer.assign(&self.list(starts)?)
+    }
+
+    /// Also reads these (partition, start offset) pairs.
+    pub(crate) fn add(&self, starts: &[(i32, i64)]) -> Result<(), Error> {
+        self.consumer.incremental_assign(&self.list(starts)?)
+    }
+
+    /// The next record, decoded. Errors are transport errors while the
+    /// broker is away: librdkafka reconnects by itself, and the next call
+    /// waits for the next record.
+    pub(crate) async fn recv(&self) -> Result<LiveRecord, Error> {
+        let message = self.consumer.recv().await?;
+        Ok(record::to_live(&message, now_ms()))
+    }
+
+    fn list(&self, starts: &[(i32, i64)]) -> Result<TopicPartitionList, Error> {
+        let mut list = TopicPartitionList::new();
+        for &(partition, offset) in starts {
+            list.add_partition_offset(&self.topic, partition, Offset::Offset(offset))?;
+        }
+        Ok(list)
+    }
+}

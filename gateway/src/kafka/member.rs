@@ -1,0 +1,123 @@
+//! A member of a demo service's consumer group: subscribed to the topic,
+//! at least once. Offsets are stored only after an order is processed and
+//! committed from the store once a second, when the member leaves, and
+//! before it gives partitions up in a rebalance.
+
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Message};
+use wire::headers;
+
+use super::{Error, record};
+use crate::config::Config;
+
+/// What a member is told of its partitions as its group rebalances.
+pub(crate) trait Rebalances: Send + Sync + 'static {
+    /// The member now owns these partitions (sorted).
+    fn assigned(&self, partitions: Vec<i32>);
+    /// The member's partitions were taken away; what it processed is committed.
+    fn revoked(&self);
+}
+
+/// One member's consumer.
+pub(crate) struct MemberConsumer<R: Rebalances> {
+    consumer: StreamConsumer<MemberContext<R>>,
+}
+
+/// A record handed to a member, borrowed until it is processed.
+pub(crate) struct Delivery<'a>(BorrowedMessage<'a>);
+
+impl Delivery<'_> {
+    pub(crate) fn partition(&self) -> i32 {
+        self.0.partition()
+    }
+
+    pub(crate) fn offset(&self) -> i64 {
+        self.0.offset()
+    }
+
+    /// The `order-id` header the gateway writes, if the record has one.
+    pub(crate) fn order_id(&self) -> Option<String> {
+        record::header_text(&self.0, headers::ORDER_ID)
+    }
+
+    /// The `produced-at-ms` header the gateway writes, if the record has one.
+    pub(crate) fn produced_at_ms(&self) -> Option<i64> {
+        record::header_text(&self.0, headers::PRODUCED_AT_MS).and_then(|t| t.parse().ok())
+    }
+}
+
+impl<R: Rebalances> MemberConsumer<R> {
+    /// A consumer in `group` named `client_id`, subscribed to the topic;
+    /// `rebalances` hears of its partitions.
+    pub(crate) fn join(
+        config: &Config,
+        group: &str,
+        client_id: &str,
+        rebalances: R,
+    ) -> Result<Self, Error> {
+        let context = MemberContext { rebalances };
+        let consumer = super::client::member_consumer(config, group, client_id, context)?;
+        consumer.subscribe(&[&config.topic])?;
+        Ok(Self { consumer })
+    }
+
+    /// The next record. Errors mean the broker is away or the group is
+    /// rebalancing: librdkafka retries by itself, and the next call waits.
+    pub(crate) async fn recv(&self) -> Result<Delivery<'_>, Error> {
+        self.consumer.recv().await.map(Delivery)
+    }
+
+    /// `delivery` is processed: its offset is stored, to be committed.
+    pub(crate) fn processed(&self, delivery: &Delivery<'_>) -> Result<(), Error> {
+        self.consumer.store_offset_from_message(&delivery.0)
+    }
+
+    /// Commits what was processed and leaves the group. Committing and
+    /// closing block on the broker, so this runs on the blocking pool.
+    pub(crate) async fn leave(self) {
+        let consumer = self.consumer;
+        let left = tokio::task::spawn_blocking(move || {
+            commit_stored(&consumer);
+            drop(consumer);
+        });
+        let _ = left.await;
+    }
+}
+
+/// Commits the offsets stored so far. Nothing stored is not an error.
+fn commit_stored<C: ConsumerContext, K: Consumer<C>>(consumer: &K) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(err) => tracing::warn!(%err, "could not commit processed offsets"),
+    }
+}
+
+/// Hooks into a member's rebalances: commit before partitions are taken
+/// away, so the next owner starts exactly after the last processed order.
+struct MemberContext<R> {
+    rebalances: R,
+}
+
+impl<R: Rebalances> ClientContext for MemberContext<R> {}
+
+impl<R: Rebalances> ConsumerContext for MemberContext<R> {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(_) = rebalance {
+            commit_stored(consumer);
+            self.rebalances.revoked();
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let mut partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+            partitions.sort_unstable();
+            self.rebalances.assigned(partitions);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The Kafka adapters: the only code that names rdkafka or the Kafka
+//! protocol. Each turns librdkafka's calls into what the core asks for, in
+//! the core's own words (records as [`wire::LiveRecord`], topics as
+//! [`wire::api::TopicHealth`]), so nothing above this folder knows which
+//! Kafka client the gateway uses.
+//!
+//! - `client`: the settings of every client, the guarantees applied last.
+//! - `admin`: the topic's metadata, creating topics, listing the cluster's.
+//! - `producer`: writes a record and waits for the broker's acknowledgement.
+//! - `live`: the live view's consumer, manually assigned, never committing.
+//! - `reader`: reads offset ranges of a topic again (replays, resumes).
+//! - `member`: a member of a demo service's consumer group.
+//! - `groups`, `assignment`: other programs' consumer groups, described
+//!   without joining them.
+//! - `record`: a consumed record as the dashboard shows it, whatever its bytes.
+//!
+//! librdkafka's blocking calls run on tokio's blocking pool, never on the
+//! async threads.
+
+pub(crate) mod admin;
+mod assignment;
+mod client;
+pub(crate) mod groups;
+pub(crate) mod live;
+pub(crate) mod member;
+pub(crate) mod producer;
+pub(crate) mod reader;
+pub mod record;
+
+pub use producer::ProduceError;
+
+/// What a Kafka call can fail with; the core shows it, never inspects it.
+pub(crate) type Error = rdkafka::error::KafkaError;
+
+/// Runs a blocking librdkafka call on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(Error::Canceled))
+}

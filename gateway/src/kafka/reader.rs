@@ -1,0 +1,229 @@
+//! Reading offset ranges of a topic again: what a replay shows and what a
+//! resuming browser missed.
+//!
+//! Each reader is a consumer of its own that takes partitions by manual
+//! assignment and never commits: reading moves no group's offsets and
+//! triggers no rebalance, so every consumer group goes on as if nothing
+//! happened. Every call here blocks: run it on the blocking pool.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+use wire::LiveRecord;
+use wire::api::ReplayRange;
+
+use super::record;
+use crate::clock::now_ms;
+use crate::config::Config;
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one read may take in all.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a read waits for a record before it looks at its
+/// cancellation again.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Where each partition's read starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    Beginning,
+    Offset(i64),
+    Timestamp(i64),
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error("replay failed: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("topic {0} does not exist yet")]
+    NoTopic(String),
+    #[error("the topic has partitions 0 to {last}, not {asked}")]
+    NoPartition { asked: i32, last: usize },
+    #[error("replay did not finish within {} s", READ_TIMEOUT.as_secs())]
+    TimedOut,
+    #[error("the read was cancelled")]
+    Cancelled,
+    #[error("replay failed: {0}")]
+    Interrupted(String),
+}
+
+/// Records read, oldest first per range.
+pub(crate) struct Read {
+    pub(crate) records: Vec<LiveRecord>,
+    /// Whether the limit stopped the read before the ranges' ends.
+    pub(crate) truncated: bool,
+}
+
+/// A reader of one topic.
+pub(crate) struct RangeReader {
+    consumer: BaseConsumer,
+    topic: String,
+}
+
+impl RangeReader {
+    pub(crate) fn new(config: &Config, topic: &str) -> Result<Self, KafkaError> {
+        Ok(Self {
+            consumer: super::client::range_consumer(config)?,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Each selected partition's range (all of them, or `partition`): its
+    /// start per `start`, its end the log end now.
+    pub(crate) fn ranges(
+        &self,
+        start: Start,
+        partition: Option<i32>,
+    ) -> Result<Vec<ReplayRange>, ReadError> {
+        let ids = self.partitions(partition)?;
+        let by_time = match start {
+            Start::Timestamp(t) => Some(self.offsets_for_time(&ids, t)?),
+            _ => None,
+        };
+        let mut ranges = Vec::with_capacity(ids.len());
+        for p in ids {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, p, METADATA_TIMEOUT)?;
+            let from = match start {
+                Start::Beginning => low,
+                // Records before the log start are gone (retention); past the
+                // end there is nothing yet.
+                Start::Offset(o) => o.clamp(low, high),
+                Start::Timestamp(_) => match by_time
+                    .as_ref()
+                    .and_then(|l| l.find_partition(&self.topic, p))
+                    .map(|e| (e.offset(), e.error()))
+                {
+                    Some((Offset::Offset(o), Ok(()))) => o.clamp(low, high),
+                    // No record at or after the time.
+                    Some((_, Ok(()))) => high,
+                    Some((_, Err(err))) => return Err(err.into()),
+                    None => {
+                        return Err(
+                            KafkaError::OffsetFetch(RDKafkaErrorCode::UnknownPartition).into()
+                        );
+                    }
+                },
+            };
+            ranges.push(ReplayRange {
+                partition: p,
+                from,
+                to: high,
+            });
+        }
+        Ok(ranges)
+    }
+
+    /// The topic's partition ids, or just `only` after checking it exists.
+    fn partitions(&self, only: Option<i32>) -> Result<Vec<i32>, ReadError> {
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), METADATA_TIMEOUT)?;
+        let mut ids: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == self.topic)
+            .filter(|t| t.error().is_none())
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return Err(ReadError::NoTopic(self.topic.clone()));
+        }
+        ids.sort_unstable();
+        match only {
+            Some(p) if !ids.contains(&p) => Err(ReadError::NoPartition {
+                asked: p,
+                last: ids.len() - 1,
+            }),
+            Some(p) => Ok(vec![p]),
+            None => Ok(ids),
+        }
+    }
+
+    fn offsets_for_time(&self, ids: &[i32], t: i64) -> Result<TopicPartitionList, KafkaError> {
+        let mut list = TopicPartitionList::new();
+        for &p in ids {
+            list.add_partition_offset(&self.topic, p, Offset::Offset(t))?;
+        }
+        self.consumer.offsets_for_times(list, METADATA_TIMEOUT)
+    }
+
+    /// Reads every record of each range in turn, at most `limit` in all,
+    /// within [`READ_TIMEOUT`], until `cancel` is cancelled.
+    pub(crate) fn read(
+        &self,
+        ranges: &[ReplayRange],
+        limit: usize,
+        cancel: &CancellationToken,
+    ) -> Result<Read, ReadError> {
+        let mut records = Vec::new();
+        let deadline = Instant::now() + READ_TIMEOUT;
+        for range in ranges.iter().filter(|r| r.from < r.to) {
+            if records.len() == limit {
+                return Ok(Read {
+                    records,
+                    truncated: true,
+                });
+            }
+            if self.read_range(range, limit, deadline, cancel, &mut records)? {
+                return Ok(Read {
+                    records,
+                    truncated: true,
+                });
+            }
+        }
+        Ok(Read {
+            records,
+            truncated: false,
+        })
+    }
+
+    /// Reads one range into `records` until its end or until `records`
+    /// holds `limit`; whether the limit stopped it.
+    fn read_range(
+        &self,
+        range: &ReplayRange,
+        limit: usize,
+        deadline: Instant,
+        cancel: &CancellationToken,
+        records: &mut Vec<LiveRecord>,
+    ) -> Result<bool, ReadError> {
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&self.topic, range.partition, Offset::Offset(range.from))?;
+        self.consumer.assign(&list)?;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(ReadError::Cancelled);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ReadError::TimedOut);
+            }
+            match self.consumer.poll(left.min(POLL)) {
+                None => {}
+                Some(Err(KafkaError::PartitionEOF(_))) => return Ok(false),
+                Some(Err(err)) => return Err(err.into()),
+                Some(Ok(message)) => {
+                    // Stop at the range's end: records written since the
+                    // range was taken are not in it.
+                    if message.offset() >= range.to {
+                        return Ok(false);
+                    }
+                    records.push(record::to_live(&message, now_ms()));
+                    if message.offset() + 1 >= range.to {
+                        return Ok(false);
+                    }
+                    if records.len() == limit {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+    }
+}
