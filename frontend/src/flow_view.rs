@@ -3,9 +3,9 @@
 
 use leptos::prelude::*;
 
+use crate::clock::now_ms;
 use crate::feed::Feed;
 use crate::flow::{FlowState, group_label};
-use crate::live::now_ms;
 use crate::stats::Percentiles;
 
 /// Colours of chart series, by position.

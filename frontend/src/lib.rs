@@ -1,23 +1,26 @@
 //! The Kafka flow dashboard, a Leptos app rendered in the browser.
 //!
 //! State logic lives in plain Rust modules tested natively:
-//! - `feed`: the live feed as a reducer over the gateway's WebSocket messages.
+//! - `feed`: the live feed as a reducer over the gateway's stream messages.
 //! - `flow`: the flow's state (snapshots for the flow view and charts, the
-//!   demo services' fan-out).
+//!   demo services' progress); `fanout`, each record's chips per service.
 //! - `stats`: latency percentiles over a sliding window.
 //! - `replay`: the replay form's draft, turned into a query.
 //! - `form`: the order form's draft, parsed into an order.
 //! - `backoff`: reconnect delays.
 //!
 //! The browser side is thin:
-//! - `live`: the WebSocket client (reconnects with backoff, renders at most once per frame).
-//! - `api`: REST calls to the gateway.
-//! - `app`: the components; `services_view` and `flow_view` the services
-//!   card, the flow view, the charts and the latency table; `replay_view`
-//!   the replay card; `load_view` the spike card;
-//!   `topics_view` the topics card.
+//! - `socket`: the client of the gateway's stream (reconnects with backoff,
+//!   resumes, renders at most once per frame); `api`: REST calls;
+//!   `clock`: the browser's time.
+//! - `app`: the page's shell, laying out one panel per `*_view` module:
+//!   `header_view` (topic and badges; `token_view` the API token),
+//!   `order_view`, `load_view` (the spike), `services_view`,
+//!   `partitions_view`, `groups_view`, `topics_view`, `replay_view`,
+//!   `flow_view` (the flow, charts and latency) and `feed_view` (the live feed).
 
 pub mod backoff;
+pub mod fanout;
 pub mod feed;
 pub mod flow;
 pub mod form;
@@ -26,11 +29,18 @@ pub mod stats;
 
 mod api;
 pub mod app;
+mod clock;
+pub mod feed_view;
 pub mod flow_view;
-mod live;
+pub mod groups_view;
+pub mod header_view;
 pub mod load_view;
+pub mod order_view;
+pub mod partitions_view;
 pub mod replay_view;
 pub mod services_view;
+pub mod socket;
+pub mod token_view;
 pub mod topics_view;
 
 pub use app::App;

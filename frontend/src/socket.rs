@@ -1,5 +1,7 @@
-//! The WebSocket client: connects to `/ws`, feeds every message to the
-//! [`Feed`], and reconnects with backoff whenever the connection ends.
+//! The browser's WebSocket client of the gateway's stream (`/ws`, the
+//! protocol in `wire::stream`): feeds every message to the [`Feed`] and the
+//! [`FlowState`], and reconnects with backoff, resuming where it left off,
+//! whenever the connection ends.
 //!
 //! Messages update the feed without notifying; a repaint is requested at
 //! most once per animation frame, and the feed's list at most four times a
@@ -17,6 +19,7 @@ use leptos::prelude::*;
 use wire::ServerMessage;
 
 use crate::backoff::Backoff;
+use crate::clock::{now_ms, sleep};
 use crate::feed::Feed;
 use crate::flow::FlowState;
 
@@ -26,18 +29,13 @@ const HISTORY_PER_PARTITION: usize = 50;
 
 /// The WebSocket's state, for the indicator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Connection {
+pub enum Connection {
     Connecting,
     Live,
     /// Lost; the next attempt is in `in_ms` milliseconds.
     Reconnecting {
         in_ms: u32,
     },
-}
-
-pub(crate) fn now_ms() -> i64 {
-    // Date.now() is an integral number of milliseconds.
-    js_sys::Date::now() as i64
 }
 
 /// Runs the connection loop for the page's lifetime.
@@ -156,14 +154,4 @@ fn url(feed: &Feed) -> String {
         url.push_str(&format!("&topic={topic}&resume={resume}"));
     }
     url
-}
-
-pub(crate) async fn sleep(ms: u32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
-            &resolve,
-            i32::try_from(ms).unwrap_or(i32::MAX),
-        );
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }

@@ -1,0 +1,116 @@
+//! The live feed: every consumed record, newest first, with its fan-out to
+//! the demo services.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use wire::{Payload, headers};
+
+use crate::clock::clock_time;
+use crate::fanout::chips;
+use crate::feed::{Feed, FeedEntry};
+use crate::flow::FlowState;
+use crate::form::format_cents;
+
+/// Every consumed record, newest first.
+#[component]
+pub fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView {
+    view! {
+        <div class="card">
+            <h2>"Live from Kafka"</h2>
+            <Show when=move || feed.with(|f| f.entries().len() == 0)>
+                <p class="hint">"Waiting for records… place an order, or produce to the topic with any Kafka client."</p>
+            </Show>
+            <Show when=move || feed.with(|f| f.unlisted() > 0)>
+                <p class="hint" data-testid="unlisted" data-count=move || feed.with(|f| f.unlisted())>
+                    {move || feed.with(|f| format!(
+                        "{} records came faster than this list adds them (the newest {} each repaint): counted in the partition table, not listed.",
+                        f.unlisted(),
+                        crate::feed::MAX_NEW_ROWS
+                    ))}
+                </p>
+            </Show>
+            <ol class="feed" data-testid="feed">
+                <For each=move || feed.with(|f| f.entries().cloned().collect::<Vec<_>>())
+                     key=|entry| entry.id() let(entry)>
+                    <FeedRow entry flow/>
+                </For>
+            </ol>
+        </div>
+    }
+}
+
+/// One record: where it is in Kafka, how long it took, what it says, and
+/// which demo services are done with it.
+#[component]
+fn FeedRow(entry: Arc<FeedEntry>, flow: RwSignal<FlowState>) -> impl IntoView {
+    let record = &entry.record;
+    let (kind, body) = match &record.payload {
+        Payload::Json { value } => (
+            "json",
+            serde_json::to_string_pretty(value).unwrap_or_default(),
+        ),
+        Payload::Text { text, truncated } => ("text", with_ellipsis(text, *truncated)),
+        Payload::Binary { hex, truncated } => ("binary", with_ellipsis(hex, *truncated)),
+        Payload::Null => ("null", "(no value)".to_owned()),
+    };
+    let latency = match (entry.consumed_after_ms(), entry.shown_after_ms()) {
+        (Some(consumed), Some(shown)) => format!("consumed +{consumed} ms · shown +{shown} ms"),
+        (Some(consumed), None) => format!("consumed +{consumed} ms · from history"),
+        _ => String::new(),
+    };
+    let order_id = record.header(headers::ORDER_ID).map(str::to_owned);
+    let total = match &record.payload {
+        Payload::Json { value } => value
+            .get("total_cents")
+            .and_then(serde_json::Value::as_u64)
+            .map(|c| format!("total {}", format_cents(c))),
+        _ => None,
+    };
+    view! {
+        <li class="record" data-testid="feed-row" data-partition=record.partition
+            data-offset=record.offset data-order-id=order_id data-kind=kind>
+            <div class="meta">
+                <span class="partition">"P" {record.partition}</span>
+                <span>"offset " <b>{record.offset}</b></span>
+                <span>"key " <code>{record.key.clone().unwrap_or_else(|| "–".into())}</code></span>
+                <span>{record.timestamp_ms.map(clock_time)}</span>
+                <span class="latency" data-testid="latency">{latency}</span>
+                <span>{total}</span>
+                <span class="size">{format!("{} B", record.size)}</span>
+            </div>
+            <Fanout flow partition=record.partition offset=record.offset/>
+            <pre class=format!("payload {kind}")>{body}</pre>
+        </li>
+    }
+}
+
+/// The fan-out of one record (see [`fanout`](crate::fanout)).
+#[component]
+fn Fanout(flow: RwSignal<FlowState>, partition: i32, offset: i64) -> impl IntoView {
+    // A memo: the flow changes several times a second and every row reads
+    // it, but a row's chips only change when one of its services finishes
+    // it. Only then is the row's DOM touched.
+    let chips = Memo::new(move |_| flow.with(|f| chips(f, partition, offset)));
+    view! {
+        <div class="fanout" data-testid="fanout">
+            {move || chips.get().into_iter().map(|chip| {
+                let state = chip.state.as_str();
+                view! {
+                    <span class=format!("chip {state}") data-testid="fanout-service"
+                        data-service=chip.service data-state=state>
+                        {chip.text}
+                    </span>
+                }
+            }).collect_view()}
+        </div>
+    }
+}
+
+fn with_ellipsis(text: &str, truncated: bool) -> String {
+    if truncated {
+        format!("{text}… (truncated)")
+    } else {
+        text.to_owned()
+    }
+}
