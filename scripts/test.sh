@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy, unit tests, the gateway's
-# integration tests against a real Kafka broker, the API's property tests
+# integration tests against a real Kafka broker, a build check of the fuzz
+# targets, the API's property tests
 # from its OpenAPI document, and the browser tests in headless Chromium.
 # Installs what it needs first (first time only) and starts Kafka unless
 # KAFKA_BROKERS points at one; a broker this script started is stopped at
@@ -30,6 +31,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit and integration, real broker)"
 cargo test --workspace --locked
+
+step "fuzz targets still build against the gateway (cargo check; fuzzing itself needs nightly: scripts/fuzz.sh)"
+cargo check --manifest-path fuzz/Cargo.toml --bins --locked --target-dir target/fuzz-check
 
 step "release build (the dashboard and the gateway, as scripts/run.sh and the Dockerfile build them)"
 scripts/build.sh

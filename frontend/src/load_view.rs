@@ -2,7 +2,7 @@
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use wire::load::{LoadRequest, LoadState};
+use wire::load::{LoadRequest, LoadState, LoadStatus};
 
 use crate::api;
 use crate::flow::FlowState;
@@ -18,20 +18,7 @@ pub fn Load(flow: RwSignal<FlowState>) -> impl IntoView {
 
     let start = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let number = |field: &str, value: RwSignal<String>| {
-            value
-                .get_untracked()
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| format!("{field}: a whole number"))
-        };
-        let request = match (|| {
-            Ok::<_, String>(LoadRequest {
-                orders: number("orders", orders)?,
-                rate: number("rate", rate)?,
-                customers: number("customers", customers)?,
-            })
-        })() {
+        let request = match request(orders, rate, customers) {
             Ok(request) => request,
             Err(message) => {
                 error.set(Some(message));
@@ -53,31 +40,6 @@ pub fn Load(flow: RwSignal<FlowState>) -> impl IntoView {
                 error.set(Some(body.message));
             }
         });
-    };
-    let progress = move || {
-        status().map(|s| {
-            let total = f64::from(s.request.orders).max(1.0);
-            let state = match s.state {
-                LoadState::Running => "running",
-                LoadState::Finished => "finished",
-                LoadState::Cancelled => "cancelled",
-            };
-            let elapsed_ms = s.ended_at_ms.map(|end| end - s.started_at_ms);
-            let achieved = elapsed_ms
-                .filter(|ms| *ms > 0)
-                .map(|ms| format!(", {:.0} orders/s achieved", s.sent as f64 * 1000.0 / ms as f64))
-                .unwrap_or_default();
-            view! {
-                <div class="load-status" data-testid="load-status" data-state=state
-                     data-acknowledged=s.acknowledged>
-                    <div class="bar"><div style=format!("width: {:.1}%", s.acknowledged as f64 / total * 100.0)></div></div>
-                    <p class="hint">
-                        {format!("{state}: {} sent, {} acknowledged, {} failed of {} at {}/s over {} customers{achieved}",
-                            s.sent, s.acknowledged, s.failed, s.request.orders, s.request.rate, s.request.customers)}
-                    </p>
-                </div>
-            }
-        })
     };
     let input = move |testid: &'static str, label: &'static str, value: RwSignal<String>| {
         view! {
@@ -102,7 +64,59 @@ pub fn Load(flow: RwSignal<FlowState>) -> impl IntoView {
             <Show when=move || error.with(Option::is_some)>
                 <p class="error" data-testid="load-error">{move || error.get()}</p>
             </Show>
-            {progress}
+            {move || status().map(|status| view! { <Progress status/> })}
+        </div>
+    }
+}
+
+/// The run the boxes ask for, or which box is not a whole number.
+fn request(
+    orders: RwSignal<String>,
+    rate: RwSignal<String>,
+    customers: RwSignal<String>,
+) -> Result<LoadRequest, String> {
+    let number = |field: &str, value: RwSignal<String>| {
+        value
+            .get_untracked()
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{field}: a whole number"))
+    };
+    Ok(LoadRequest {
+        orders: number("orders", orders)?,
+        rate: number("rate", rate)?,
+        customers: number("customers", customers)?,
+    })
+}
+
+/// How far the run has come.
+#[component]
+fn Progress(status: LoadStatus) -> impl IntoView {
+    let s = status;
+    let total = f64::from(s.request.orders).max(1.0);
+    let state = match s.state {
+        LoadState::Running => "running",
+        LoadState::Finished => "finished",
+        LoadState::Cancelled => "cancelled",
+    };
+    let elapsed_ms = s.ended_at_ms.map(|end| end - s.started_at_ms);
+    let achieved = elapsed_ms
+        .filter(|ms| *ms > 0)
+        .map(|ms| {
+            format!(
+                ", {:.0} orders/s achieved",
+                s.sent as f64 * 1000.0 / ms as f64
+            )
+        })
+        .unwrap_or_default();
+    view! {
+        <div class="load-status" data-testid="load-status" data-state=state
+             data-acknowledged=s.acknowledged>
+            <div class="bar"><div style=format!("width: {:.1}%", s.acknowledged as f64 / total * 100.0)></div></div>
+            <p class="hint">
+                {format!("{state}: {} sent, {} acknowledged, {} failed of {} at {}/s over {} customers{achieved}",
+                    s.sent, s.acknowledged, s.failed, s.request.orders, s.request.rate, s.request.customers)}
+            </p>
         </div>
     }
 }

@@ -41,50 +41,11 @@ pub fn Replay() -> impl IntoView {
             busy.set(false);
         });
     };
-    let set_time = move |ev: leptos::ev::Event| {
-        // A datetime-local value is in the browser's time zone; Date parses it so.
-        let ms = js_sys::Date::parse(&event_target_value(&ev));
-        draft.update(|d| d.timestamp_ms = ms.is_finite().then_some(ms as i64));
-    };
-    let from = move || draft.with(|d| d.from);
-
     view! {
         <div class="card" data-testid="replay">
             <h2>"Replay"</h2>
             <p class="hint">"Reads the topic again with a consumer that joins no group and commits nothing: no service notices."</p>
-            <form class="replay-form" on:submit=submit>
-                <label>"From"
-                    <select data-testid="replay-from"
-                        on:change=move |ev| draft.update(|d| d.from = From::parse(&event_target_value(&ev)))>
-                        <option value="beginning">"the beginning"</option>
-                        <option value="offset">"an offset"</option>
-                        <option value="timestamp">"a time"</option>
-                    </select>
-                </label>
-                <label>"Partition"
-                    <input data-testid="replay-partition" placeholder="all" inputmode="numeric"
-                        prop:value=move || draft.with(|d| d.partition.clone())
-                        on:input=move |ev| draft.update(|d| d.partition = event_target_value(&ev))/>
-                </label>
-                <Show when=move || from() == From::Offset>
-                    <label>"Offset"
-                        <input data-testid="replay-offset" inputmode="numeric"
-                            prop:value=move || draft.with(|d| d.offset.clone())
-                            on:input=move |ev| draft.update(|d| d.offset = event_target_value(&ev))/>
-                    </label>
-                </Show>
-                <Show when=move || from() == From::Timestamp>
-                    <label>"Time"
-                        <input data-testid="replay-time" type="datetime-local" step="1" on:change=set_time/>
-                    </label>
-                </Show>
-                <label>"Limit"
-                    <input data-testid="replay-limit" inputmode="numeric"
-                        prop:value=move || draft.with(|d| d.limit.clone())
-                        on:input=move |ev| draft.update(|d| d.limit = event_target_value(&ev))/>
-                </label>
-                <button type="submit" data-testid="replay-run" disabled=move || busy.get()>"Replay"</button>
-            </form>
+            <ReplayForm draft busy submit/>
             <Show when=move || error.with(Option::is_some)>
                 <p class="error" data-testid="replay-error">{move || error.get()}</p>
             </Show>
@@ -134,5 +95,56 @@ fn ReplayedRow(record: LiveRecord) -> impl IntoView {
             " " <code>{record.key.clone().unwrap_or_else(|| "–".into())}</code>
             " " <span class="preview">{preview}</span>
         </li>
+    }
+}
+
+/// Where to read from, which partition, how many records.
+#[component]
+fn ReplayForm(
+    draft: RwSignal<ReplayDraft>,
+    busy: RwSignal<bool>,
+    submit: impl Fn(SubmitEvent) + 'static,
+) -> impl IntoView {
+    let set_time = move |ev: leptos::ev::Event| {
+        // A datetime-local value is in the browser's time zone; Date parses it so.
+        let ms = js_sys::Date::parse(&event_target_value(&ev));
+        draft.update(|d| d.timestamp_ms = ms.is_finite().then_some(ms as i64));
+    };
+    let from = move || draft.with(|d| d.from);
+
+    view! {
+        <form class="replay-form" on:submit=submit>
+            <label>"From"
+                <select data-testid="replay-from"
+                    on:change=move |ev| draft.update(|d| d.from = From::parse(&event_target_value(&ev)))>
+                    <option value="beginning">"the beginning"</option>
+                    <option value="offset">"an offset"</option>
+                    <option value="timestamp">"a time"</option>
+                </select>
+            </label>
+            <label>"Partition"
+                <input data-testid="replay-partition" placeholder="all" inputmode="numeric"
+                    prop:value=move || draft.with(|d| d.partition.clone())
+                    on:input=move |ev| draft.update(|d| d.partition = event_target_value(&ev))/>
+            </label>
+            <Show when=move || from() == From::Offset>
+                <label>"Offset"
+                    <input data-testid="replay-offset" inputmode="numeric"
+                        prop:value=move || draft.with(|d| d.offset.clone())
+                        on:input=move |ev| draft.update(|d| d.offset = event_target_value(&ev))/>
+                </label>
+            </Show>
+            <Show when=move || from() == From::Timestamp>
+                <label>"Time"
+                    <input data-testid="replay-time" type="datetime-local" step="1" on:change=set_time/>
+                </label>
+            </Show>
+            <label>"Limit"
+                <input data-testid="replay-limit" inputmode="numeric"
+                    prop:value=move || draft.with(|d| d.limit.clone())
+                    on:input=move |ev| draft.update(|d| d.limit = event_target_value(&ev))/>
+            </label>
+            <button type="submit" data-testid="replay-run" disabled=move || busy.get()>"Replay"</button>
+        </form>
     }
 }

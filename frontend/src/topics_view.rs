@@ -61,28 +61,7 @@ pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
     view! {
         <div class="card" data-testid="topics">
             <h2>"Topics"</h2>
-            {move || match list.get() {
-                None => view! { <p class="hint">"Loading…"</p> }.into_any(),
-                Some(Err(message)) => view! { <p class="error">{message}</p> }.into_any(),
-                Some(Ok(topics)) => {
-                    let more = topics.len().saturating_sub(MAX_SHOWN);
-                    view! {
-                    <ul class="topics">
-                        {topics.into_iter().take(MAX_SHOWN).map(|t| {
-                            let here = current().as_deref() == Some(t.name.as_str());
-                            view! {
-                                <li data-testid="topic-row" data-topic=t.name.clone() data-partitions=t.partitions>
-                                    <code>{t.name.clone()}</code>
-                                    {format!(" — {} partition(s)", t.partitions)}
-                                    {here.then_some(" (this dashboard's)")}
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                    {(more > 0).then(|| view! { <p class="hint">{format!("and {more} more")}</p> })}
-                }.into_any()
-                }
-            }}
+            <TopicList list current/>
             <form class="replay-form" on:submit=create>
                 <label class="wide">"New topic"
                     <input data-testid="new-topic-name" prop:value=move || name.get()
@@ -99,5 +78,36 @@ pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
                 <p class=if ok { "ack" } else { "error" } data-testid="topic-message">{text}</p>
             })}
         </div>
+    }
+}
+
+/// The cluster's topics, this dashboard's marked.
+#[component]
+fn TopicList(
+    list: RwSignal<Option<Result<Vec<TopicSummary>, String>>>,
+    current: impl Fn() -> Option<String> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    move || match list.get() {
+        None => view! { <p class="hint">"Loading…"</p> }.into_any(),
+        Some(Err(message)) => view! { <p class="error">{message}</p> }.into_any(),
+        Some(Ok(topics)) => {
+            let more = topics.len().saturating_sub(MAX_SHOWN);
+            view! {
+                <ul class="topics">
+                    {topics.into_iter().take(MAX_SHOWN).map(|t| {
+                        let here = current().as_deref() == Some(t.name.as_str());
+                        view! {
+                            <li data-testid="topic-row" data-topic=t.name.clone() data-partitions=t.partitions>
+                                <code>{t.name.clone()}</code>
+                                {format!(" — {} partition(s)", t.partitions)}
+                                {here.then_some(" (this dashboard's)")}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+                {(more > 0).then(|| view! { <p class="hint">{format!("and {more} more")}</p> })}
+            }
+            .into_any()
+        }
     }
 }

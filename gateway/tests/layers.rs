@@ -64,13 +64,19 @@ fn only_the_kafka_adapters_name_rdkafka() {
     let outside = offenders(|path, text| {
         !path.starts_with("kafka/") && !wiring(path) && names(text, "rdkafka::")
     });
-    assert!(outside.is_empty(), "rdkafka named outside kafka/: {outside:?}");
+    assert!(
+        outside.is_empty(),
+        "rdkafka named outside kafka/: {outside:?}"
+    );
 }
 
 #[test]
 fn arrows_point_down() {
     let core_up = offenders(|path, text| path.starts_with("core/") && names(text, "crate::http"));
-    assert!(core_up.is_empty(), "the core reaches into the edge: {core_up:?}");
+    assert!(
+        core_up.is_empty(),
+        "the core reaches into the edge: {core_up:?}"
+    );
     let adapters_up = offenders(|path, text| {
         path.starts_with("kafka/") && (names(text, "crate::http") || names(text, "crate::core"))
     });
