@@ -91,10 +91,10 @@ fn Fanout(flow: RwSignal<FlowState>, partition: i32, offset: i64) -> impl IntoVi
     // A memo: the flow changes several times a second and every row reads
     // it, but a row's chips only change when one of its services finishes
     // it. Only then is the row's DOM touched.
-    let chips = Memo::new(move |_| flow.with(|f| chips(f, partition, offset)));
+    let shown = Memo::new(move |_| flow.with(|f| chips(f, partition, offset)));
     view! {
         <div class="fanout" data-testid="fanout">
-            {move || chips.get().into_iter().map(|chip| {
+            {move || shown.get().into_iter().map(|chip| {
                 let state = chip.state.as_str();
                 view! {
                     <span class=format!("chip {state}") data-testid="fanout-service"

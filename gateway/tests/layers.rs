@@ -1,8 +1,9 @@
 //! The gateway's layering, checked on its source: axum is named only at the
 //! HTTP edge, rdkafka only in the Kafka adapters, and the arrows point down
-//! (edge → core → adapters): the core never reaches up into the edge, and
-//! the adapters never reach into either. `lib.rs` and `main.rs` wire the
-//! three together and may name anything.
+//! (edge → core → adapters), one step at a time: the edge calls the core,
+//! never the adapters; the core never reaches up into the edge; the adapters
+//! reach into neither. `lib.rs` and `main.rs` wire the three together and
+//! may name anything.
 
 use std::path::{Path, PathBuf};
 
@@ -24,14 +25,37 @@ fn sources(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// Whether `text` names `path` as code (`axum::…`), not as part of a longer
-/// identifier; comments count too, so a doc link is caught as well.
+/// Whether `text` names `path` as code (`axum::…`, `crate::core`), not as
+/// part of a longer identifier; comments count too, so a doc link is caught
+/// as well.
 fn names(text: &str, path: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let ends_in_ident = path.chars().next_back().is_some_and(ident);
     text.match_indices(path).any(|(i, _)| {
-        !text[..i]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        let before = text[..i].chars().next_back().is_some_and(ident);
+        let after = text[i + path.len()..].chars().next().is_some_and(ident);
+        let longer_name = ends_in_ident && after;
+        !(before || longer_name)
+    })
+}
+
+/// Whether `text` uses the crate's module `module`: by path
+/// (`crate::core::…`, `super::super::core`) or in a grouped import
+/// (`use crate::{core::…, …}`).
+fn uses_module(text: &str, module: &str) -> bool {
+    let by_path = [
+        format!("crate::{module}"),
+        format!("super::super::{module}"),
+    ];
+    if by_path.iter().any(|p| names(text, p)) {
+        return true;
+    }
+    text.match_indices("crate::{").any(|(i, _)| {
+        let group = &text[i..];
+        let group = &group[..group.find('}').unwrap_or(group.len())];
+        group
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .any(|word| word == module)
     })
 }
 
@@ -71,14 +95,20 @@ fn only_the_kafka_adapters_name_rdkafka() {
 }
 
 #[test]
-fn arrows_point_down() {
-    let core_up = offenders(|path, text| path.starts_with("core/") && names(text, "crate::http"));
+fn arrows_point_down_one_step_at_a_time() {
+    let edge_skips =
+        offenders(|path, text| path.starts_with("http/") && uses_module(text, "kafka"));
+    assert!(
+        edge_skips.is_empty(),
+        "the edge calls the adapters: {edge_skips:?}"
+    );
+    let core_up = offenders(|path, text| path.starts_with("core/") && uses_module(text, "http"));
     assert!(
         core_up.is_empty(),
         "the core reaches into the edge: {core_up:?}"
     );
     let adapters_up = offenders(|path, text| {
-        path.starts_with("kafka/") && (names(text, "crate::http") || names(text, "crate::core"))
+        path.starts_with("kafka/") && (uses_module(text, "http") || uses_module(text, "core"))
     });
     assert!(
         adapters_up.is_empty(),
@@ -91,4 +121,9 @@ fn the_check_sees_a_name_and_not_a_longer_identifier() {
     assert!(names("use axum::Json;", "axum::"));
     assert!(names("x: rdkafka::error::KafkaError", "rdkafka::"));
     assert!(!names("use my_axum::Json;", "axum::"));
+    assert!(uses_module("use crate::core::Core;", "core"));
+    assert!(uses_module("use crate::{config, http::ApiError};", "http"));
+    assert!(uses_module("use super::super::kafka;", "kafka"));
+    assert!(!uses_module("use crate::{config, clock};", "core"));
+    assert!(!uses_module("use crate::kafkaesque;", "kafka"));
 }

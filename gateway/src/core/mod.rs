@@ -14,9 +14,11 @@
 //! - `load`: the load generator.
 //! - `health`: the broker probe behind `/api/health`, via `cache`.
 //!
+//! - `stream`: one client's stream of the watched topic, as the stream
+//!   protocol has it; `topics`: the cluster's topics.
+//!
 //! [`Core`] holds them all for one gateway: [`Core::start`] builds and starts
-//! them, [`Core::stop`] stops them in order once the shutdown token is
-//! cancelled.
+//! them; [`Core::stop`] cancels the shutdown token and stops them in order.
 
 mod cache;
 pub(crate) mod flow;
@@ -28,6 +30,8 @@ pub(crate) mod orders;
 pub(crate) mod replay;
 pub(crate) mod resume;
 pub(crate) mod services;
+pub(crate) mod stream;
+pub(crate) mod topics;
 pub(crate) mod watch;
 
 use std::sync::{Arc, Mutex};
@@ -35,6 +39,8 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use wire::Health;
+use wire::load::{LoadRequest, LoadStatus};
 
 pub(crate) use idempotency::{MAX_KEY_BYTES, valid_key};
 
@@ -42,7 +48,7 @@ use self::flow::Flow;
 use self::health::HealthCheck;
 use self::hub::{Frame, Hub};
 use self::idempotency::Idempotency;
-use self::load::Load;
+use self::load::{Load, LoadError};
 use self::orders::Orders;
 use self::replay::Replays;
 use self::resume::Resumes;
@@ -62,14 +68,14 @@ pub(crate) struct Core<F> {
     /// The configured topic, watched from start to shutdown.
     pub(crate) watch: TopicWatch<F>,
     /// The configured topic's admin client; it also lists and creates others.
-    pub(crate) admin: TopicAdmin,
+    admin: TopicAdmin,
     /// The latest flow snapshot, behind `/api/groups`.
     pub(crate) flow: Flow,
     pub(crate) services: Arc<Services>,
     pub(crate) load: Arc<Load>,
     pub(crate) replays: Replays,
-    pub(crate) resumes: Resumes,
-    pub(crate) health: HealthCheck,
+    resumes: Resumes,
+    health: HealthCheck,
     /// Cancelled when the gateway shuts down: every task and stream ends.
     pub(crate) shutdown: CancellationToken,
     producer: Arc<RecordProducer>,
@@ -145,8 +151,20 @@ impl<F: Frame> Core<F> {
         self.watch.hub()
     }
 
-    /// Stops everything once the shutdown token is cancelled: the watch,
-    /// then the demo services (each member commits and leaves its group),
+    /// Whether the broker answers, the topic exists and is read.
+    pub(crate) async fn health(&self) -> Health {
+        self.health.check(&self.admin, self.hub()).await
+    }
+
+    /// Starts a load run through the same path as single orders; it stops at
+    /// shutdown too.
+    pub(crate) fn start_load(&self, request: LoadRequest) -> Result<LoadStatus, LoadError> {
+        self.load
+            .start(request, self.orders.clone(), &self.shutdown)
+    }
+
+    /// Cancels the shutdown token and stops everything: the watch, then the
+    /// demo services (each member commits and leaves its group),
     /// then flushes the producer so no acknowledged order is lost.
     pub(crate) async fn stop(&self) {
         self.shutdown.cancel();

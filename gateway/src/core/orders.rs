@@ -13,7 +13,7 @@ use crate::clock::now_ms;
 use crate::kafka::ProduceError;
 use crate::kafka::producer::{Outgoing, RecordProducer};
 
-/// Why a keyed order was not placed.
+/// Why an order was not placed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PlaceError {
     #[error(transparent)]
@@ -51,8 +51,8 @@ impl Orders {
     }
 
     /// Writes `order` and waits for the broker's acknowledgement.
-    pub(crate) async fn place(&self, order: NewOrder) -> Result<OrderAccepted, ProduceError> {
-        place(&self.producer, order).await
+    pub(crate) async fn place(&self, order: NewOrder) -> Result<OrderAccepted, PlaceError> {
+        Ok(place(&self.producer, order).await?)
     }
 
     /// Places `order` once under `key`: a retry of an acknowledged order
@@ -92,7 +92,7 @@ impl Orders {
     pub(crate) async fn place_all(
         &self,
         orders: Vec<NewOrder>,
-    ) -> Vec<Result<OrderAccepted, ProduceError>> {
+    ) -> Vec<Result<OrderAccepted, PlaceError>> {
         // Sends are enqueued in the order they are first polled: join_all
         // polls them in order, so each customer's orders keep theirs.
         futures_util::future::join_all(orders.into_iter().map(|order| self.place(order))).await

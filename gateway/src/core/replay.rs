@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use wire::api::ReplayPage;
 
 use crate::config::Config;
-use crate::kafka::reader::{RangeReader, ReadError, Start};
+pub(crate) use crate::kafka::reader::Start;
+use crate::kafka::reader::{RangeReader, ReadError};
 
 /// Replays running at once, at most: each is a Kafka client of its own and
 /// may hold up to a page of records.
@@ -32,8 +33,23 @@ pub(crate) struct Plan {
 pub(crate) enum ReplayError {
     #[error("{MAX_CONCURRENT} replays are running")]
     Busy,
-    #[error(transparent)]
-    Read(#[from] ReadError),
+    /// The plan named a partition the topic does not have.
+    #[error("the topic has partitions 0 to {last}, not {asked}")]
+    NoPartition { asked: i32, last: usize },
+    /// The broker could not be read, or not in time.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<ReadError> for ReplayError {
+    fn from(err: ReadError) -> Self {
+        match err {
+            ReadError::NoPartition { asked, last } => Self::NoPartition { asked, last },
+            ReadError::NoTopic(_) => Self::Unavailable(err.to_string()),
+            ReadError::TimedOut => Self::Unavailable(format!("replay {err}")),
+            _ => Self::Unavailable(format!("replay failed: {err}")),
+        }
+    }
 }
 
 /// The replays of one topic.

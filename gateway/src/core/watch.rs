@@ -1,6 +1,7 @@
 //! Watching one topic: its live consumer reads every record, from any
-//! producer, into the topic's [`Hub`]. One object per topic, owning both,
-//! so that several topics can be watched at once.
+//! producer, into the topic's [`Hub`]. One object per topic owns both; the
+//! gateway watches its configured topic with one, and watching more topics
+//! means more of them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

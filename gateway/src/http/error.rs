@@ -10,9 +10,7 @@ use crate::core::flow::FlowError;
 use crate::core::load::LoadError;
 use crate::core::orders::PlaceError;
 use crate::core::replay::{MAX_CONCURRENT as MAX_REPLAYS, ReplayError};
-use crate::kafka::ProduceError;
-use crate::kafka::admin::{CreateError, Setting};
-use crate::kafka::reader::ReadError;
+use crate::core::topics::{TopicError, TopicSetting};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -109,22 +107,26 @@ impl ApiError {
     }
 }
 
-impl From<ProduceError> for ApiError {
-    fn from(err: ProduceError) -> Self {
-        Self::BrokerUnavailable(err.to_string())
+impl From<FieldError> for ApiError {
+    fn from(err: FieldError) -> Self {
+        Self::InvalidField {
+            field: err.field,
+            message: err.message,
+        }
     }
 }
 
 impl From<PlaceError> for ApiError {
     fn from(err: PlaceError) -> Self {
         match err {
-            PlaceError::Produce(err) => err.into(),
+            PlaceError::Produce(_) | PlaceError::Interrupted(_) => {
+                Self::BrokerUnavailable(err.to_string())
+            }
             PlaceError::KeyInProgress => Self::IdempotencyInProgress,
             PlaceError::KeyReused => Self::InvalidField {
                 field: "Idempotency-Key".into(),
                 message: err.to_string(),
             },
-            PlaceError::Interrupted(_) => Self::BrokerUnavailable(err.to_string()),
         }
     }
 }
@@ -133,11 +135,11 @@ impl From<ReplayError> for ApiError {
     fn from(err: ReplayError) -> Self {
         match err {
             ReplayError::Busy => Self::ReplaysBusy(MAX_REPLAYS),
-            ReplayError::Read(err @ ReadError::NoPartition { .. }) => Self::InvalidField {
+            ReplayError::NoPartition { .. } => Self::InvalidField {
                 field: "partition".into(),
                 message: err.to_string(),
             },
-            ReplayError::Read(err) => Self::BrokerUnavailable(err.to_string()),
+            ReplayError::Unavailable(message) => Self::BrokerUnavailable(message),
         }
     }
 }
@@ -156,34 +158,20 @@ impl From<LoadError> for ApiError {
     }
 }
 
-/// A topic the broker did not create: 409 when it exists, 422 naming the
-/// setting it refused, 503 when it could not be asked.
-pub(crate) fn topic_not_created(name: String, err: CreateError) -> ApiError {
-    match err {
-        CreateError::Exists => ApiError::TopicExists(name),
-        CreateError::Rejected {
-            setting: Some(setting),
-            ..
-        } => ApiError::InvalidField {
-            field: match setting {
-                Setting::Name => "name",
-                Setting::Partitions => "partitions",
-                Setting::ReplicationFactor => "replication_factor",
-            }
-            .into(),
-            message: err.to_string(),
-        },
-        CreateError::Rejected { setting: None, .. } | CreateError::Kafka(_) => {
-            ApiError::BrokerUnavailable(err.to_string())
-        }
-    }
-}
-
-impl From<FieldError> for ApiError {
-    fn from(err: FieldError) -> Self {
-        Self::InvalidField {
-            field: err.field,
-            message: err.message,
+impl From<TopicError> for ApiError {
+    fn from(err: TopicError) -> Self {
+        match err {
+            TopicError::Exists(name) => Self::TopicExists(name),
+            TopicError::Refused { setting, message } => Self::InvalidField {
+                field: match setting {
+                    TopicSetting::Name => "name",
+                    TopicSetting::Partitions => "partitions",
+                    TopicSetting::ReplicationFactor => "replication_factor",
+                }
+                .into(),
+                message,
+            },
+            TopicError::Unavailable(message) => Self::BrokerUnavailable(message),
         }
     }
 }

@@ -63,8 +63,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         });
     }
     integral_numbers_as_integers(&mut value);
-    serde_path_to_error::deserialize(value)
-        .map_err(|err| invalid_field(&err.path().to_string(), &err.inner().to_string(), "body"))
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let message = err.inner().to_string();
+        // serde_json appends " at line L column C"; the field name says more.
+        let message = message
+            .rfind(" at line ")
+            .map_or(message.as_str(), |i| &message[..i]);
+        invalid_field(&err.path().to_string(), message, "body")
+    })
 }
 
 /// Parses a query string (without the `?`); every mistake is a 422 naming
@@ -102,26 +108,25 @@ fn integral_numbers_as_integers(value: &mut Value) {
 /// The one way a serde error becomes a 422 naming its field: `path` is
 /// where serde was (`.` at the top, `items[0]` in a list), `whole` what
 /// to name when no field is to blame (`body`, `query`). serde reports a
-/// missing field at the path of the object that lacks it, so the field's
-/// name is taken from the message.
+/// missing (or repeated) field at the path of the object that holds it, so
+/// the field's name is taken from the message; an unknown field is
+/// reported where it is.
 fn invalid_field(path: &str, message: &str, whole: &str) -> ApiError {
-    // serde_json appends " at line L column C"; the field name says more.
-    let message = message
-        .rfind(" at line ")
-        .map_or(message, |i| &message[..i])
-        .to_owned();
     let parent = if path == "." { "" } else { path };
-    let named =
-        backticked(&message, "missing field `").or_else(|| backticked(&message, "unknown field `"));
-    let field = match named {
-        Some(name) if parent.is_empty() => name.to_owned(),
-        // An unknown field is where serde was already.
-        Some(name) if parent == name || parent.ends_with(&format!(".{name}")) => parent.to_owned(),
-        Some(name) => format!("{parent}.{name}"),
-        None if parent.is_empty() => whole.to_owned(),
-        None => parent.to_owned(),
+    let inside =
+        backticked(message, "missing field `").or_else(|| backticked(message, "duplicate field `"));
+    let unknown = backticked(message, "unknown field `");
+    let field = match (inside, unknown) {
+        (Some(name), _) if parent.is_empty() => name.to_owned(),
+        (Some(name), _) => format!("{parent}.{name}"),
+        (None, Some(name)) if parent.is_empty() => name.to_owned(),
+        (None, _) if parent.is_empty() => whole.to_owned(),
+        (None, _) => parent.to_owned(),
     };
-    ApiError::InvalidField { field, message }
+    ApiError::InvalidField {
+        field,
+        message: message.to_owned(),
+    }
 }
 
 /// The text between `prefix` and the next backtick.
@@ -246,5 +251,6 @@ mod tests {
         assert_eq!(field("from=a&limit=many"), "limit");
         assert_eq!(field("limit=1"), "from");
         assert_eq!(field("from=a&form=b"), "form");
+        assert_eq!(field("from=a&from=b"), "from");
     }
 }

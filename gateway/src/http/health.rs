@@ -10,8 +10,7 @@ use super::AppState;
 
 /// 200 when the broker answers, the topic exists and is read; else 503.
 pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let core = &state.core;
-    let health = core.health.check(&core.admin, core.hub()).await;
+    let health = state.core.health().await;
     let status = if health.status == HealthStatus::Ok {
         StatusCode::OK
     } else {

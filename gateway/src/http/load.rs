@@ -15,10 +15,7 @@ pub(crate) async fn start(
     StrictJson(request): StrictJson<LoadRequest>,
 ) -> Result<(StatusCode, Json<LoadStatus>), ApiError> {
     request.validate()?;
-    let core = &state.core;
-    let status = core
-        .load
-        .start(request, core.orders.clone(), &core.shutdown)?;
+    let status = state.core.start_load(request)?;
     Ok((StatusCode::ACCEPTED, Json(status)))
 }
 

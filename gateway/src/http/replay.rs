@@ -9,8 +9,7 @@ use wire::api::{MAX_REPLAY_RECORDS, ReplayPage};
 
 use super::error::ApiError;
 use super::{AppState, extract};
-use crate::core::replay::Plan;
-use crate::kafka::reader::Start;
+use crate::core::replay::{Plan, Start};
 
 const DEFAULT_LIMIT: usize = 100;
 

@@ -7,20 +7,14 @@ use axum::http::StatusCode;
 use wire::api::{NewTopic, TopicSummary};
 
 use super::AppState;
-use super::error::{ApiError, topic_not_created};
+use super::error::ApiError;
 use super::extract::StrictJson;
 
 /// `GET /api/topics`.
 pub(crate) async fn list(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<TopicSummary>>, ApiError> {
-    state
-        .core
-        .admin
-        .list_all()
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::BrokerUnavailable(e.to_string()))
+    Ok(Json(state.core.topics().await?))
 }
 
 /// `POST /api/topics`: 201 once the broker created it, 409 when it exists.
@@ -29,22 +23,6 @@ pub(crate) async fn create(
     StrictJson(topic): StrictJson<NewTopic>,
 ) -> Result<(StatusCode, Json<TopicSummary>), ApiError> {
     topic.validate()?;
-    let replication = topic
-        .replication_factor
-        .unwrap_or(state.config.replication_factor);
-    match state
-        .core
-        .admin
-        .create(&topic.name, topic.partitions, replication)
-        .await
-    {
-        Ok(()) => Ok((
-            StatusCode::CREATED,
-            Json(TopicSummary {
-                name: topic.name,
-                partitions: usize::try_from(topic.partitions).unwrap_or(0),
-            }),
-        )),
-        Err(err) => Err(topic_not_created(topic.name, err)),
-    }
+    let created = state.core.create_topic(topic).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }

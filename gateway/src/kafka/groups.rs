@@ -97,7 +97,7 @@ impl GroupReader {
         for group in consumer_groups {
             match self.view(group, topic, now, &mut probes)? {
                 Seen::Group(view) => views.push(view),
-                Seen::NotOnTopic => {}
+                Seen::Skipped => {}
                 Seen::Unread(err) => {
                     if views.is_empty() && failure.is_none() {
                         failure = Some(err);
@@ -180,7 +180,7 @@ impl GroupReader {
         let pinned = self.pinned.iter().any(|p| p == name);
         if owners.is_empty() && !pinned && !self.followed.contains_key(name) {
             if self.ignored.contains_key(name) || *probes == PROBES_PER_DISCOVERY {
-                return Ok(Seen::NotOnTopic);
+                return Ok(Seen::Skipped);
             }
             *probes += 1;
         }
@@ -189,7 +189,7 @@ impl GroupReader {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(_) if full => {
                 tracing::debug!(group = name, "following too many groups; skipping one");
-                return Ok(Seen::NotOnTopic);
+                return Ok(Seen::Skipped);
             }
             Entry::Vacant(entry) => {
                 entry.insert(super::client::admin_consumer(&self.config, Some(name))?)
@@ -212,7 +212,7 @@ impl GroupReader {
         if owners.is_empty() && !pinned && committed.values().all(Option::is_none) {
             self.followed.remove(name);
             self.ignored.insert(name.to_owned(), now);
-            return Ok(Seen::NotOnTopic);
+            return Ok(Seen::Skipped);
         }
         Ok(Seen::Group(GroupView {
             group_id: name.to_owned(),
@@ -226,8 +226,9 @@ impl GroupReader {
 /// What looking at one listed group found.
 enum Seen {
     Group(GroupView),
-    /// Not reading the topic, or not looked at this time.
-    NotOnTopic,
+    /// Not reading the topic, or not looked at this time (not probed yet,
+    /// or too many groups followed).
+    Skipped,
     /// Its committed offsets could not be read, and none were read before.
     Unread(KafkaError),
 }

@@ -38,17 +38,18 @@ pub(crate) enum Start {
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadError {
-    #[error("replay failed: {0}")]
+    #[error(transparent)]
     Kafka(#[from] KafkaError),
     #[error("topic {0} does not exist yet")]
     NoTopic(String),
     #[error("the topic has partitions 0 to {last}, not {asked}")]
     NoPartition { asked: i32, last: usize },
-    #[error("replay did not finish within {} s", READ_TIMEOUT.as_secs())]
+    #[error("did not finish within {} s", READ_TIMEOUT.as_secs())]
     TimedOut,
     #[error("the read was cancelled")]
     Cancelled,
-    #[error("replay failed: {0}")]
+    /// The blocking task ended without an answer.
+    #[error("{0}")]
     Interrupted(String),
 }
 
