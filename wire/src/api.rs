@@ -218,7 +218,8 @@ pub struct GroupPartition {
 pub struct ReplayPage {
     /// Per partition read: where the read started and where it would end.
     pub ranges: Vec<ReplayRange>,
-    /// In partition order, then offset order.
+    /// Merged across partitions, oldest first: by record timestamp, then
+    /// partition, then offset.
     pub records: Vec<crate::LiveRecord>,
     /// True when `limit` stopped the read before every range's end.
     pub truncated: bool,

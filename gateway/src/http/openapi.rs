@@ -167,7 +167,7 @@ pub fn build() -> Value {
                 "responses": with(errors(&[
                     ("422", "a parameter is missing, unknown or out of range; `field` names it"),
                     ("503", "the broker could not be read, or 4 replays are running (`busy`)"),
-                ]), "200", ok("the records in the range", &replay)),
+                ]), "200", ok("the records in the range, merged across partitions oldest first (by timestamp, then partition, then offset)", &replay)),
             }},
             "/api/topics": {
                 "get": {

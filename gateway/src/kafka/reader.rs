@@ -6,6 +6,7 @@
 //! triggers no rebalance, so every consumer group goes on as if nothing
 //! happened. Every call here blocks: run it on the blocking pool.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -26,6 +27,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a read waits for a record before it looks at its
 /// cancellation again.
 const POLL: Duration = Duration::from_millis(200);
+/// Most records read ahead of the answer per partition at a time.
+const MAX_CHUNK: usize = 500;
 
 /// Where each partition's read starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +56,7 @@ pub(crate) enum ReadError {
     Interrupted(String),
 }
 
-/// Records read, oldest first per range.
+/// Records read, oldest first.
 pub(crate) struct Read {
     pub(crate) records: Vec<LiveRecord>,
     /// Whether the limit stopped the read before the ranges' ends.
@@ -155,50 +158,66 @@ impl RangeReader {
         self.consumer.offsets_for_times(list, METADATA_TIMEOUT)
     }
 
-    /// Reads every record of each range in turn, at most `limit` in all,
-    /// within [`READ_TIMEOUT`], until `cancel` is cancelled.
+    /// Reads the ranges merged across partitions, oldest first (by record
+    /// timestamp, then partition, then offset), at most `limit` records in
+    /// all, within [`READ_TIMEOUT`], until `cancel` is cancelled. Each
+    /// partition is read ahead in chunks of about `limit` ÷ partitions
+    /// records, so what is held besides the answer is bounded by the larger
+    /// of `limit` and the partition count.
     pub(crate) fn read(
         &self,
         ranges: &[ReplayRange],
         limit: usize,
         cancel: &CancellationToken,
     ) -> Result<Read, ReadError> {
-        let mut records = Vec::new();
         let deadline = Instant::now() + READ_TIMEOUT;
-        for range in ranges.iter().filter(|r| r.from < r.to) {
-            if records.len() == limit {
-                return Ok(Read {
-                    records,
-                    truncated: true,
-                });
+        let mut cursors: Vec<Cursor> = ranges
+            .iter()
+            .filter(|r| r.from < r.to)
+            .map(|r| Cursor {
+                partition: r.partition,
+                next: r.from,
+                to: r.to,
+                ahead: VecDeque::new(),
+            })
+            .collect();
+        let chunk = (limit / cursors.len().max(1)).clamp(1, MAX_CHUNK);
+        let mut records = Vec::with_capacity(limit.min(MAX_CHUNK));
+        while records.len() < limit {
+            for cursor in cursors.iter_mut().filter(|c| c.ahead.is_empty()) {
+                self.read_ahead(cursor, chunk, deadline, cancel)?;
             }
-            if self.read_range(range, limit, deadline, cancel, &mut records)? {
-                return Ok(Read {
-                    records,
-                    truncated: true,
-                });
-            }
+            let oldest = cursors
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.ahead.front().map(|r| (merge_key(r), i)))
+                .min()
+                .map(|(_, i)| i);
+            let Some(next) = oldest.and_then(|i| cursors[i].ahead.pop_front()) else {
+                break;
+            };
+            records.push(next);
         }
-        Ok(Read {
-            records,
-            truncated: false,
-        })
+        let truncated = cursors.iter().any(|c| !c.ahead.is_empty() || c.next < c.to);
+        Ok(Read { records, truncated })
     }
 
-    /// Reads one range into `records` until its end or until `records`
-    /// holds `limit`; whether the limit stopped it.
-    fn read_range(
+    /// Reads up to `chunk` more records of the cursor's partition, unless it
+    /// is at its range's end.
+    fn read_ahead(
         &self,
-        range: &ReplayRange,
-        limit: usize,
+        cursor: &mut Cursor,
+        chunk: usize,
         deadline: Instant,
         cancel: &CancellationToken,
-        records: &mut Vec<LiveRecord>,
-    ) -> Result<bool, ReadError> {
+    ) -> Result<(), ReadError> {
+        if cursor.next >= cursor.to {
+            return Ok(());
+        }
         let mut list = TopicPartitionList::new();
-        list.add_partition_offset(&self.topic, range.partition, Offset::Offset(range.from))?;
+        list.add_partition_offset(&self.topic, cursor.partition, Offset::Offset(cursor.next))?;
         self.consumer.assign(&list)?;
-        loop {
+        while cursor.ahead.len() < chunk {
             if cancel.is_cancelled() {
                 return Err(ReadError::Cancelled);
             }
@@ -208,23 +227,47 @@ impl RangeReader {
             }
             match self.consumer.poll(left.min(POLL)) {
                 None => {}
-                Some(Err(KafkaError::PartitionEOF(_))) => return Ok(false),
+                Some(Err(KafkaError::PartitionEOF(_))) => {
+                    // Nothing more, for now: the range ends here.
+                    cursor.to = cursor.next;
+                    return Ok(());
+                }
                 Some(Err(err)) => return Err(err.into()),
+                // Records written since the range was taken are not in it.
+                Some(Ok(message)) if message.offset() >= cursor.to => {
+                    cursor.to = cursor.next;
+                    return Ok(());
+                }
                 Some(Ok(message)) => {
-                    // Stop at the range's end: records written since the
-                    // range was taken are not in it.
-                    if message.offset() >= range.to {
-                        return Ok(false);
-                    }
-                    records.push(record::to_live(&message, now_ms()));
-                    if message.offset() + 1 >= range.to {
-                        return Ok(false);
-                    }
-                    if records.len() == limit {
-                        return Ok(true);
+                    cursor.next = message.offset() + 1;
+                    cursor.ahead.push_back(record::to_live(&message, now_ms()));
+                    if cursor.next >= cursor.to {
+                        return Ok(());
                     }
                 }
             }
         }
+        Ok(())
     }
+}
+
+/// Where one partition's read is.
+struct Cursor {
+    partition: i32,
+    /// The next offset to read.
+    next: i64,
+    /// Where the range ends (exclusive).
+    to: i64,
+    /// Records read and not yet merged into the answer, oldest first.
+    ahead: VecDeque<LiveRecord>,
+}
+
+/// The order records are merged in: by timestamp (records without one
+/// first), then partition, then offset.
+fn merge_key(record: &LiveRecord) -> (i64, i32, i64) {
+    (
+        record.timestamp_ms.unwrap_or(i64::MIN),
+        record.partition,
+        record.offset,
+    )
 }

@@ -57,6 +57,18 @@ fn expected(partition: i32, offsets: std::ops::Range<i64>) -> Vec<(i32, i64, Str
         .collect()
 }
 
+/// The records of these partitions' offset ranges, merged as a replay
+/// merges them: by timestamp (record `i` of each partition has the same
+/// one), then partition.
+fn merged(ranges: &[(i32, std::ops::Range<i64>)]) -> Vec<(i32, i64, String)> {
+    let mut all: Vec<_> = ranges
+        .iter()
+        .flat_map(|(p, offsets)| expected(*p, offsets.clone()))
+        .collect();
+    all.sort_by_key(|&(partition, offset, _)| (offset, partition));
+    all
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_returns_exactly_the_asked_range_and_disturbs_no_group() {
     let app = spawn_app().await;
@@ -90,22 +102,23 @@ async fn replay_returns_exactly_the_asked_range_and_disturbs_no_group() {
     );
     assert!(!page.truncated);
 
-    // From the beginning, capped: partition order, then offset order.
+    // From the beginning, capped: the oldest records of all partitions,
+    // merged by timestamp (a tie goes to the lower partition).
     let page = replay(&app, "limit=12").await;
-    let mut want = expected(0, 0..PER_PARTITION);
-    want.extend(expected(1, 0..2));
-    assert_eq!(contents(&page), want);
+    assert_eq!(contents(&page), merged(&[(0, 0..6), (1, 0..6)]));
     assert!(page.truncated);
 
-    // From a timestamp: in every partition, the first record at or after it.
+    // From a timestamp: in every partition, the first record at or after it,
+    // merged by timestamp.
     let page = replay(
         &app,
         &format!("from=timestamp&timestamp_ms={}", base + 5_500),
     )
     .await;
-    let mut want = expected(0, 6..PER_PARTITION);
-    want.extend(expected(1, 6..PER_PARTITION));
-    assert_eq!(contents(&page), want);
+    assert_eq!(
+        contents(&page),
+        merged(&[(0, 6..PER_PARTITION), (1, 6..PER_PARTITION)])
+    );
     assert_eq!(
         page.ranges
             .iter()
