@@ -88,14 +88,34 @@ impl TopicAdmin {
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => return Err(CreateError::Exists),
                 Err((name, code)) => {
                     tracing::warn!(topic = %name, %code, "could not create topic");
+                    let reason = self.reason(&name, code).await;
                     return Err(CreateError::Rejected {
                         setting: Setting::of(code),
                         code,
+                        reason,
                     });
                 }
             }
         }
         Ok(())
+    }
+
+    /// Why the broker refused to create `name`, in Kafka's own words where
+    /// librdkafka passes on only the code: the broker's message for a name
+    /// that collides with another (`.` and `_` count as the same in topic
+    /// names), else the code's description.
+    async fn reason(&self, name: &str, code: RDKafkaErrorCode) -> String {
+        if code == RDKafkaErrorCode::InvalidTopic
+            && let Ok(topics) = self.list_all().await
+            && let Some(other) = topics.iter().find(|t| collide(&t.name, name))
+        {
+            // The broker's words (ReplicationControlManager).
+            return format!(
+                "Topic '{name}' collides with existing topic: {}",
+                other.name
+            );
+        }
+        format!("the broker refused: {code}")
     }
 
     /// Every topic on the cluster except Kafka's internal ones, by name.
@@ -179,14 +199,24 @@ impl TopicAdmin {
 pub(crate) enum CreateError {
     #[error("the topic exists")]
     Exists,
-    #[error("the broker refused: {code}")]
+    #[error("{reason}")]
     Rejected {
         /// The setting the refusal is about, when it is about one.
         setting: Option<Setting>,
         code: RDKafkaErrorCode,
+        /// Why, in Kafka's words where they are known.
+        reason: String,
     },
     #[error(transparent)]
     Kafka(KafkaError),
+}
+
+/// Whether two different topic names collide: Kafka uses `.` and `_` in
+/// metric names interchangeably, so it refuses a name that differs from an
+/// existing one only there.
+fn collide(existing: &str, new: &str) -> bool {
+    let normal = |name: &str| name.replace('.', "_");
+    existing != new && normal(existing) == normal(new)
 }
 
 /// A setting of a new topic the broker can refuse.
@@ -205,5 +235,18 @@ impl Setting {
             RDKafkaErrorCode::InvalidTopic => Some(Self::Name),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_differing_only_in_dots_and_underscores_collide() {
+        assert!(collide("ux.dot_mix", "ux_dot.mix"));
+        assert!(collide("a.b", "a_b"));
+        assert!(!collide("a.b", "a.b"));
+        assert!(!collide("a.b", "a-b"));
     }
 }

@@ -2,7 +2,6 @@
 //! `kafka-consumer-groups --describe` (ConsumerGroupCommand).
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -16,24 +15,11 @@ type ToolRow = (Option<i64>, i64, Option<i64>);
 /// Runs Kafka's ConsumerGroupCommand through scripts/kafka.sh and parses
 /// its table, keyed by partition.
 async fn kafka_consumer_groups_describe(group: &str, topic: &str) -> HashMap<i32, ToolRow> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka.sh");
-    let brokers = brokers();
-    let args = [
-        "tool",
+    let output = kafka_tool(
         "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-        "--bootstrap-server",
-        &brokers,
-        "--describe",
-        "--group",
-        group,
-    ]
-    .map(str::to_owned);
-    // A JVM start: off the async threads.
-    let output =
-        tokio::task::spawn_blocking(move || std::process::Command::new(script).args(args).output())
-            .await
-            .expect("task")
-            .expect("run kafka-consumer-groups");
+        &["--describe", "--group", group],
+    )
+    .await;
     assert!(
         output.status.success(),
         "{}",

@@ -413,6 +413,20 @@ pub fn record_count(topic: &str) -> i64 {
 }
 
 /// Whether the broker knows `topic`.
+/// Runs one of Kafka's own command-line tools (by class name) through
+/// scripts/kafka.sh against the test broker, off the async threads.
+pub async fn kafka_tool(class: &str, args: &[&str]) -> std::process::Output {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka.sh");
+    let mut all = vec!["tool".to_owned(), class.to_owned()];
+    all.extend(["--bootstrap-server".to_owned(), brokers()]);
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    // A JVM start: off the async threads.
+    tokio::task::spawn_blocking(move || std::process::Command::new(script).args(all).output())
+        .await
+        .expect("task")
+        .unwrap_or_else(|e| panic!("run {class}: {e}"))
+}
+
 pub fn topic_exists(topic: &str) -> bool {
     let consumer: StreamConsumer = client_config()
         .set("group.id", unique("probe"))

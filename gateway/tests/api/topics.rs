@@ -63,3 +63,40 @@ async fn topic_requests_the_broker_or_the_rules_refuse_name_the_field() {
     }
     assert!(!topic_exists(&name));
 }
+
+#[tokio::test]
+async fn a_refused_topic_says_why_in_kafkas_own_words() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let base = unique("collide");
+    let (first, second) = (format!("{base}.dot_mix"), format!("{base}_dot.mix"));
+    let created = app
+        .post_json("/api/topics", &json!({"name": first, "partitions": 1}))
+        .await;
+    assert_eq!(created.status(), 201);
+
+    // Kafka's own tool is refused, and says why.
+    let tool = kafka_tool(
+        "org.apache.kafka.tools.TopicCommand",
+        &["--create", "--topic", &second, "--partitions", "1"],
+    )
+    .await;
+    assert!(!tool.status.success(), "kafka-topics created {second}");
+    let kafkas_words = format!("Topic '{second}' collides with existing topic: {first}");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&tool.stdout),
+        String::from_utf8_lossy(&tool.stderr)
+    );
+    assert!(said.contains(&kafkas_words), "kafka-topics said: {said}");
+
+    // The gateway says the same, at the name.
+    let response = app
+        .post_json("/api/topics", &json!({"name": second, "partitions": 1}))
+        .await;
+    assert_eq!(response.status(), 422);
+    let error: ErrorBody = response.json().await.expect("error body");
+    assert_eq!(error.field.as_deref(), Some("name"));
+    assert_eq!(error.message, kafkas_words);
+    assert!(!topic_exists(&second));
+}
