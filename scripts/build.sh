@@ -4,5 +4,6 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$repo"
-trunk build --release --offline
+# --dist: Trunk.toml's own dist is the dev server's (target/trunk-dev).
+trunk build --release --offline --dist dist
 cargo build --release --locked -p gateway

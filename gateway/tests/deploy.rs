@@ -84,3 +84,21 @@ fn the_image_is_built_by_the_same_scripts_as_ci() {
     );
     assert!(repo_file(".ci/run").contains("scripts/test.sh"));
 }
+
+#[test]
+fn the_dev_server_builds_somewhere_else_than_the_release_build_the_gateway_serves() {
+    let trunk = repo_file("Trunk.toml");
+    let dist = trunk
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("dist = "))
+        .expect("Trunk.toml sets [build] dist")
+        .trim_matches('"');
+    assert_ne!(
+        dist, "dist",
+        "trunk serve would overwrite the release build in dist/"
+    );
+    assert!(
+        repo_file("scripts/build.sh").contains("trunk build --release --offline --dist dist"),
+        "scripts/build.sh builds the release dashboard into dist/"
+    );
+}

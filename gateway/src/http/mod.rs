@@ -170,26 +170,38 @@ fn router(state: AppState, config: &Config) -> Router {
     }
 }
 
-/// The built frontend, or a page saying how to build it.
+/// The built frontend, or a page saying how to build it. A build made by
+/// Trunk's dev server (`trunk serve`, which injects a live-reload script
+/// that dials back to a dev server this gateway is not) is refused too: it
+/// would keep failing to connect in every visitor's console.
 fn dashboard(config: &Config) -> axum::routing::MethodRouter {
+    let dir = config.static_dir.display().to_string();
     let index = config.static_dir.join("index.html");
-    if index.is_file() {
-        let files = ServeDir::new(&config.static_dir).fallback(ServeFile::new(index));
-        axum::routing::get_service(files)
-    } else {
-        tracing::warn!(dir = %config.static_dir.display(), "no built dashboard found; serving the API only");
-        let dir = config.static_dir.display().to_string();
-        axum::routing::get(move || async move {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Html(format!(
-                    "<h1>The dashboard is not built</h1><p>No <code>index.html</code> in <code>{dir}</code>. \
-                     Run <code>trunk build --release</code> at the repository root, or pass \
-                     <code>--static-dir</code>. The API is at <code>/api</code>.</p>"
-                )),
-            )
-        })
-    }
+    let problem = match std::fs::read_to_string(&index) {
+        Ok(html) if !is_dev_build(&html) => {
+            let files = ServeDir::new(&config.static_dir).fallback(ServeFile::new(index));
+            return axum::routing::get_service(files);
+        }
+        Ok(_) => format!(
+            "<h1>This dashboard is a development build</h1><p><code>{dir}</code> holds what \
+             <code>trunk serve</code> built: its page would keep dialling Trunk's dev server. \
+             Run <code>scripts/build.sh</code> to build the release dashboard there, or use the \
+             dev server's own address. The API is at <code>/api</code>.</p>"
+        ),
+        Err(_) => format!(
+            "<h1>The dashboard is not built</h1><p>No <code>index.html</code> in <code>{dir}</code>. \
+             Run <code>scripts/build.sh</code> at the repository root, or pass \
+             <code>--static-dir</code>. The API is at <code>/api</code>.</p>"
+        ),
+    };
+    tracing::warn!(%dir, "no release build of the dashboard found; serving the API only");
+    axum::routing::get(move || async move { (StatusCode::SERVICE_UNAVAILABLE, Html(problem)) })
+}
+
+/// Whether `index.html` came from Trunk's dev server: it then carries
+/// Trunk's live-reload script, which connects to `/.well-known/trunk/ws`.
+fn is_dev_build(index_html: &str) -> bool {
+    index_html.contains(".well-known/trunk/ws")
 }
 
 async fn time_limit(req: Request, next: Next, limit: Duration) -> Response {

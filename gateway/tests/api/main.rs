@@ -6,6 +6,7 @@
 #![allow(unreachable_pub)]
 
 mod broker;
+mod dashboard;
 mod faults;
 mod groups;
 mod helpers;
