@@ -133,6 +133,14 @@ pub struct Config {
     /// Prefix of the demo services' consumer group ids (`demo-payments`).
     #[arg(long, env = "DEMO_GROUP_PREFIX", default_value = "demo-")]
     pub service_group_prefix: String,
+
+    /// How often a demo service member commits the orders it processed, in
+    /// milliseconds (it also commits when it stops and before a rebalance
+    /// takes its partitions). A member that crashes leaves what it processed
+    /// since its last commit to be processed again.
+    #[arg(long, env = "DEMO_COMMIT_INTERVAL_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub service_commit_interval_ms: u64,
 }
 
 /// One demo service's settings at start; see `--service`.
@@ -275,6 +283,10 @@ impl fmt::Debug for Config {
             .field("idempotency_keys", &self.idempotency_keys)
             .field("services", &self.demo_services())
             .field("service_group_prefix", &self.service_group_prefix)
+            .field(
+                "service_commit_interval_ms",
+                &self.service_commit_interval_ms,
+            )
             .finish()
     }
 }

@@ -33,6 +33,15 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// this, between two sends, the oldest are not sent (the counters still are).
 const MAX_PENDING: usize = 4096;
 
+/// Why a member was not crashed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CrashError {
+    #[error("no demo service named {0:?}")]
+    NoSuchService(String),
+    #[error("service {0:?} runs no member to crash; start it first")]
+    NotRunning(String),
+}
+
 /// Every demo service of this gateway.
 pub(crate) struct Services {
     list: Vec<Service>,
@@ -78,6 +87,20 @@ impl Services {
 
     pub(crate) fn views(&self) -> Vec<ServiceView> {
         self.list.iter().map(Service::view).collect()
+    }
+
+    /// Crashes the newest member of the service named `name` (see
+    /// [`Service::crash`]); the service as it is then, or why not.
+    pub(crate) async fn crash(&self, name: &str) -> Result<ServiceView, CrashError> {
+        let service = self
+            .list
+            .iter()
+            .find(|s| s.shared.name == name)
+            .ok_or_else(|| CrashError::NoSuchService(name.to_owned()))?;
+        if !service.crash().await {
+            return Err(CrashError::NotRunning(name.to_owned()));
+        }
+        Ok(service.view())
     }
 
     /// Each service's orders finished since the last call.
@@ -145,6 +168,8 @@ struct Settings {
 
 struct Member {
     stop: CancellationToken,
+    /// Set before `stop` when the member is to crash rather than leave.
+    crash: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -219,6 +244,35 @@ impl Service {
         }
     }
 
+    /// Crashes the newest member: it stops at once, between or in the middle
+    /// of an order, and leaves the group without committing, so the
+    /// partitions' next owner processes again what it had processed since
+    /// its last commit. It is not replaced: the service runs one member
+    /// fewer, or stops if it was the last. False when no member runs.
+    async fn crash(&self) -> bool {
+        let mut members = self.members.lock().await;
+        let Some(member) = members.pop() else {
+            return false;
+        };
+        {
+            let mut settings = lock(&self.shared.settings);
+            if settings.members > 1 {
+                settings.members -= 1;
+            } else {
+                settings.running = false;
+            }
+        }
+        member.crash.store(true, Ordering::Release);
+        member.stop.cancel();
+        if tokio::time::timeout(STOP_TIMEOUT, member.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(group = %self.shared.group_id, "a crashing member did not go in time");
+        }
+        true
+    }
+
     /// Starts or stops members until as many run as the settings ask for
     /// (none when `allowed` is false, at gateway shutdown).
     async fn reconcile(&self, allowed: bool) {
@@ -265,29 +319,53 @@ impl Service {
         let consumer = MemberConsumer::join(&self.config, &self.shared.group_id, &client_id, slot)?;
         lock(&self.shared.assignments).insert(client_id.clone(), Vec::new());
         let stop = CancellationToken::new();
+        let crash = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(run_member(
             consumer,
             self.shared.clone(),
-            (number, client_id),
-            stop.clone(),
+            MemberRun {
+                number,
+                client_id,
+                commit_every: Duration::from_millis(self.config.service_commit_interval_ms),
+                stop: stop.clone(),
+                crash: crash.clone(),
+            },
         ));
-        Ok(Member { stop, task })
+        Ok(Member { stop, crash, task })
     }
 }
 
-/// One member's life: process every order it is given until told to stop,
-/// then commit what it processed and leave the group.
-async fn run_member(
-    consumer: MemberConsumer<AssignmentSlot>,
-    shared: Arc<Shared>,
-    (number, client_id): (u32, String),
+/// How one member runs.
+struct MemberRun {
+    number: u32,
+    client_id: String,
+    commit_every: Duration,
     stop: CancellationToken,
-) {
+    crash: Arc<AtomicBool>,
+}
+
+/// One member's life: process every order it is given until told to stop,
+/// committing what it processed every `commit_every`; then commit and leave
+/// the group, or, told to crash, leave without committing.
+async fn run_member(consumer: MemberConsumer<AssignmentSlot>, shared: Arc<Shared>, run: MemberRun) {
+    let MemberRun {
+        number,
+        client_id,
+        commit_every,
+        stop,
+        crash,
+    } = run;
     tracing::info!(%client_id, "service member started");
+    let mut commit = tokio::time::interval(commit_every);
+    commit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let received = tokio::select! {
             biased;
             _ = stop.cancelled() => break,
+            _ = commit.tick() => {
+                consumer.commit();
+                continue;
+            }
             received = consumer.recv() => received,
         };
         let message = match received {
@@ -308,9 +386,14 @@ async fn run_member(
             tracing::warn!(%err, %client_id, "could not store a processed offset");
         }
     }
-    consumer.leave().await;
+    if crash.load(Ordering::Acquire) {
+        consumer.crash().await;
+        tracing::info!(%client_id, "service member crashed");
+    } else {
+        consumer.leave().await;
+        tracing::info!(%client_id, "service member stopped");
+    }
     lock(&shared.assignments).remove(&client_id);
-    tracing::info!(%client_id, "service member stopped");
 }
 
 impl Shared {

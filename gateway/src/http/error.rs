@@ -10,6 +10,7 @@ use crate::core::flow::FlowError;
 use crate::core::load::LoadError;
 use crate::core::orders::PlaceError;
 use crate::core::replay::{MAX_CONCURRENT as MAX_REPLAYS, ReplayError};
+use crate::core::services::CrashError;
 use crate::core::topics::{TopicError, TopicSetting};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("no demo service named {0:?}")]
     NoSuchService(String),
+    #[error("service {0:?} runs no member to crash; start it first")]
+    NothingToCrash(String),
     #[error("a load run is already running; stop it first (DELETE /api/load)")]
     LoadRunning,
     #[error("no load run has been started")]
@@ -66,9 +69,10 @@ impl ApiError {
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::ForbiddenOrigin(_) => ErrorCode::Forbidden,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => ErrorCode::NotFound,
-            Self::LoadRunning | Self::TopicExists(_) | Self::IdempotencyInProgress => {
-                ErrorCode::Conflict
-            }
+            Self::LoadRunning
+            | Self::TopicExists(_)
+            | Self::IdempotencyInProgress
+            | Self::NothingToCrash(_) => ErrorCode::Conflict,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Timeout(_) => ErrorCode::Timeout,
         }
@@ -84,9 +88,10 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => StatusCode::NOT_FOUND,
-            Self::LoadRunning | Self::TopicExists(_) | Self::IdempotencyInProgress => {
-                StatusCode::CONFLICT
-            }
+            Self::LoadRunning
+            | Self::TopicExists(_)
+            | Self::IdempotencyInProgress
+            | Self::NothingToCrash(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -154,6 +159,15 @@ impl From<LoadError> for ApiError {
     fn from(err: LoadError) -> Self {
         match err {
             LoadError::Running => Self::LoadRunning,
+        }
+    }
+}
+
+impl From<CrashError> for ApiError {
+    fn from(err: CrashError) -> Self {
+        match err {
+            CrashError::NoSuchService(name) => Self::NoSuchService(name),
+            CrashError::NotRunning(name) => Self::NothingToCrash(name),
         }
     }
 }

@@ -143,6 +143,7 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/openapi.json", get(openapi::document))
         .route("/services", get(services::list))
         .route("/services/{name}", patch(services::update))
+        .route("/services/{name}/crash", post(services::crash))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

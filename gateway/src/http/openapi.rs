@@ -193,6 +193,16 @@ pub fn build() -> Value {
                 "requestBody": body(&service_update),
                 "responses": with(errors(&[("404", "no such service")].iter().chain(write_errors).copied().collect::<Vec<_>>()), "200", ok("the service as changed", &service)),
             }},
+            "/api/services/{name}/crash": {"post": {
+                "summary": "Crash the service's newest member: it leaves without committing, so the orders it processed since its last commit are processed again by the partitions' next owner",
+                "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": with(errors(&[
+                    ("401", "a write without the API token the gateway requires"),
+                    ("404", "no such service"),
+                    ("409", "the service runs no member"),
+                    ("429", "more writes from this address than --write-rate allows"),
+                ]), "200", ok("the service after the crash", &service)),
+            }},
             "/api/load": {
                 "post": {
                     "summary": "Start a load run: N orders at R per second",

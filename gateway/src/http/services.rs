@@ -1,4 +1,5 @@
-//! `GET /api/services` and `PATCH /api/services/{name}`: the demo services.
+//! `GET /api/services`, `PATCH /api/services/{name}` and
+//! `POST /api/services/{name}/crash`: the demo services.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -26,4 +27,14 @@ pub(crate) async fn update(
         Some(view) => Ok(Json(view)),
         None => Err(ApiError::NoSuchService(name)),
     }
+}
+
+/// `POST /api/services/{name}/crash`: crash the service's newest member. It
+/// leaves without committing; the partitions' next owner processes again
+/// what it had processed since its last commit.
+pub(crate) async fn crash(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(state.core.services.crash(&name).await?))
 }

@@ -81,9 +81,8 @@ pub(super) fn range_consumer(config: &Config) -> KafkaResult<BaseConsumer> {
 }
 
 /// A member of a demo service's consumer group: at-least-once. Offsets are
-/// stored only after an order is processed and committed from the store once
-/// a second, when the member stops, and before it gives partitions up in a
-/// rebalance.
+/// stored only after an order is processed and committed from the store by
+/// the member (see `member`), never by librdkafka on its own.
 pub(super) fn member_consumer<C: ConsumerContext + 'static>(
     config: &Config,
     group: &str,
@@ -99,8 +98,10 @@ pub(super) fn member_consumer<C: ConsumerContext + 'static>(
     )
     .set("group.id", group)
     .set("client.id", client_id)
-    .set("enable.auto.commit", "true")
-    .set("auto.commit.interval.ms", "1000")
+    // The member commits by itself (every so often, on leaving, before a
+    // revoke): librdkafka's auto-commit would also commit on close, and a
+    // crashing member must leave what it processed uncommitted.
+    .set("enable.auto.commit", "false")
     .set("enable.auto.offset.store", "false")
     // A new service starts from the beginning of the topic: the orders
     // written before it existed are its backlog.

@@ -1,7 +1,10 @@
 //! A member of a demo service's consumer group: subscribed to the topic,
 //! at least once. Offsets are stored only after an order is processed and
-//! committed from the store once a second, when the member leaves, and
-//! before it gives partitions up in a rebalance.
+//! committed from the store when the member says so (every so often), when
+//! it leaves, and before it gives partitions up in a rebalance; a member
+//! that crashes commits nothing.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
@@ -60,7 +63,10 @@ impl<R: Rebalances> MemberConsumer<R> {
         client_id: &str,
         rebalances: R,
     ) -> Result<Self, Error> {
-        let context = MemberContext { rebalances };
+        let context = MemberContext {
+            rebalances,
+            crashed: AtomicBool::new(false),
+        };
         let consumer = super::client::member_consumer(config, group, client_id, context)?;
         consumer.subscribe(&[&config.topic])?;
         Ok(Self { consumer })
@@ -75,6 +81,27 @@ impl<R: Rebalances> MemberConsumer<R> {
     /// `delivery` is processed: its offset is stored, to be committed.
     pub(crate) fn processed(&self, delivery: &Delivery<'_>) -> Result<(), Error> {
         self.consumer.store_offset_from_message(&delivery.0)
+    }
+
+    /// Commits what was processed so far, without waiting for the broker.
+    pub(crate) fn commit(&self) {
+        match self.consumer.commit_consumer_state(CommitMode::Async) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(err) => tracing::debug!(%err, "could not commit processed offsets"),
+        }
+    }
+
+    /// Leaves the group as a crashed process would leave its work: nothing
+    /// processed since the last commit is committed, so the partitions' next
+    /// owner processes those orders again. (The group hears at once that the
+    /// member is gone, rather than after its session times out.)
+    pub(crate) async fn crash(self) {
+        self.consumer
+            .context()
+            .crashed
+            .store(true, Ordering::Release);
+        let consumer = self.consumer;
+        let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
     }
 
     /// Commits what was processed and leaves the group. Committing and
@@ -101,6 +128,8 @@ fn commit_stored<C: ConsumerContext, K: Consumer<C>>(consumer: &K) {
 /// away, so the next owner starts exactly after the last processed order.
 struct MemberContext<R> {
     rebalances: R,
+    /// Set when the member crashes: its revoke then commits nothing.
+    crashed: AtomicBool,
 }
 
 impl<R: Rebalances> ClientContext for MemberContext<R> {}
@@ -108,7 +137,9 @@ impl<R: Rebalances> ClientContext for MemberContext<R> {}
 impl<R: Rebalances> ConsumerContext for MemberContext<R> {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(_) = rebalance {
-            commit_stored(consumer);
+            if !self.crashed.load(Ordering::Acquire) {
+                commit_stored(consumer);
+            }
             self.rebalances.revoked();
         }
     }

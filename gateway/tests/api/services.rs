@@ -326,3 +326,85 @@ async fn switched_off_services_are_not_run() {
     app.wait_healthy().await;
     assert!(app.services().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_member_leaves_its_uncommitted_orders_to_be_processed_again() {
+    // Members commit only on a rebalance or a stop here (the timer is ten
+    // minutes), so what the crashed member processed is all uncommitted.
+    let app = app_with_service_in("crashy", 2, |c| {
+        c.service_commit_interval_ms = 600_000;
+    })
+    .await;
+    let owners = wait_for_ownership(&app, "crashy", &[1, 2]).await;
+    let group_id = app.service("crashy").await.group_id;
+    let crashed = format!("{group_id}-2");
+    let its_partitions: BTreeSet<i32> = owners[&crashed].iter().copied().collect();
+
+    // Orders on every partition; count those the crashing member owns.
+    let mut placed = 0_u64;
+    let mut on_crashed = 0_u64;
+    let mut seen = BTreeSet::new();
+    while placed < 30 || seen.len() < 3 {
+        assert!(placed < 300, "orders never reached all partitions");
+        let response = app.post_order(&order(&format!("crash-{placed}"))).await;
+        assert_eq!(response.status(), 202);
+        let ack: wire::OrderAccepted = response.json().await.expect("ack");
+        seen.insert(ack.partition);
+        on_crashed += u64::from(its_partitions.contains(&ack.partition));
+        placed += 1;
+    }
+    until("every order to be processed once", || async {
+        (app.service("crashy").await.processed == placed).then_some(())
+    })
+    .await;
+    assert_eq!(app.service("crashy").await.redelivered, 0);
+
+    let response = app
+        .http
+        .post(app.url("/api/services/crashy/crash"))
+        .send()
+        .await
+        .expect("crash");
+    assert_eq!(response.status(), 200);
+    let view: ServiceView = response.json().await.expect("view");
+    assert_eq!((view.running, view.members), (true, 1));
+
+    // The survivor takes every partition and processes again exactly what
+    // the crashed member had processed: nothing of it was committed.
+    wait_for_ownership(&app, "crashy", &[3]).await;
+    let after = until(
+        "the crashed member's orders to be processed again",
+        || async {
+            let s = app.service("crashy").await;
+            (s.processed == placed + on_crashed).then_some(s)
+        },
+    )
+    .await;
+    assert_eq!(after.redelivered, on_crashed);
+    assert!(on_crashed > 0, "the crashed member owned no order");
+
+    // The last member crashes too: the service is down, and says so.
+    let response = app
+        .http
+        .post(app.url("/api/services/crashy/crash"))
+        .send()
+        .await
+        .expect("crash");
+    assert_eq!(response.status(), 200);
+    let view: ServiceView = response.json().await.expect("view");
+    assert!(!view.running);
+    let again = app
+        .http
+        .post(app.url("/api/services/crashy/crash"))
+        .send()
+        .await
+        .expect("crash");
+    assert_eq!(again.status(), 409);
+    let missing = app
+        .http
+        .post(app.url("/api/services/nope/crash"))
+        .send()
+        .await
+        .expect("crash");
+    assert_eq!(missing.status(), 404);
+}
