@@ -26,6 +26,12 @@ pub(crate) async fn update_service(
     send_json(Request::patch(&format!("/api/services/{name}")), update).await
 }
 
+/// Crashes the service's newest member: it leaves without committing.
+pub(crate) async fn crash_member(name: &str) -> Result<ServiceView, ErrorBody> {
+    let request = Request::post(&format!("/api/services/{name}/crash"));
+    receive(authorized(request).send().await).await
+}
+
 /// An error as one line for a person: the field it names, then why.
 pub(crate) fn describe(error: &ErrorBody) -> String {
     match &error.field {

@@ -1,7 +1,10 @@
 //! The order form's state: what the person typed, turned into a
-//! [`NewOrder`]. Only parsing happens here; the gateway validates ranges and
-//! its errors are shown next to the field they name.
+//! [`NewOrder`]. Each box is parsed and checked against `wire`'s limits in
+//! the box's own words and units (a price in currency, not cents), so most
+//! mistakes are named before anything is sent; the gateway's own errors are
+//! shown next to the field they name too.
 
+use wire::order::{MAX_QUANTITY, MAX_UNIT_PRICE_CENTS};
 use wire::{FieldError, NewOrder, OrderItem};
 
 /// One line of the form, as typed.
@@ -40,35 +43,65 @@ impl Default for OrderDraft {
 }
 
 impl OrderDraft {
-    /// The order to send, or the first field that is not a number where one is needed.
+    /// The order to send, or the first box whose value the order cannot
+    /// have, named by the field the gateway would name.
     pub fn to_order(&self) -> Result<NewOrder, FieldError> {
         let items = self
             .items
             .iter()
             .enumerate()
-            .map(|(i, item)| {
-                let quantity = item
-                    .quantity
-                    .trim()
-                    .parse::<u32>()
-                    .map_err(|_| FieldError {
-                        field: format!("items[{i}].quantity"),
-                        message: "must be a whole number".into(),
-                    })?;
-                let unit_price_cents = parse_cents(&item.unit_price).ok_or_else(|| FieldError {
-                    field: format!("items[{i}].unit_price_cents"),
-                    message: "must be an amount like 12.99".into(),
-                })?;
-                Ok(OrderItem {
-                    sku: item.sku.clone(),
-                    quantity,
-                    unit_price_cents,
-                })
-            })
+            .map(|(i, item)| item.to_item(i))
             .collect::<Result<_, FieldError>>()?;
-        Ok(NewOrder {
+        let order = NewOrder {
             customer_id: self.customer_id.clone(),
             items,
+        };
+        // The rest of wire's rules (text lengths, item count) in its words.
+        order.validate()?;
+        Ok(order)
+    }
+}
+
+impl ItemDraft {
+    /// Line `i` as an order item, or what is wrong with one of its boxes.
+    fn to_item(&self, i: usize) -> Result<OrderItem, FieldError> {
+        let error = |field: &str, message: String| FieldError {
+            field: format!("items[{i}].{field}"),
+            message,
+        };
+        let quantity = match self.quantity.trim().parse::<i64>() {
+            Ok(n) if (1..=i64::from(MAX_QUANTITY)).contains(&n) => {
+                u32::try_from(n).unwrap_or(MAX_QUANTITY)
+            }
+            Ok(_) => {
+                return Err(error(
+                    "quantity",
+                    format!("must be between 1 and {MAX_QUANTITY}"),
+                ));
+            }
+            Err(_) => {
+                return Err(error("quantity", "must be a whole number, like 2".into()));
+            }
+        };
+        let unit_price_cents = match parse_cents(&self.unit_price) {
+            Some(cents) if cents <= MAX_UNIT_PRICE_CENTS => cents,
+            Some(_) => {
+                return Err(error(
+                    "unit_price_cents",
+                    format!("must be at most {}", format_cents(MAX_UNIT_PRICE_CENTS)),
+                ));
+            }
+            None => {
+                return Err(error(
+                    "unit_price_cents",
+                    "must be an amount like 12.99".into(),
+                ));
+            }
+        };
+        Ok(OrderItem {
+            sku: self.sku.clone(),
+            quantity,
+            unit_price_cents,
         })
     }
 }
@@ -156,10 +189,50 @@ mod tests {
         );
     }
 
+    fn error_of(quantity: &str, price: &str) -> FieldError {
+        let draft = OrderDraft {
+            customer_id: "c".into(),
+            items: vec![ItemDraft {
+                sku: "A".into(),
+                quantity: quantity.into(),
+                unit_price: price.into(),
+            }],
+        };
+        draft.to_order().expect_err("a mistake")
+    }
+
     #[test]
-    fn out_of_range_numbers_are_left_to_the_gateway() {
-        let mut draft = OrderDraft::default();
-        draft.items[0].quantity = "0".into();
-        assert_eq!(draft.to_order().expect("parses").items[0].quantity, 0);
+    fn each_box_is_checked_in_its_own_words() {
+        let e = error_of("-1", "1.00");
+        assert_eq!(e.field, "items[0].quantity");
+        assert_eq!(e.message, "must be between 1 and 1000");
+        assert_eq!(error_of("0", "1").message, "must be between 1 and 1000");
+        assert_eq!(error_of("1001", "1").message, "must be between 1 and 1000");
+        assert_eq!(
+            error_of("two", "1").message,
+            "must be a whole number, like 2"
+        );
+        let e = error_of("1", "12.999");
+        assert_eq!(e.field, "items[0].unit_price_cents");
+        assert_eq!(e.message, "must be an amount like 12.99");
+        assert_eq!(
+            error_of("1", "100000.01").message,
+            "must be at most 100000.00"
+        );
+    }
+
+    #[test]
+    fn the_rest_of_wires_rules_apply_before_sending() {
+        let blank = OrderDraft {
+            customer_id: " ".into(),
+            ..OrderDraft::default()
+        };
+        assert_eq!(blank.to_order().expect_err("blank").field, "customer_id");
+        let too_many = OrderDraft {
+            items: vec![ItemDraft::default(); wire::order::MAX_ITEMS + 1],
+            ..OrderDraft::default()
+        };
+        assert_eq!(too_many.to_order().expect_err("too many").field, "items");
+        assert!(OrderDraft::default().to_order().is_ok());
     }
 }

@@ -3,6 +3,7 @@
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
+use wire::order::{MAX_CUSTOMER_ID_CHARS, MAX_ITEMS, MAX_SKU_CHARS};
 use wire::{ErrorBody, NewOrder, OrderAccepted};
 
 use crate::api;
@@ -34,8 +35,12 @@ impl FormState {
         }
     }
 
-    /// Checks the draft and places it; the answer lands in `accepted` or `error`.
+    /// Checks the draft and places it; the answer lands in `accepted` or
+    /// `error`. Any new attempt clears the previous answer first, so an old
+    /// success never stands beside a new error.
     fn submit(self) {
+        self.accepted.set(None);
+        self.error.set(None);
         let order = match self.draft.with_untracked(OrderDraft::to_order) {
             Ok(order) => order,
             Err(err) => {
@@ -100,7 +105,9 @@ pub fn OrderForm() -> impl IntoView {
             <h2>"Place an order"</h2>
             <label>
                 "Customer id"
-                <input data-testid="customer-id"
+                <input data-testid="customer-id" maxlength=MAX_CUSTOMER_ID_CHARS
+                    class:invalid=move || names(error, "customer_id")
+                    aria-invalid=move || names(error, "customer_id").to_string()
                     prop:value=move || draft.with(|d| d.customer_id.clone())
                     on:input=move |ev| draft.update(|d| d.customer_id = event_target_value(&ev))/>
             </label>
@@ -113,7 +120,13 @@ pub fn OrderForm() -> impl IntoView {
             <FieldError error field="items".to_owned()/>
             <div class="actions">
                 <button type="button" class="secondary" data-testid="add-item"
-                    on:click=move |_| draft.update(|d| d.items.push(ItemDraft::default()))>
+                    title=format!("at most {MAX_ITEMS} items")
+                    disabled=move || draft.with(|d| d.items.len() >= MAX_ITEMS)
+                    on:click=move |_| draft.update(|d| {
+                        if d.items.len() < MAX_ITEMS {
+                            d.items.push(ItemDraft::default());
+                        }
+                    })>
                     "Add item"
                 </button>
                 <button type="submit" data-testid="place-order" disabled=move || sending.get()>
@@ -143,6 +156,11 @@ fn Acknowledgement(accepted: RwSignal<Option<(OrderAccepted, i64)>>) -> impl Int
             }
         })
     }
+}
+
+/// Whether the last error names `field`: its box is then marked invalid.
+fn names(error: RwSignal<Option<ErrorBody>>, field: &str) -> bool {
+    error.with(|e| e.as_ref().and_then(|e| e.field.as_deref()) == Some(field))
 }
 
 /// A fresh Idempotency-Key: a random UUID from the browser.
@@ -179,17 +197,22 @@ fn ItemRow(
             });
         }
     };
+    let invalid = move |field: &'static str| {
+        let field = format!("items[{index}].{field}");
+        move || names(error, &field)
+    };
     view! {
         <div class="item" data-testid=format!("item-{index}")>
             <label>"SKU"
-                <input data-testid="sku" prop:value=value(|i| &i.sku) on:input=set(|i, v| i.sku = v)/>
+                <input data-testid="sku" maxlength=MAX_SKU_CHARS class:invalid=invalid("sku")
+                    prop:value=value(|i| &i.sku) on:input=set(|i, v| i.sku = v)/>
             </label>
             <label>"Quantity"
-                <input data-testid="quantity" inputmode="numeric"
+                <input data-testid="quantity" inputmode="numeric" class:invalid=invalid("quantity")
                     prop:value=value(|i| &i.quantity) on:input=set(|i, v| i.quantity = v)/>
             </label>
             <label>"Unit price"
-                <input data-testid="unit-price" inputmode="decimal"
+                <input data-testid="unit-price" inputmode="decimal" class:invalid=invalid("unit_price_cents")
                     prop:value=value(|i| &i.unit_price) on:input=set(|i, v| i.unit_price = v)/>
             </label>
             <button type="button" class="secondary remove" title="Remove this item"
@@ -204,7 +227,8 @@ fn ItemRow(
     }
 }
 
-/// The gateway's message for `field`, if its last error named that field.
+/// The message for `field`, if the last error (the form's or the
+/// gateway's) named that field.
 #[component]
 fn FieldError(error: RwSignal<Option<ErrorBody>>, field: String) -> impl IntoView {
     let testid = format!("error-{field}");

@@ -2,7 +2,9 @@
 //! watch its lag and counters move.
 
 use leptos::prelude::*;
-use wire::services::{MAX_MEMBERS, ServiceUpdate, ServiceView};
+use wire::services::{
+    MAX_FAILURE_RATE, MAX_MEMBERS, MAX_PROCESSING_MS, ServiceUpdate, ServiceView,
+};
 
 use crate::api;
 use crate::clock::now_ms;
@@ -23,7 +25,8 @@ pub fn Services(flow: RwSignal<FlowState>) -> impl IntoView {
         })
     };
     view! {
-        <div class="card" data-testid="services">
+        <div class="card" data-testid="services"
+             data-snapshot-at=move || flow.with(|f| f.snapshot().map(|s| s.at_ms))>
             <h2>"Services"</h2>
             <Show when=move || names().is_empty()>
                 <p class="hint">
@@ -115,12 +118,26 @@ impl Service {
         })
     }
 
-    /// Sends a command; the answer replaces the service in the flow, or
-    /// shows as the card's error.
-    fn send(self, update: ServiceUpdate) {
+    /// Sends a command; the answer replaces the service in the flow.
+    async fn apply(self, update: ServiceUpdate) -> Result<(), String> {
+        self.busy.set(true);
+        let answer = api::update_service(&self.name.get_value(), &update).await;
+        self.busy.set(false);
+        match answer {
+            Ok(view) => {
+                self.flow.update(|f| f.replace_service(view));
+                Ok(())
+            }
+            Err(body) => Err(api::describe(&body)),
+        }
+    }
+
+    /// Crashes the newest member; the answer replaces the service in the
+    /// flow, an error shows under the card.
+    fn crash(self) {
         self.busy.set(true);
         leptos::task::spawn_local(async move {
-            match api::update_service(&self.name.get_value(), &update).await {
+            match api::crash_member(&self.name.get_value()).await {
                 Ok(view) => {
                     self.error.set(None);
                     self.flow.update(|f| f.replace_service(view));
@@ -128,6 +145,14 @@ impl Service {
                 Err(body) => self.error.set(Some(api::describe(&body))),
             }
             self.busy.set(false);
+        });
+    }
+
+    /// Sends a command from a button; its error shows under the card.
+    fn send(self, update: ServiceUpdate) {
+        leptos::task::spawn_local(async move {
+            let result = self.apply(update).await;
+            self.error.set(result.err());
         });
     }
 }
@@ -202,24 +227,6 @@ fn Counters(service: Service) -> impl IntoView {
 fn Controls(service: Service) -> impl IntoView {
     let members = move || service.members();
     let busy = service.busy;
-    let set_processing =
-        move |ev: leptos::ev::Event| match event_target_value(&ev).trim().parse::<u32>() {
-            Ok(ms) => service.send(ServiceUpdate {
-                processing_ms: Some(ms),
-                ..Default::default()
-            }),
-            Err(_) => service.error.set(Some(
-                "processing time: a whole number of milliseconds".into(),
-            )),
-        };
-    let set_failure_rate =
-        move |ev: leptos::ev::Event| match event_target_value(&ev).trim().parse::<f64>() {
-            Ok(percent) => service.send(ServiceUpdate {
-                failure_rate: Some(percent / 100.0),
-                ..Default::default()
-            }),
-            Err(_) => service.error.set(Some("failure rate: a percentage".into())),
-        };
     view! {
         <div class="service-controls">
             <span>"members"</span>
@@ -234,39 +241,221 @@ fn Controls(service: Service) -> impl IntoView {
                 on:click=move |_| service.send(ServiceUpdate { members: Some(members() + 1), ..Default::default() })>
                 "+"
             </button>
-            <label class="inline">"ms per order"
-                <input data-testid="processing-ms" inputmode="numeric"
-                    prop:value=service.field(|s| s.processing_ms.to_string())
-                    on:change=set_processing/>
-            </label>
-            <label class="inline">"failure %"
-                <input data-testid="failure-rate" inputmode="decimal"
-                    prop:value=service.field(|s| format!("{}", (s.failure_rate * 1000.0).round() / 10.0))
-                    on:change=set_failure_rate/>
-            </label>
+            <button class="secondary small" data-testid="member-crash"
+                title="Crash the newest member: it leaves without committing, so another member processes again what it processed since its last commit (redelivered)"
+                disabled={move || busy.get() || !service.running()}
+                on:click=move |_| service.crash()>
+                "crash one"
+            </button>
+            <SettingInput service testid="processing-ms" label="ms per order" inputmode="numeric"
+                applied=|s| s.processing_ms.to_string() parse=processing_ms/>
+            <SettingInput service testid="failure-rate" label="failure %" inputmode="decimal"
+                applied=|s| percent(s.failure_rate) parse=failure_rate/>
         </div>
+    }
+}
+
+/// One of a service's settings, in a box that belongs to the person while
+/// they edit it: snapshots arriving meanwhile do not touch it. Enter (or
+/// leaving a changed box) applies it; the box then shows the applied value
+/// and says it was saved, or keeps what was typed and says what is wrong.
+#[component]
+fn SettingInput(
+    service: Service,
+    testid: &'static str,
+    label: &'static str,
+    inputmode: &'static str,
+    /// The setting as the service has it, as the box shows it.
+    applied: fn(&ServiceView) -> String,
+    /// What was typed, as an update, or what is wrong with it.
+    parse: fn(&str) -> Result<ServiceUpdate, String>,
+) -> impl IntoView {
+    // Some while the person edits (or after a refused value), None otherwise.
+    let draft = RwSignal::new(None::<String>);
+    let outcome = RwSignal::new(None::<Result<(), String>>);
+    let shown = move || draft.get().unwrap_or_else(service.field(applied));
+    let commit = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        match parse(&text) {
+            Err(message) => outcome.set(Some(Err(message))),
+            Ok(update) => leptos::task::spawn_local(async move {
+                let result = service.apply(update).await;
+                if result.is_ok() {
+                    draft.set(None);
+                }
+                outcome.set(Some(result));
+            }),
+        }
+    };
+    view! {
+        <label class="inline setting">{label}
+            <input data-testid=testid inputmode=inputmode
+                class:invalid=move || matches!(outcome.get(), Some(Err(_)))
+                prop:value=shown
+                on:input=move |ev| {
+                    draft.set(Some(event_target_value(&ev)));
+                    outcome.set(None);
+                }
+                on:change=commit/>
+            {move || match outcome.get() {
+                Some(Ok(())) => view! { <span class="saved" data-testid=format!("{testid}-saved")>"saved"</span> }.into_any(),
+                Some(Err(message)) => view! { <span class="field-error" data-testid=format!("{testid}-error")>{message}</span> }.into_any(),
+                None => ().into_any(),
+            }}
+        </label>
+    }
+}
+
+/// A failure rate as the box shows it: a percentage with one decimal.
+fn percent(rate: f64) -> String {
+    format!("{}", (rate * 1000.0).round() / 10.0)
+}
+
+/// The "ms per order" box.
+fn processing_ms(text: &str) -> Result<ServiceUpdate, String> {
+    match text.trim().parse::<u32>() {
+        Ok(ms) if ms <= MAX_PROCESSING_MS => Ok(ServiceUpdate {
+            processing_ms: Some(ms),
+            ..Default::default()
+        }),
+        _ => Err(format!(
+            "ms per order: a whole number from 0 to {MAX_PROCESSING_MS}"
+        )),
+    }
+}
+
+/// The "failure %" box: a percentage, sent as a fraction.
+fn failure_rate(text: &str) -> Result<ServiceUpdate, String> {
+    let max = MAX_FAILURE_RATE * 100.0;
+    match text.trim().parse::<f64>() {
+        Ok(percent) if (0.0..=max).contains(&percent) => Ok(ServiceUpdate {
+            failure_rate: Some(percent / 100.0),
+            ..Default::default()
+        }),
+        _ => Err(format!("failure %: a number from 0 to {max}")),
     }
 }
 
 /// Each member and the partitions it owns.
 #[component]
 fn Assignments(service: Service) -> impl IntoView {
+    // How many partitions the topic has, for members left without one.
+    let partitions = move || {
+        service.flow.with(|f| {
+            f.snapshot()
+                .and_then(|s| s.topic.as_ref())
+                .map(|t| t.partitions.len())
+        })
+    };
     view! {
         <ul class="assignments" data-testid="assignments">
-            {move || service.view().map(|s| s.assignments.into_iter().map(|a| {
-                let list = a.partitions.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
-                let partitions = if a.partitions.is_empty() {
-                    "waiting for partitions…".to_owned()
-                } else {
-                    a.partitions.iter().map(|p| format!("P{p}")).collect::<Vec<_>>().join(" ")
-                };
-                view! {
-                    <li data-testid="assignment" data-client-id=a.client_id.clone()
-                        data-partitions=list>
-                        <code>{a.client_id.clone()}</code> " " {partitions}
-                    </li>
-                }
-            }).collect_view())}
+            {move || service.view().map(|s| {
+                let members = s.assignments.len();
+                let stable = service.group_state().as_deref() == Some("Stable");
+                let taken: std::collections::BTreeSet<i32> =
+                    s.assignments.iter().flat_map(|a| a.partitions.iter().copied()).collect();
+                let group = Group { stable, members, taken: taken.len(), partitions: partitions() };
+                s.assignments.into_iter().map(|a| {
+                    let list = a.partitions.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+                    let (state, text) = owned(&a.partitions, group);
+                    view! {
+                        <li data-testid="assignment" data-client-id=a.client_id.clone()
+                            data-partitions=list data-state=state>
+                            <code>{a.client_id.clone()}</code> " " {text}
+                        </li>
+                    }
+                }).collect_view()
+            })}
         </ul>
+    }
+}
+
+/// A service's group as its members' lines need it.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    /// The broker says the group is Stable (not rebalancing).
+    stable: bool,
+    members: usize,
+    /// Partitions some member says it owns.
+    taken: usize,
+    /// The topic's partitions, once known.
+    partitions: Option<usize>,
+}
+
+/// What a member's line says: its partitions; or, without any, that it is
+/// idle because the group has more members than the topic has partitions
+/// and the others own them all (a partition is read by one member of a
+/// group at a time), or that it is waiting while the group rebalances.
+fn owned(partitions: &[i32], group: Group) -> (&'static str, String) {
+    if !partitions.is_empty() {
+        let list = partitions
+            .iter()
+            .map(|p| format!("P{p}"))
+            .collect::<Vec<_>>();
+        return ("owning", list.join(" "));
+    }
+    let Group {
+        stable,
+        members,
+        taken,
+        ..
+    } = group;
+    match group.partitions {
+        Some(n) if stable && members > n && taken == n => (
+            "idle",
+            format!(
+                "idle: {members} members, {n} partitions; a partition is read by one member \
+                 of a group at a time, so this one has none"
+            ),
+        ),
+        _ => ("waiting", "waiting for partitions…".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(stable: bool, members: usize, taken: usize, partitions: Option<usize>) -> Group {
+        Group {
+            stable,
+            members,
+            taken,
+            partitions,
+        }
+    }
+
+    #[test]
+    fn a_member_without_partitions_is_idle_only_when_the_others_own_them_all() {
+        let four_on_three = group(true, 4, 3, Some(3));
+        assert_eq!(
+            owned(&[0, 2], four_on_three),
+            ("owning", "P0 P2".to_owned())
+        );
+        assert_eq!(owned(&[], four_on_three).0, "idle");
+        assert!(
+            owned(&[], four_on_three)
+                .1
+                .contains("4 members, 3 partitions")
+        );
+        // Still rebalancing (by the broker's word or the members'), or as
+        // many members as partitions: waiting.
+        assert_eq!(owned(&[], group(false, 4, 3, Some(3))).0, "waiting");
+        assert_eq!(owned(&[], group(true, 4, 2, Some(3))).0, "waiting");
+        assert_eq!(owned(&[], group(true, 3, 2, Some(3))).0, "waiting");
+        assert_eq!(owned(&[], group(true, 4, 3, None)).0, "waiting");
+    }
+
+    #[test]
+    fn setting_boxes_speak_their_own_units() {
+        assert_eq!(
+            failure_rate("91").expect_err("too high"),
+            "failure %: a number from 0 to 90"
+        );
+        assert_eq!(failure_rate("5").expect("ok").failure_rate, Some(0.05));
+        assert!(processing_ms("120").is_ok());
+        assert!(processing_ms("-1").is_err());
+        assert!(processing_ms("10001").is_err());
+        assert_eq!(percent(0.05), "5");
     }
 }

@@ -1,0 +1,138 @@
+// What a first-time user tripped over, each kept fixed in a real headless
+// Chromium against a real gateway and broker: a setting being typed is not
+// overwritten by the snapshots that arrive meanwhile; a new attempt clears
+// the old answer; errors speak the box's own units, sit at their field and
+// keep what was typed; a member without a partition says why.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { openSession } from './support/session.js';
+
+const topic = `e2e-first-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+const SERVICE = 'payments';
+let session;
+let dashboard;
+let page;
+
+before(async () => {
+  session = await openSession({ topic, args: ['--service', `${SERVICE}:40:0:2`] });
+  ({ dashboard } = session);
+  ({ page } = dashboard);
+});
+
+after(async () => {
+  await session?.close();
+});
+
+/** Waits until the page has received a flow snapshot newer than the one it shows now. */
+async function nextSnapshot() {
+  const cards = page.getByTestId('services');
+  const now = await cards.getAttribute('data-snapshot-at');
+  await page.waitForFunction(
+    (before) => document.querySelector('[data-testid=services]')?.dataset.snapshotAt !== before,
+    now,
+  );
+}
+
+/** The service as the gateway has it. */
+async function serviceFromGateway(name) {
+  const services = await (await fetch(new URL('/api/services', session.gateway.url))).json();
+  return services.find((s) => s.name === name);
+}
+
+test('a setting typed slowly is not overwritten by snapshots, and is applied as typed', async () => {
+  await dashboard.serviceRunning(SERVICE, true);
+  const box = dashboard.service(SERVICE).getByTestId('processing-ms');
+  await box.click();
+  await box.press('Control+A');
+  await box.press('Backspace');
+  // One key per snapshot, as a person typing at a normal pace.
+  for (const key of ['1', '2', '0']) {
+    await box.press(key);
+    await nextSnapshot();
+  }
+  assert.equal(await box.inputValue(), '120');
+  await box.press('Enter');
+  await dashboard.service(SERVICE).getByTestId('processing-ms-saved').waitFor();
+  assert.equal(await box.inputValue(), '120');
+  assert.equal((await serviceFromGateway(SERVICE)).processing_ms, 120);
+});
+
+test('a failure rate out of range is named in percent, and the box keeps what was typed', async () => {
+  const box = dashboard.service(SERVICE).getByTestId('failure-rate');
+  await box.fill('91');
+  await box.press('Enter');
+  const error = dashboard.service(SERVICE).getByTestId('failure-rate-error');
+  await error.waitFor();
+  assert.equal(await error.innerText(), 'failure %: a number from 0 to 90');
+  await nextSnapshot();
+  assert.equal(await box.inputValue(), '91');
+  assert.match(await box.getAttribute('class'), /invalid/);
+  assert.equal((await serviceFromGateway(SERVICE)).failure_rate, 0);
+});
+
+test('a new attempt clears the previous answer, and a mistake is named at its box before sending', async () => {
+  await dashboard.fillOrder({ customer: 'first-user', sku: 'BOOK-1', quantity: '1', price: '12.99' });
+  await dashboard.placeOrder();
+  let posted = 0;
+  const count = (request) => {
+    if (request.method() === 'POST' && request.url().endsWith('/api/orders')) posted += 1;
+  };
+  page.on('request', count);
+  try {
+    await dashboard.fillOrder({ customer: 'first-user', sku: 'BOOK-1', quantity: '1', price: '12.999' });
+    await dashboard.submit();
+    await page.getByTestId('error-items[0].unit_price_cents').waitFor();
+    assert.equal(await page.getByTestId('ack').count(), 0, 'the old success stays next to the new error');
+
+    await dashboard.fillOrder({ customer: 'first-user', sku: 'BOOK-1', quantity: '-1', price: '12.99' });
+    await dashboard.submit();
+    const error = page.getByTestId('error-items[0].quantity');
+    await error.waitFor();
+    assert.equal(await error.innerText(), 'must be between 1 and 1000');
+    const quantity = page.getByTestId('item-0').getByTestId('quantity');
+    assert.match(await quantity.getAttribute('class'), /invalid/);
+    assert.equal(await quantity.inputValue(), '-1');
+  } finally {
+    page.off('request', count);
+  }
+  assert.equal(posted, 0, 'a mistake the page can name was sent to the gateway');
+});
+
+test("the gateway's own 422 sits at its field too", async () => {
+  // A client the page cannot vouch for sends quantity 0 (the body is
+  // rewritten on its way out); the gateway refuses it, and the page shows
+  // the gateway's words at the quantity box.
+  await page.route('**/api/orders', async (route) => {
+    const body = JSON.parse(route.request().postData());
+    body.items[0].quantity = 0;
+    await route.continue({ postData: JSON.stringify(body) });
+  });
+  try {
+    await dashboard.fillOrder({ customer: 'first-user', sku: 'BOOK-1', quantity: '1', price: '1.00' });
+    await dashboard.submit();
+    const error = page.getByTestId('error-items[0].quantity');
+    await error.waitFor();
+    assert.equal(await error.innerText(), 'must be between 1 and 1000, got 0');
+  } finally {
+    await page.unroute('**/api/orders');
+  }
+});
+
+test('a member without a partition says it is idle because the group outnumbers the partitions', async () => {
+  const card = dashboard.service(SERVICE);
+  // Two members on three partitions; scale to four.
+  for (let members = 3; members <= 4; members += 1) {
+    await card.getByTestId('members-add').click();
+    await card.locator(`[data-testid=members]:text-is("${members}")`).waitFor();
+  }
+  // Once the group settles: three members own a partition each, one is idle.
+  await page.waitForFunction((service) => {
+    const lines = [...document.querySelectorAll(`[data-service="${service}"] [data-testid=assignment]`)];
+    const states = lines.map((l) => l.dataset.state).sort().join(',');
+    return states === 'idle,owning,owning,owning';
+  }, SERVICE);
+  const idle = card.locator('[data-testid=assignment][data-state=idle]');
+  assert.match(await idle.innerText(), /idle: 4 members, 3 partitions/);
+});
