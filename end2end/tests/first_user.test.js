@@ -136,3 +136,42 @@ test('a member without a partition says it is idle because the group outnumbers 
   const idle = card.locator('[data-testid=assignment][data-state=idle]');
   assert.match(await idle.innerText(), /idle: 4 members, 3 partitions/);
 });
+
+test('a replay says what it returned, opens its rows, says when an offset is past the end, and an error clears old results', async () => {
+  // Orders on more than one partition.
+  const partitions = new Set();
+  for (let i = 0; partitions.size < 2; i += 1) {
+    assert.ok(i < 50, 'orders never reached a second partition');
+    await dashboard.fillOrder({ customer: `replay-${i}`, sku: 'BOOK-1', quantity: '1', price: '1.00' });
+    partitions.add((await dashboard.placeOrder()).partition);
+  }
+  const replay = async ({ from = 'beginning', partition = '', offset = '0', limit = '100' }) => {
+    await page.getByTestId('replay-from').selectOption(from);
+    await page.getByTestId('replay-partition').fill(partition);
+    if (from === 'offset') await page.getByTestId('replay-offset').fill(offset);
+    await page.getByTestId('replay-limit').fill(limit);
+    await page.getByTestId('replay-run').click();
+  };
+
+  await replay({ limit: '1000' });
+  const summary = page.getByTestId('replay-summary');
+  await summary.waitFor();
+  assert.match(await summary.innerText(), /records, oldest first across partitions \(merged by timestamp\): P\d+ \d+(–\d+)? · P\d/);
+  assert.doesNotMatch(await summary.innerText(), /limit/);
+  await replay({ limit: '2' });
+  await page.locator('[data-testid=replay-summary][data-count="2"]', { hasText: 'the limit stopped it' }).waitFor();
+  // Rows are in time order, and one opens to show its whole value and headers.
+  const row = page.getByTestId('replay-row').first();
+  await row.locator('summary').click();
+  assert.match(await row.locator('pre.payload').innerText(), /"customer_id"/);
+  assert.match(await row.getByTestId('headers').innerText(), /order-id=/);
+
+  await replay({ from: 'offset', partition: '0', offset: '5000' });
+  await page.locator('[data-testid=replay-summary]', { hasText: 'offset 5000 is past the end of partition 0' }).waitFor();
+
+  // A mistake the gateway names clears the results of the last replay.
+  await replay({ from: 'offset', partition: '99', offset: '0' });
+  await page.getByTestId('replay-error').waitFor();
+  assert.equal(await page.getByTestId('replay-summary').count(), 0);
+  assert.equal(await page.getByTestId('replay-row').count(), 0);
+});

@@ -13,6 +13,17 @@ pub enum ChipState {
 }
 
 impl ChipState {
+    /// What the chip's state means, for its tooltip.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Done => {
+                "processed by this service (#N: the member that did it; ×N: processed N times)"
+            }
+            Self::Pending => "not processed by this service yet: it is behind, or stopped",
+            Self::GaveUp => "this service gave up on the order after its attempts failed",
+        }
+    }
+
     /// The name the page's styles and tests use.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use wire::{Payload, headers};
+use wire::{LiveRecord, Payload, headers};
 
 use crate::clock::clock_time;
 use crate::fanout::chips;
 use crate::feed::{Feed, FeedEntry};
 use crate::flow::FlowState;
 use crate::form::format_cents;
+use crate::units::duration;
 
 /// Every consumed record, newest first.
 #[component]
@@ -45,18 +46,16 @@ pub fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoVie
 #[component]
 fn FeedRow(entry: Arc<FeedEntry>, flow: RwSignal<FlowState>) -> impl IntoView {
     let record = &entry.record;
-    let (kind, body) = match &record.payload {
-        Payload::Json { value } => (
-            "json",
-            serde_json::to_string_pretty(value).unwrap_or_default(),
-        ),
-        Payload::Text { text, truncated } => ("text", with_ellipsis(text, *truncated)),
-        Payload::Binary { hex, truncated } => ("binary", with_ellipsis(hex, *truncated)),
-        Payload::Null => ("null", "(no value)".to_owned()),
-    };
+    let kind = kind(&record.payload);
     let latency = match (entry.consumed_after_ms(), entry.shown_after_ms()) {
-        (Some(consumed), Some(shown)) => format!("consumed +{consumed} ms · shown +{shown} ms"),
-        (Some(consumed), None) => format!("consumed +{consumed} ms · from history"),
+        (Some(consumed), Some(shown)) => {
+            format!(
+                "consumed +{} · shown +{}",
+                duration(consumed),
+                duration(shown)
+            )
+        }
+        (Some(consumed), None) => format!("consumed +{} · from history", duration(consumed)),
         _ => String::new(),
     };
     let order_id = record.header(headers::ORDER_ID).map(str::to_owned);
@@ -80,7 +79,7 @@ fn FeedRow(entry: Arc<FeedEntry>, flow: RwSignal<FlowState>) -> impl IntoView {
                 <span class="size">{format!("{} B", record.size)}</span>
             </div>
             <Fanout flow partition=record.partition offset=record.offset/>
-            <pre class=format!("payload {kind}")>{body}</pre>
+            <RecordBody record=record.clone()/>
         </li>
     }
 }
@@ -98,12 +97,46 @@ fn Fanout(flow: RwSignal<FlowState>, partition: i32, offset: i64) -> impl IntoVi
                 let state = chip.state.as_str();
                 view! {
                     <span class=format!("chip {state}") data-testid="fanout-service"
-                        data-service=chip.service data-state=state>
+                        data-service=chip.service data-state=state title=chip.state.meaning()>
                         {chip.text}
                     </span>
                 }
             }).collect_view()}
         </div>
+    }
+}
+
+/// What a record says: its value as the gateway decoded it (JSON pretty
+/// printed, text, or hex), and its headers on one line.
+#[component]
+pub(crate) fn RecordBody(record: LiveRecord) -> impl IntoView {
+    let body = match &record.payload {
+        Payload::Json { value } => serde_json::to_string_pretty(value).unwrap_or_default(),
+        Payload::Text { text, truncated } => with_ellipsis(text, *truncated),
+        Payload::Binary { hex, truncated } => with_ellipsis(hex, *truncated),
+        Payload::Null => "(no value)".to_owned(),
+    };
+    let headers = (!record.headers.is_empty()).then(|| {
+        let list: Vec<String> = record
+            .headers
+            .iter()
+            .map(|h| format!("{}={}", h.key, h.value.as_deref().unwrap_or("(null)")))
+            .collect();
+        view! { <p class="headers" data-testid="headers">"headers: " {list.join(" · ")}</p> }
+    });
+    view! {
+        <pre class=format!("payload {}", kind(&record.payload))>{body}</pre>
+        {headers}
+    }
+}
+
+/// The payload's kind, as the styles and tests name it.
+fn kind(payload: &Payload) -> &'static str {
+    match payload {
+        Payload::Json { .. } => "json",
+        Payload::Text { .. } => "text",
+        Payload::Binary { .. } => "binary",
+        Payload::Null => "null",
     }
 }
 

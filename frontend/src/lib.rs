@@ -7,7 +7,7 @@
 //! - `stats`: latency percentiles over a sliding window.
 //! - `replay`: the replay form's draft, turned into a query.
 //! - `form`: the order form's draft, parsed into an order.
-//! - `backoff`: reconnect delays.
+//! - `backoff`: reconnect delays; `units`: durations in human units.
 //!
 //! The browser side is thin:
 //! - `socket`: the client of the gateway's stream (reconnects with backoff,
@@ -26,6 +26,7 @@ pub mod flow;
 pub mod form;
 pub mod replay;
 pub mod stats;
+pub mod units;
 
 mod api;
 pub mod app;

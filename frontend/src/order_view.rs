@@ -105,6 +105,7 @@ pub fn OrderForm() -> impl IntoView {
             <h2>"Place an order"</h2>
             <label>
                 "Customer id"
+                <small class="label-hint">"the record's key: Kafka picks the partition from it, so one customer's orders keep their order"</small>
                 <input data-testid="customer-id" maxlength=MAX_CUSTOMER_ID_CHARS
                     class:invalid=move || names(error, "customer_id")
                     aria-invalid=move || names(error, "customer_id").to_string()

@@ -27,7 +27,7 @@ pub fn PartitionTable(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>) ->
             <h2>"Partitions"</h2>
             <table class="partitions" data-testid="partitions">
                 <thead><tr>
-                    <th>"partition"</th><th>"leader"</th><th>"earliest"</th><th>"seen here"</th><th>"last offset"</th><th>"log-end offset"</th>
+                    <th>"partition"</th><th>"leader"</th><th>"earliest"</th><th title="records this page has received since it opened">"seen here"</th><th>"last offset"</th><th title="the offset the next record written to the partition will get">"log-end offset"</th>
                 </tr></thead>
                 <tbody>
                     <For each=rows key=|id| *id let(id)>

@@ -1,7 +1,9 @@
 //! The replay form's draft, turned into the query of `GET /api/replay`.
 
+use std::collections::BTreeMap;
+
 use wire::FieldError;
-use wire::api::MAX_REPLAY_RECORDS;
+use wire::api::{MAX_REPLAY_RECORDS, ReplayPage};
 
 /// Where a replay starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,9 +112,121 @@ impl ReplayDraft {
     }
 }
 
+/// What a replay returned, in words: how many records, in which order,
+/// which offsets of which partition, whether the limit stopped it; and when
+/// an offset asked for is past a partition's end, that it is.
+pub fn summary(page: &ReplayPage, asked_offset: Option<i64>) -> String {
+    if let (Some(offset), [range]) = (asked_offset, page.ranges.as_slice())
+        && page.records.is_empty()
+        && offset >= range.to
+    {
+        return format!(
+            "offset {offset} is past the end of partition {}: its log ends at {} (the next record \
+             written will get that offset), so there is nothing to replay yet",
+            range.partition, range.to
+        );
+    }
+    let mut returned: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+    for r in &page.records {
+        let span = returned.entry(r.partition).or_insert((r.offset, r.offset));
+        span.0 = span.0.min(r.offset);
+        span.1 = span.1.max(r.offset);
+    }
+    let count = match page.records.len() {
+        1 => "1 record".to_owned(),
+        n => format!("{n} records"),
+    };
+    if returned.is_empty() {
+        return format!("{count}: nothing in the range");
+    }
+    let spans: Vec<String> = returned
+        .iter()
+        .map(|(p, (from, to))| {
+            if from == to {
+                format!("P{p} {from}")
+            } else {
+                format!("P{p} {from}–{to}")
+            }
+        })
+        .collect();
+    let order = if returned.len() > 1 {
+        ", oldest first across partitions (merged by timestamp)"
+    } else {
+        ""
+    };
+    let limit = if page.truncated {
+        "; the limit stopped it, more follow"
+    } else {
+        ""
+    };
+    format!("{count}{order}: {}{limit}", spans.join(" · "))
+}
+
 #[cfg(test)]
 mod tests {
+    use wire::api::ReplayRange;
+    use wire::{LiveRecord, Payload};
+
     use super::*;
+
+    fn record(partition: i32, offset: i64) -> LiveRecord {
+        LiveRecord {
+            partition,
+            offset,
+            key: None,
+            headers: vec![],
+            timestamp_ms: None,
+            produced_at_ms: None,
+            consumed_at_ms: 0,
+            size: 0,
+            payload: Payload::Null,
+        }
+    }
+
+    fn page(ranges: &[(i32, i64, i64)], records: &[(i32, i64)], truncated: bool) -> ReplayPage {
+        ReplayPage {
+            ranges: ranges
+                .iter()
+                .map(|&(partition, from, to)| ReplayRange {
+                    partition,
+                    from,
+                    to,
+                })
+                .collect(),
+            records: records.iter().map(|&(p, o)| record(p, o)).collect(),
+            truncated,
+        }
+    }
+
+    #[test]
+    fn the_summary_says_what_was_returned() {
+        let merged = page(
+            &[(0, 0, 10), (1, 0, 10), (2, 0, 0)],
+            &[(0, 0), (1, 0), (0, 1), (1, 1)],
+            true,
+        );
+        assert_eq!(
+            summary(&merged, None),
+            "4 records, oldest first across partitions (merged by timestamp): P0 0–1 · P1 0–1; \
+             the limit stopped it, more follow"
+        );
+        let one = page(&[(0, 3, 10)], &[(0, 3)], false);
+        assert_eq!(summary(&one, Some(3)), "1 record: P0 3");
+        let empty = page(&[(0, 0, 0)], &[], false);
+        assert_eq!(summary(&empty, None), "0 records: nothing in the range");
+    }
+
+    #[test]
+    fn an_offset_past_the_end_says_so() {
+        let past = page(&[(0, 10, 10)], &[], false);
+        let said = summary(&past, Some(40));
+        assert!(
+            said.starts_with("offset 40 is past the end of partition 0: its log ends at 10"),
+            "{said}"
+        );
+        // At the end exactly: nothing yet, said the same way.
+        assert!(summary(&past, Some(10)).starts_with("offset 10 is past the end"));
+    }
 
     #[test]
     fn drafts_become_queries() {

@@ -7,7 +7,9 @@ use wire::api::ReplayPage;
 use wire::{LiveRecord, Payload};
 
 use crate::api;
-use crate::replay::{From, ReplayDraft};
+use crate::clock::clock_time;
+use crate::feed_view::RecordBody;
+use crate::replay::{From, ReplayDraft, summary};
 
 /// Characters of a record's value shown per replayed row.
 const PREVIEW_CHARS: usize = 120;
@@ -18,6 +20,8 @@ pub fn Replay() -> impl IntoView {
     let page = RwSignal::new(None::<ReplayPage>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // The offset the last replay asked for, to tell one past the end.
+    let asked_offset = StoredValue::new(None::<i64>);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let query = match draft.with_untracked(ReplayDraft::to_query) {
@@ -27,6 +31,11 @@ pub fn Replay() -> impl IntoView {
                 return;
             }
         };
+        asked_offset.set_value(draft.with_untracked(|d| {
+            (d.from == From::Offset)
+                .then(|| d.offset.trim().parse().ok())
+                .flatten()
+        }));
         busy.set(true);
         leptos::task::spawn_local(async move {
             match api::replay(&query).await {
@@ -35,6 +44,9 @@ pub fn Replay() -> impl IntoView {
                     page.set(Some(result));
                 }
                 Err(body) => {
+                    // An error clears the last results: they answered
+                    // another question.
+                    page.set(None);
                     error.set(Some(api::describe(&body)));
                 }
             }
@@ -49,28 +61,14 @@ pub fn Replay() -> impl IntoView {
             <Show when=move || error.with(Option::is_some)>
                 <p class="error" data-testid="replay-error">{move || error.get()}</p>
             </Show>
-            {move || page.get().map(|page| view! { <ReplayResult page/> })}
+            {move || page.get().map(|page| view! { <ReplayResult page asked_offset=asked_offset.get_value()/> })}
         </div>
     }
 }
 
 #[component]
-fn ReplayResult(page: ReplayPage) -> impl IntoView {
-    let ranges = page
-        .ranges
-        .iter()
-        .map(|r| format!("P{} {}→{}", r.partition, r.from, r.to))
-        .collect::<Vec<_>>()
-        .join(" · ");
-    let summary = format!(
-        "{} record(s){} — {ranges}",
-        page.records.len(),
-        if page.truncated {
-            ", limit reached"
-        } else {
-            ""
-        }
-    );
+fn ReplayResult(page: ReplayPage, asked_offset: Option<i64>) -> impl IntoView {
+    let summary = summary(&page, asked_offset);
     view! {
         <p class="hint" data-testid="replay-summary" data-count=page.records.len()>{summary}</p>
         <ol class="replayed" data-testid="replay-records">
@@ -79,6 +77,8 @@ fn ReplayResult(page: ReplayPage) -> impl IntoView {
     }
 }
 
+/// One replayed record: a line with where it is, when, its key and a
+/// preview; opened, its whole value (as the gateway shows it) and headers.
 #[component]
 fn ReplayedRow(record: LiveRecord) -> impl IntoView {
     let preview = match &record.payload {
@@ -88,12 +88,21 @@ fn ReplayedRow(record: LiveRecord) -> impl IntoView {
         Payload::Null => "(no value)".into(),
     };
     let preview: String = preview.chars().take(PREVIEW_CHARS).collect();
+    let (partition, offset) = (record.partition, record.offset);
+    let time = record.timestamp_ms.map(clock_time);
+    let key = record.key.clone().unwrap_or_else(|| "–".into());
     view! {
-        <li data-testid="replay-row" data-partition=record.partition data-offset=record.offset>
-            <span class="partition">"P" {record.partition}</span>
-            " " <b>{record.offset}</b>
-            " " <code>{record.key.clone().unwrap_or_else(|| "–".into())}</code>
-            " " <span class="preview">{preview}</span>
+        <li data-testid="replay-row" data-partition=partition data-offset=offset>
+            <details>
+                <summary>
+                    <span class="partition">"P" {partition}</span>
+                    " " <b>{offset}</b>
+                    " " <span class="time">{time}</span>
+                    " " <code>{key}</code>
+                    " " <span class="preview">{preview}</span>
+                </summary>
+                <RecordBody record/>
+            </details>
         </li>
     }
 }

@@ -211,7 +211,7 @@ fn Counters(service: Service) -> impl IntoView {
     };
     view! {
         <div class="meta">
-            <span>"processed " <b data-testid="service-processed">{service.field(|s| s.processed.to_string())}</b></span>
+            <span title="orders processed since the gateway started (so processed + lag is not the log end)">"processed " <b data-testid="service-processed">{service.field(|s| s.processed.to_string())}</b></span>
             <span>"failed attempts " <b>{service.field(|s| s.failed_attempts.to_string())}</b></span>
             <span>"gave up " <b>{service.field(|s| s.gave_up.to_string())}</b></span>
             <span title="processed again at an offset already processed (at-least-once)">
