@@ -222,6 +222,12 @@ impl Config {
     pub fn delivery_timeout(&self) -> Duration {
         Duration::from_millis(self.delivery_timeout_ms)
     }
+
+    /// The longest one request may take: the produce step is bounded by the
+    /// delivery timeout, the whole request (a slow body upload too) by this.
+    pub fn request_timeout(&self) -> Duration {
+        self.delivery_timeout() + Duration::from_secs(5)
+    }
 }
 
 /// Parses one `key=value` librdkafka property.

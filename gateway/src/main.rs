@@ -1,5 +1,7 @@
 //! `gateway`: see `gateway --help`.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use clap::Parser;
 use gateway::Config;
@@ -12,8 +14,12 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// What the process waits, after the gateway stopped, for librdkafka calls
+/// still blocking a thread (a commit or a close to a broker that does not
+/// answer) before it exits without them.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -21,6 +27,19 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::parse();
+    // Built by hand rather than with #[tokio::main], whose runtime waits
+    // without limit for blocking tasks when it is dropped: with a broker
+    // that hangs, that was how stopping took minutes.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let served = runtime.block_on(serve(config));
+    runtime.shutdown_timeout(EXIT_GRACE);
+    served
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -163,9 +163,11 @@ impl<F: Frame> Core<F> {
             .start(request, self.orders.clone(), &self.shutdown)
     }
 
-    /// Cancels the shutdown token and stops everything: the watch, then the
-    /// demo services (each member commits and leaves its group),
-    /// then flushes the producer so no acknowledged order is lost.
+    /// Cancels the shutdown token and stops everything, within about
+    /// [`services::STOP_TIMEOUT`] whatever the broker does: the watch; then,
+    /// at the same time, the demo services (each member commits and leaves
+    /// its group) and the producer's flush, so that no acknowledged order is
+    /// lost. Says what it could not do.
     pub(crate) async fn stop(&self) {
         self.shutdown.cancel();
         self.watch.stopped().await;
@@ -173,10 +175,22 @@ impl<F: Frame> Core<F> {
         if let Some(starting) = starting {
             let _ = starting.await;
         }
-        self.services.stop().await;
         let flush_timeout = self.config.delivery_timeout() + Duration::from_secs(1);
-        if let Err(err) = self.producer.flush(flush_timeout).await {
-            tracing::error!(%err, "producer flush failed; queued orders may be lost");
+        let (uncommitted, flushed) =
+            tokio::join!(self.services.stop(), self.producer.flush(flush_timeout));
+        if uncommitted > 0 {
+            tracing::warn!(
+                "shutdown: {uncommitted} demo member(s) could not commit before leaving: the \
+                 orders they processed since their last commit will be processed again"
+            );
+        }
+        if let Err(err) = flushed {
+            tracing::error!(
+                %err,
+                unsent = self.producer.unsent(),
+                "shutdown: the producer did not flush within {flush_timeout:?}; orders not yet \
+                 acknowledged to anyone may be lost"
+            );
         }
     }
 }

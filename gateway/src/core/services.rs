@@ -26,9 +26,10 @@ use crate::kafka;
 use crate::kafka::member::{Delivery, MemberConsumer, Rebalances};
 use crate::sync::lock;
 
-/// How long a stopping member may take to commit and leave its group before
-/// the gateway stops waiting for it.
-const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long stopping members may take, all together, to commit and leave
+/// their group before the gateway stops waiting for them: part of the bound
+/// on how long the gateway takes to stop, whatever its broker does.
+pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Finished orders a service holds until they are sent to browsers; beyond
 /// this, between two sends, the oldest are not sent (the counters still are).
 const MAX_PENDING: usize = 4096;
@@ -123,11 +124,16 @@ impl Services {
         }
     }
 
-    /// Gateway shutdown: every member commits and leaves its group.
-    pub(crate) async fn stop(&self) {
+    /// Gateway shutdown: every member commits and leaves its group, all at
+    /// once, within [`STOP_TIMEOUT`]; how many could not commit (or did not
+    /// go in time).
+    pub(crate) async fn stop(&self) -> usize {
         self.ready.store(false, Ordering::Release);
         let stopping = self.list.iter().map(|s| s.reconcile(false));
-        futures_util::future::join_all(stopping).await;
+        futures_util::future::join_all(stopping)
+            .await
+            .into_iter()
+            .sum()
     }
 }
 
@@ -170,7 +176,8 @@ struct Member {
     stop: CancellationToken,
     /// Set before `stop` when the member is to crash rather than leave.
     crash: Arc<AtomicBool>,
-    task: JoinHandle<()>,
+    /// Ends with whether what the member processed is committed.
+    task: JoinHandle<bool>,
 }
 
 impl Service {
@@ -263,19 +270,14 @@ impl Service {
             }
         }
         member.crash.store(true, Ordering::Release);
-        member.stop.cancel();
-        if tokio::time::timeout(STOP_TIMEOUT, member.task)
-            .await
-            .is_err()
-        {
-            tracing::warn!(group = %self.shared.group_id, "a crashing member did not go in time");
-        }
+        stop_together(&self.shared.group_id, vec![member]).await;
         true
     }
 
     /// Starts or stops members until as many run as the settings ask for
-    /// (none when `allowed` is false, at gateway shutdown).
-    async fn reconcile(&self, allowed: bool) {
+    /// (none when `allowed` is false, at gateway shutdown); how many
+    /// stopping members could not commit what they processed.
+    async fn reconcile(&self, allowed: bool) -> usize {
         let mut members = self.members.lock().await;
         let settings = *lock(&self.shared.settings);
         let want = if allowed && settings.running {
@@ -283,20 +285,10 @@ impl Service {
         } else {
             0
         };
+        let mut late = 0;
         if members.len() > want {
             // Stop them together: one rebalance rather than one per member.
-            let leaving = members.split_off(want);
-            for member in &leaving {
-                member.stop.cancel();
-            }
-            for member in leaving {
-                if tokio::time::timeout(STOP_TIMEOUT, member.task)
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!(group = %self.shared.group_id, "a member did not leave its group in time");
-                }
-            }
+            late = stop_together(&self.shared.group_id, members.split_off(want)).await;
         }
         while members.len() < want {
             let number = u32::try_from(members.len() + 1).unwrap_or(u32::MAX);
@@ -308,6 +300,7 @@ impl Service {
                 }
             }
         }
+        late
     }
 
     fn spawn_member(&self, number: u32) -> Result<Member, kafka::Error> {
@@ -335,6 +328,29 @@ impl Service {
     }
 }
 
+/// Tells `members` to stop and waits for them together, at most
+/// [`STOP_TIMEOUT`] in all; how many did not commit what they processed
+/// (their commit failed, or they did not go in time and are left to finish
+/// on their own).
+async fn stop_together(group: &str, members: Vec<Member>) -> usize {
+    for member in &members {
+        member.stop.cancel();
+    }
+    let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
+    let mut uncommitted = 0;
+    for member in members {
+        match tokio::time::timeout_at(deadline, member.task).await {
+            Ok(Ok(true)) => {}
+            Ok(_) => uncommitted += 1,
+            Err(_) => {
+                tracing::warn!(%group, "a member did not leave its group in time");
+                uncommitted += 1;
+            }
+        }
+    }
+    uncommitted
+}
+
 /// How one member runs.
 struct MemberRun {
     number: u32,
@@ -346,8 +362,13 @@ struct MemberRun {
 
 /// One member's life: process every order it is given until told to stop,
 /// committing what it processed every `commit_every`; then commit and leave
-/// the group, or, told to crash, leave without committing.
-async fn run_member(consumer: MemberConsumer<AssignmentSlot>, shared: Arc<Shared>, run: MemberRun) {
+/// the group, or, told to crash, leave without committing. Whether what it
+/// processed is committed (a crash is what it is asked to be: true).
+async fn run_member(
+    consumer: MemberConsumer<AssignmentSlot>,
+    shared: Arc<Shared>,
+    run: MemberRun,
+) -> bool {
     let MemberRun {
         number,
         client_id,
@@ -386,14 +407,17 @@ async fn run_member(consumer: MemberConsumer<AssignmentSlot>, shared: Arc<Shared
             tracing::warn!(%err, %client_id, "could not store a processed offset");
         }
     }
-    if crash.load(Ordering::Acquire) {
+    let committed = if crash.load(Ordering::Acquire) {
         consumer.crash().await;
         tracing::info!(%client_id, "service member crashed");
+        true
     } else {
-        consumer.leave().await;
-        tracing::info!(%client_id, "service member stopped");
-    }
+        let committed = consumer.leave().await;
+        tracing::info!(%client_id, committed, "service member stopped");
+        committed
+    };
     lock(&shared.assignments).remove(&client_id);
+    committed
 }
 
 impl Shared {

@@ -113,19 +113,32 @@ pub(crate) async fn serve(
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: draining requests and closing live clients");
-            token.cancel();
-        })
-        .await
+    // Requests in flight may finish, up to the time any request may take;
+    // a client that holds a connection longer (a request head never
+    // finished) is not waited for.
+    let drain = config.request_timeout();
+    let (signalled, mut draining) = tokio::sync::watch::channel(false);
+    let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining requests and closing live clients");
+        token.cancel();
+        signalled.send_replace(true);
+    });
+    let deadline = async move {
+        let _ = draining.wait_for(|signalled| *signalled).await;
+        tokio::time::sleep(drain).await;
+    };
+    tokio::select! {
+        served = served => served,
+        () = deadline => {
+            tracing::warn!("shutdown: stopped waiting, after {drain:?}, for connections still open");
+            Ok(())
+        }
+    }
 }
 
 fn router(state: AppState, config: &Config) -> Router {
-    // Requests are bounded: the produce step by the delivery timeout, the
-    // whole request (including a slow body upload) by this.
-    let request_timeout = config.delivery_timeout() + Duration::from_secs(5);
+    let request_timeout = config.request_timeout();
     let api = Router::new()
         .route("/orders", post(orders::place))
         .route(

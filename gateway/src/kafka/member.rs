@@ -66,6 +66,7 @@ impl<R: Rebalances> MemberConsumer<R> {
         let context = MemberContext {
             rebalances,
             crashed: AtomicBool::new(false),
+            lost_commit: AtomicBool::new(false),
         };
         let consumer = super::client::member_consumer(config, group, client_id, context)?;
         consumer.subscribe(&[&config.topic])?;
@@ -104,23 +105,31 @@ impl<R: Rebalances> MemberConsumer<R> {
         let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
     }
 
-    /// Commits what was processed and leaves the group. Committing and
-    /// closing block on the broker, so this runs on the blocking pool.
-    pub(crate) async fn leave(self) {
+    /// Commits what was processed and leaves the group; whether everything
+    /// it processed was committed (this commit, and the ones before
+    /// rebalances). Committing and closing block on the broker, so this
+    /// runs on the blocking pool.
+    pub(crate) async fn leave(self) -> bool {
         let consumer = self.consumer;
         let left = tokio::task::spawn_blocking(move || {
-            commit_stored(&consumer);
+            let committed = commit_stored(&consumer);
+            let lost = consumer.context().lost_commit.load(Ordering::Acquire);
             drop(consumer);
+            committed && !lost
         });
-        let _ = left.await;
+        left.await.unwrap_or(false)
     }
 }
 
-/// Commits the offsets stored so far. Nothing stored is not an error.
-fn commit_stored<C: ConsumerContext, K: Consumer<C>>(consumer: &K) {
+/// Commits the offsets stored so far; whether that worked. Nothing stored
+/// is not an error.
+fn commit_stored<C: ConsumerContext, K: Consumer<C>>(consumer: &K) -> bool {
     match consumer.commit_consumer_state(CommitMode::Sync) {
-        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-        Err(err) => tracing::warn!(%err, "could not commit processed offsets"),
+        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => true,
+        Err(err) => {
+            tracing::warn!(%err, "could not commit processed offsets");
+            false
+        }
     }
 }
 
@@ -130,6 +139,9 @@ struct MemberContext<R> {
     rebalances: R,
     /// Set when the member crashes: its revoke then commits nothing.
     crashed: AtomicBool,
+    /// Set when a commit before a revoke failed (the broker was away, the
+    /// assignment was lost): orders it processed were never committed.
+    lost_commit: AtomicBool,
 }
 
 impl<R: Rebalances> ClientContext for MemberContext<R> {}
@@ -137,8 +149,8 @@ impl<R: Rebalances> ClientContext for MemberContext<R> {}
 impl<R: Rebalances> ConsumerContext for MemberContext<R> {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(_) = rebalance {
-            if !self.crashed.load(Ordering::Acquire) {
-                commit_stored(consumer);
+            if !self.crashed.load(Ordering::Acquire) && !commit_stored(consumer) {
+                self.lost_commit.store(true, Ordering::Release);
             }
             self.rebalances.revoked();
         }

@@ -99,6 +99,11 @@ impl RecordProducer {
         }
     }
 
+    /// Records queued or in flight, not yet acknowledged or failed.
+    pub(crate) fn unsent(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+
     /// Waits until every queued record is delivered or failed. Dropping a
     /// producer purges what is still queued, so shutdown calls this first.
     pub(crate) async fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {

@@ -136,13 +136,28 @@ impl PrivateBroker {
     /// SIGKILL: no shutdown, no flush; what the broker had acknowledged
     /// must survive in its log.
     pub fn kill(&self) {
-        assert!(self.send_kill(), "could not kill the broker");
+        assert!(self.signal("-KILL"), "could not kill the broker");
+    }
+
+    /// SIGSTOP: the broker keeps its connections but answers nothing, as a
+    /// hung or partitioned broker does. [`Self::resume`] undoes it (and
+    /// dropping the broker does too, so that it can stop).
+    pub fn pause(&self) {
+        assert!(self.signal("-STOP"), "could not pause the broker");
+    }
+
+    pub fn resume(&self) {
+        assert!(self.signal("-CONT"), "could not resume the broker");
     }
 
     fn send_kill(&self) -> bool {
+        self.signal("-KILL")
+    }
+
+    fn signal(&self, signal: &str) -> bool {
         std::fs::read_to_string(self.dir.join("broker.pid")).is_ok_and(|pid| {
             Command::new("kill")
-                .args(["-KILL", pid.trim()])
+                .args([signal, pid.trim()])
                 .status()
                 .is_ok_and(|s| s.success())
         })
@@ -161,6 +176,8 @@ impl Drop for PrivateCluster {
 
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
+        // A paused broker cannot stop.
+        let _ = self.signal("-CONT");
         let _ = self.script("stop").status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -308,7 +308,7 @@ fn client_config() -> ClientConfig {
     client_config_at(&brokers())
 }
 
-fn client_config_at(brokers: &str) -> ClientConfig {
+pub fn client_config_at(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", brokers);
     config
