@@ -175,3 +175,45 @@ test('a replay says what it returned, opens its rows, says when an offset is pas
   assert.equal(await page.getByTestId('replay-summary').count(), 0);
   assert.equal(await page.getByTestId('replay-row').count(), 0);
 });
+
+test('the feed pauses for reading while every record is still counted, and resumes', async () => {
+  await page.getByTestId('feed-pause').click();
+  await dashboard.fillOrder({ customer: 'while-paused', sku: 'BOOK-1', quantity: '1', price: '1.00' });
+  const ack = await dashboard.placeOrder();
+  await page.locator('[data-testid=feed-paused][data-count="1"]').waitFor();
+  assert.equal(await dashboard.feedRow(ack.orderId).count(), 0, 'a paused list still grew');
+  await page.getByTestId('feed-pause').click();
+  await dashboard.feedRow(ack.orderId).waitFor();
+  assert.equal(await page.getByTestId('feed-paused').count(), 0);
+});
+
+test('finding your way: cards in the order they are used, topics filtered, no box too narrow, charts with a time axis', async () => {
+  // Replay sits right after the spike, before the broker's tables and the topics.
+  const cards = await page.locator('main .column').first().locator('> *').evaluateAll((els) =>
+    els.map((el) => el.dataset.testid ?? el.querySelector('h2')?.innerText ?? ''),
+  );
+  const at = (name) => cards.findIndex((c) => c.toLowerCase().includes(name));
+  assert.ok(at('replay') < at('partitions') && at('partitions') < at('topics'), cards.join(' | '));
+
+  // The topics list filters by name.
+  await page.getByTestId('topic-filter').fill(topic);
+  await page.locator(`[data-testid=topic-row][data-topic="${topic}"]`).waitFor();
+  assert.equal(await page.getByTestId('topic-row').count(), 1);
+
+  // The replay form's boxes show their whole value.
+  await page.getByTestId('replay-from').selectOption('timestamp');
+  await page.getByTestId('replay-time').fill('2026-11-29T22:45:00');
+  for (const testid of ['replay-from', 'replay-time']) {
+    const [scroll, client] = await page
+      .getByTestId(testid)
+      .evaluate((el) => [el.scrollWidth, el.clientWidth]);
+    assert.ok(scroll <= client + 1, `${testid} is cut off: ${scroll} > ${client}`);
+  }
+
+  // Each chart says what its width spans.
+  const ticks = await page
+    .getByTestId('chart-produce')
+    .locator('[data-testid=time-axis] span')
+    .evaluateAll((spans) => spans.map((s) => s.textContent));
+  assert.deepEqual(ticks, ['−2 min', '−1 min', 'now']);
+});

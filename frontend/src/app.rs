@@ -44,13 +44,17 @@ pub fn App() -> impl IntoView {
         <Header feed connection health/>
         <main class="layout">
             <section class="column">
+                // In the order a person uses them: place orders, watch the
+                // services take them, push a spike, read the topic again;
+                // then the broker's view; the cluster's topics last (the
+                // longest list).
                 <OrderForm/>
-                <Load flow/>
                 <Services flow/>
+                <Load flow/>
+                <Replay/>
                 <PartitionTable feed health/>
                 <ConsumerGroups flow/>
                 <Topics feed/>
-                <Replay/>
             </section>
             <section class="column wide">
                 <FlowView feed flow/>

@@ -11,14 +11,49 @@ use crate::fanout::chips;
 use crate::feed::{Feed, FeedEntry};
 use crate::flow::FlowState;
 use crate::form::format_cents;
-use crate::units::duration;
+use crate::units::{duration, latency_level};
 
 /// Every consumed record, newest first.
 #[component]
 pub fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView {
+    // Paused: the rows listed when Pause was pressed, and how many records
+    // the page had seen then. Reading goes on (every record is still
+    // counted); only the list stands still, to be read.
+    let paused = RwSignal::new(None::<(Vec<Arc<FeedEntry>>, u64)>);
+    let rows = move || match paused.with(|p| p.as_ref().map(|(rows, _)| rows.clone())) {
+        Some(rows) => rows,
+        None => feed.with(|f| f.entries().cloned().collect::<Vec<_>>()),
+    };
+    let toggle = move |_| {
+        if paused.with(Option::is_some) {
+            paused.set(None);
+        } else {
+            let now = feed.with_untracked(|f| (f.entries().cloned().collect(), f.total_seen()));
+            paused.set(Some(now));
+        }
+    };
+    let since = move || {
+        paused.with(|p| {
+            p.as_ref()
+                .map(|(_, at)| feed.with(|f| f.total_seen().saturating_sub(*at)))
+        })
+    };
     view! {
         <div class="card">
-            <h2>"Live from Kafka"</h2>
+            <div class="card-head">
+                <h2>"Live from Kafka"</h2>
+                <button type="button" class="secondary small" data-testid="feed-pause" on:click=toggle>
+                    {move || if paused.with(Option::is_some) { "Resume" } else { "Pause" }}
+                </button>
+            </div>
+            <Show when=move || since().is_some()>
+                <p class="hint" data-testid="feed-paused" data-count=move || since().unwrap_or(0)>
+                    {move || format!(
+                        "Paused: {} record(s) arrived since, counted in the partition table; Resume lists the newest.",
+                        since().unwrap_or(0)
+                    )}
+                </p>
+            </Show>
             <Show when=move || feed.with(|f| f.entries().len() == 0)>
                 <p class="hint">"Waiting for records… place an order, or produce to the topic with any Kafka client."</p>
             </Show>
@@ -32,8 +67,7 @@ pub fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoVie
                 </p>
             </Show>
             <ol class="feed" data-testid="feed">
-                <For each=move || feed.with(|f| f.entries().cloned().collect::<Vec<_>>())
-                     key=|entry| entry.id() let(entry)>
+                <For each=rows key=|entry| entry.id() let(entry)>
                     <FeedRow entry flow/>
                 </For>
             </ol>
@@ -58,6 +92,12 @@ fn FeedRow(entry: Arc<FeedEntry>, flow: RwSignal<FlowState>) -> impl IntoView {
         (Some(consumed), None) => format!("consumed +{} · from history", duration(consumed)),
         _ => String::new(),
     };
+    // Coloured by how long the record took to reach the gateway's consumer;
+    // records from history are old by design and stay uncoloured.
+    let level = match (entry.consumed_after_ms(), entry.shown_after_ms()) {
+        (Some(consumed), Some(_)) => latency_level(consumed),
+        _ => "",
+    };
     let order_id = record.header(headers::ORDER_ID).map(str::to_owned);
     let total = match &record.payload {
         Payload::Json { value } => value
@@ -74,7 +114,7 @@ fn FeedRow(entry: Arc<FeedEntry>, flow: RwSignal<FlowState>) -> impl IntoView {
                 <span>"offset " <b>{record.offset}</b></span>
                 <span>"key " <code>{record.key.clone().unwrap_or_else(|| "–".into())}</code></span>
                 <span>{record.timestamp_ms.map(clock_time)}</span>
-                <span class="latency" data-testid="latency">{latency}</span>
+                <span class=format!("latency {level}") data-testid="latency">{latency}</span>
                 <span>{total}</span>
                 <span class="size">{format!("{} B", record.size)}</span>
             </div>

@@ -7,6 +7,7 @@ use crate::clock::now_ms;
 use crate::feed::Feed;
 use crate::flow::{FlowState, group_label};
 use crate::stats::Percentiles;
+use crate::units::{duration, latency_legend, latency_level};
 
 /// Colours of chart series, by position.
 const PALETTE: [&str; 6] = [
@@ -187,6 +188,8 @@ fn Chart(
 ) -> impl IntoView {
     const W: f64 = 300.0;
     const H: f64 = 70.0;
+    /// The time the chart's width spans: its samples, one a second.
+    const SPAN_MS: i64 = (crate::flow::MAX_SAMPLES as i64) * 1_000;
     let max = move || {
         series.with(|s| {
             s.iter()
@@ -232,7 +235,16 @@ fn Chart(
     view! {
         <div class="chart" data-testid=testid>
             <div class="chart-title">{title} <span class="hint">{move || format!(" (max {:.0})", max())}</span></div>
-            <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">{lines}</svg>
+            <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">
+                // A minute apart: the samples are a second apart.
+                <line class="grid" x1=W / 2.0 y1="0" x2=W / 2.0 y2=H/>
+                {lines}
+            </svg>
+            <div class="axis" data-testid="time-axis">
+                <span>{format!("−{}", duration(SPAN_MS))}</span>
+                <span>{format!("−{}", duration(SPAN_MS / 2))}</span>
+                <span>"now"</span>
+            </div>
             <div class="legend">{legend}</div>
         </div>
     }
@@ -269,6 +281,7 @@ pub fn Charts(flow: RwSignal<FlowState>) -> impl IntoView {
     view! {
         <div class="card">
             <h2>"Throughput and lag"</h2>
+            <p class="hint">"One point a second, the last two minutes; rates in records per second, lag in records."</p>
             <div class="charts">
                 <Chart title="produced, records/s" testid="chart-produce" series=produced/>
                 <Chart title="committed per group, records/s" testid="chart-consume" series=consumed/>
@@ -309,13 +322,14 @@ pub fn Latency(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView
     view! {
         <div class="card">
             <h2>"End-to-end latency, last minute (ms)"</h2>
+            <p class="hint">{format!("Medians (p50) {}.", latency_legend())}</p>
             <table class="partitions" data-testid="latency-table">
                 <thead><tr><th>"path"</th><th>"p50"</th><th>"p95"</th><th>"p99"</th><th>"samples"</th></tr></thead>
                 <tbody>
                     {move || rows().into_iter().map(|(path, p)| view! {
                         <tr data-testid="latency-row" data-path=path.clone()>
                             <td class="path">{path.clone()}</td>
-                            <td data-testid="p50">{ms(p.map(|p| p.p50))}</td>
+                            <td data-testid="p50" class=p.map_or("", |p| latency_level(p.p50))>{ms(p.map(|p| p.p50))}</td>
                             <td data-testid="p95">{ms(p.map(|p| p.p95))}</td>
                             <td data-testid="p99">{ms(p.map(|p| p.p99))}</td>
                             <td>{p.map_or(0, |p| p.count)}</td>

@@ -123,7 +123,7 @@ fn ReplayForm(
 
     view! {
         <form class="replay-form" on:submit=submit>
-            <label>"From"
+            <label class="wide">"From"
                 <select data-testid="replay-from"
                     on:change=move |ev| draft.update(|d| d.from = From::parse(&event_target_value(&ev)))>
                     <option value="beginning">"the beginning"</option>
@@ -144,7 +144,7 @@ fn ReplayForm(
                 </label>
             </Show>
             <Show when=move || from() == From::Timestamp>
-                <label>"Time"
+                <label class="time">"Time"
                     <input data-testid="replay-time" type="datetime-local" step="1" on:change=set_time/>
                 </label>
             </Show>

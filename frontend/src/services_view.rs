@@ -9,6 +9,7 @@ use wire::services::{
 use crate::api;
 use crate::clock::now_ms;
 use crate::flow::{FlowState, service_lag};
+use crate::units::{latency_legend, latency_level};
 
 #[component]
 pub fn Services(flow: RwSignal<FlowState>) -> impl IntoView {
@@ -202,13 +203,17 @@ fn ServiceHead(service: Service) -> impl IntoView {
 /// What the service has done, and how long its orders take.
 #[component]
 fn Counters(service: Service) -> impl IntoView {
-    let latency = move || {
+    let percentiles = move || {
         service
             .flow
             .with(|f| f.processing_latency(&service.name(), now_ms()))
+    };
+    let latency = move || {
+        percentiles()
             .map(|p| format!("p50 {} · p95 {} · p99 {} ms", p.p50, p.p95, p.p99))
             .unwrap_or_default()
     };
+    let level = move || percentiles().map_or("", |p| latency_level(p.p50));
     view! {
         <div class="meta">
             <span title="orders processed since the gateway started (so processed + lag is not the log end)">"processed " <b data-testid="service-processed">{service.field(|s| s.processed.to_string())}</b></span>
@@ -217,7 +222,10 @@ fn Counters(service: Service) -> impl IntoView {
             <span title="processed again at an offset already processed (at-least-once)">
                 "redelivered " <b data-testid="service-redelivered">{service.field(|s| s.redelivered.to_string())}</b>
             </span>
-            <span class="latency">{latency}</span>
+            <span class=move || format!("latency {}", level()) data-testid="service-latency"
+                data-level=level title=format!("production to processed, last minute; {}", latency_legend())>
+                {latency}
+            </span>
         </div>
     }
 }

@@ -8,8 +8,11 @@ use wire::api::{NewTopic, TopicSummary};
 use crate::api;
 use crate::feed::Feed;
 
-/// Topics listed at most; a cluster may have thousands.
+/// Topics listed at most; a cluster may have thousands (the filter finds
+/// the others).
 const MAX_SHOWN: usize = 200;
+/// Topics listed before "show them": the card stays short.
+const FIRST_SHOWN: usize = 10;
 
 #[component]
 pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
@@ -81,33 +84,60 @@ pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
     }
 }
 
-/// The cluster's topics, this dashboard's marked.
+/// The cluster's topics, this dashboard's marked: the first few, all on
+/// request, or those whose name contains what is typed in the filter.
 #[component]
 fn TopicList(
     list: RwSignal<Option<Result<Vec<TopicSummary>, String>>>,
     current: impl Fn() -> Option<String> + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    move || match list.get() {
-        None => view! { <p class="hint">"Loading…"</p> }.into_any(),
-        Some(Err(message)) => view! { <p class="error">{message}</p> }.into_any(),
-        Some(Ok(topics)) => {
-            let more = topics.len().saturating_sub(MAX_SHOWN);
-            view! {
-                <ul class="topics">
-                    {topics.into_iter().take(MAX_SHOWN).map(|t| {
-                        let here = current().as_deref() == Some(t.name.as_str());
-                        view! {
-                            <li data-testid="topic-row" data-topic=t.name.clone() data-partitions=t.partitions>
-                                <code>{t.name.clone()}</code>
-                                {format!(" — {} partition(s)", t.partitions)}
-                                {here.then_some(" (this dashboard's)")}
-                            </li>
-                        }
-                    }).collect_view()}
-                </ul>
-                {(more > 0).then(|| view! { <p class="hint">{format!("and {more} more")}</p> })}
+    let filter = RwSignal::new(String::new());
+    let expanded = RwSignal::new(false);
+    let shown = move |topics: Vec<TopicSummary>| {
+        let wanted = filter.with(|f| f.trim().to_lowercase());
+        let matching: Vec<TopicSummary> = topics
+            .into_iter()
+            .filter(|t| t.name.to_lowercase().contains(&wanted))
+            .collect();
+        let limit = if expanded.get() || !wanted.is_empty() {
+            MAX_SHOWN
+        } else {
+            FIRST_SHOWN
+        };
+        let more = matching.len().saturating_sub(limit);
+        (matching.into_iter().take(limit).collect::<Vec<_>>(), more)
+    };
+    view! {
+        <input class="filter" data-testid="topic-filter" placeholder="filter topics by name"
+            prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev))/>
+        {move || match list.get() {
+            None => view! { <p class="hint">"Loading…"</p> }.into_any(),
+            Some(Err(message)) => view! { <p class="error">{message}</p> }.into_any(),
+            Some(Ok(topics)) => {
+                let total = topics.len();
+                let (topics, more) = shown(topics);
+                view! {
+                    <ul class="topics">
+                        {topics.into_iter().map(|t| {
+                            let here = current().as_deref() == Some(t.name.as_str());
+                            view! {
+                                <li data-testid="topic-row" data-topic=t.name.clone() data-partitions=t.partitions>
+                                    <code>{t.name.clone()}</code>
+                                    {format!(" — {} partition(s)", t.partitions)}
+                                    {here.then_some(" (this dashboard's)")}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    {(more > 0).then(|| view! {
+                        <button type="button" class="secondary small" data-testid="topics-more"
+                            on:click=move |_| expanded.set(true)>
+                            {format!("and {more} more of {total}: show them")}
+                        </button>
+                    })}
+                }
+                .into_any()
             }
-            .into_any()
-        }
+        }}
     }
 }
