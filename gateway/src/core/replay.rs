@@ -6,6 +6,7 @@
 //! number of turns, and stopped when whoever asked goes away.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -13,7 +14,7 @@ use wire::api::ReplayPage;
 
 use crate::config::Config;
 pub(crate) use crate::kafka::reader::Start;
-use crate::kafka::reader::{RangeReader, ReadError};
+use crate::kafka::reader::{READ_TIMEOUT, RangeReader, ReadError};
 
 /// Replays running at once, at most: each is a Kafka client of its own and
 /// may hold up to a page of records.
@@ -41,12 +42,16 @@ pub(crate) enum ReplayError {
     Unavailable(String),
 }
 
-impl From<ReadError> for ReplayError {
-    fn from(err: ReadError) -> Self {
+impl ReplayError {
+    /// A read's failure, for a replay that had `within` to read.
+    fn of(err: ReadError, within: Duration) -> Self {
         match err {
             ReadError::NoPartition { asked, last } => Self::NoPartition { asked, last },
             ReadError::NoTopic(_) => Self::Unavailable(err.to_string()),
-            ReadError::TimedOut => Self::Unavailable(format!("replay {err}")),
+            ReadError::TimedOut => Self::Unavailable(format!(
+                "replay did not finish within {} s",
+                within.as_secs_f64()
+            )),
             _ => Self::Unavailable(format!("replay failed: {err}")),
         }
     }
@@ -76,17 +81,24 @@ impl Replays {
         };
         let cancel = CancellationToken::new();
         let _stop_when_dropped = cancel.clone().drop_guard();
-        let page = read(&self.config, &self.topic, permit, move |reader| {
+        // A second before the request's own time limit, so that a slow read
+        // answers 503 saying so rather than the request timing out.
+        let within = self
+            .config
+            .request_timeout()
+            .saturating_sub(Duration::from_secs(1))
+            .min(READ_TIMEOUT);
+        read(&self.config, &self.topic, permit, move |reader| {
             let ranges = reader.ranges(plan.start, plan.partition)?;
-            let read = reader.read(&ranges, plan.limit, &cancel)?;
+            let read = reader.read(&ranges, plan.limit, within, &cancel)?;
             Ok(ReplayPage {
                 ranges,
                 records: read.records,
                 truncated: read.truncated,
             })
         })
-        .await?;
-        Ok(page)
+        .await
+        .map_err(|err| ReplayError::of(err, within))
     }
 }
 

@@ -19,6 +19,7 @@ use wire::stream::PartitionOffset;
 use super::hub::{Frame, encode};
 use super::replay::read;
 use crate::config::Config;
+use crate::kafka::reader::READ_TIMEOUT;
 
 /// Most records one resume reads from Kafka.
 pub(crate) const MAX_RECORDS: usize = 5_000;
@@ -103,7 +104,7 @@ impl Resumes {
             return Err(size);
         };
         let read = read(&self.config, &self.topic, permit, move |reader| {
-            reader.read(&gaps, MAX_RECORDS, &cancel)
+            reader.read(&gaps, MAX_RECORDS, READ_TIMEOUT, &cancel)
         })
         .await;
         match read {

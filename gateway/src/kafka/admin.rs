@@ -105,17 +105,29 @@ impl TopicAdmin {
     /// that collides with another (`.` and `_` count as the same in topic
     /// names), else the code's description.
     async fn reason(&self, name: &str, code: RDKafkaErrorCode) -> String {
+        // Kafka's internal topics count too (`_.consumer_offsets`).
         if code == RDKafkaErrorCode::InvalidTopic
-            && let Ok(topics) = self.list_all().await
-            && let Some(other) = topics.iter().find(|t| collide(&t.name, name))
+            && let Ok(names) = self.names().await
+            && let Some(other) = names.iter().find(|other| collide(other, name))
         {
             // The broker's words (ReplicationControlManager).
-            return format!(
-                "Topic '{name}' collides with existing topic: {}",
-                other.name
-            );
+            return format!("Topic '{name}' collides with existing topic: {other}");
         }
         format!("the broker refused: {code}")
+    }
+
+    /// The name of every topic on the cluster, Kafka's internal ones too.
+    async fn names(&self) -> Result<Vec<String>, KafkaError> {
+        let admin = self.admin.clone();
+        blocking(move || {
+            let metadata = admin.inner().fetch_metadata(None, METADATA_TIMEOUT)?;
+            Ok(metadata
+                .topics()
+                .iter()
+                .map(|t| t.name().to_owned())
+                .collect())
+        })
+        .await
     }
 
     /// Every topic on the cluster except Kafka's internal ones, by name.

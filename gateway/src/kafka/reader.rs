@@ -6,7 +6,7 @@
 //! triggers no rebalance, so every consumer group goes on as if nothing
 //! happened. Every call here blocks: run it on the blocking pool.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -22,13 +22,16 @@ use crate::clock::now_ms;
 use crate::config::Config;
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long one read may take in all.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one read may take in all, at most.
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a read waits for a record before it looks at its
 /// cancellation again.
 const POLL: Duration = Duration::from_millis(200);
 /// Most records read ahead of the answer per partition at a time.
 const MAX_CHUNK: usize = 500;
+/// Fewest records read ahead per partition at a time: on a topic with many
+/// partitions, reading one or two at a time would cost a fetch each.
+const MIN_CHUNK: usize = 16;
 
 /// Where each partition's read starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +50,7 @@ pub(crate) enum ReadError {
     NoTopic(String),
     #[error("the topic has partitions 0 to {last}, not {asked}")]
     NoPartition { asked: i32, last: usize },
-    #[error("did not finish within {} s", READ_TIMEOUT.as_secs())]
+    #[error("did not finish in the time it had")]
     TimedOut,
     #[error("the read was cancelled")]
     Cancelled,
@@ -160,17 +163,22 @@ impl RangeReader {
 
     /// Reads the ranges merged across partitions, oldest first (by record
     /// timestamp, then partition, then offset), at most `limit` records in
-    /// all, within [`READ_TIMEOUT`], until `cancel` is cancelled. Each
-    /// partition is read ahead in chunks of about `limit` ÷ partitions
-    /// records, so what is held besides the answer is bounded by the larger
-    /// of `limit` and the partition count.
+    /// all, within `within` (at most [`READ_TIMEOUT`]), until `cancel` is
+    /// cancelled.
+    ///
+    /// Each partition is read ahead by up to `chunk` records, about `limit`
+    /// ÷ partitions but at least [`MIN_CHUNK`]; partitions are read ahead
+    /// together (one assignment, fetched at once), whenever one has run dry
+    /// and all that run low. What is held besides the answer is bounded by
+    /// the larger of `limit` and [`MIN_CHUNK`] × partitions.
     pub(crate) fn read(
         &self,
         ranges: &[ReplayRange],
         limit: usize,
+        within: Duration,
         cancel: &CancellationToken,
     ) -> Result<Read, ReadError> {
-        let deadline = Instant::now() + READ_TIMEOUT;
+        let deadline = Instant::now() + within.min(READ_TIMEOUT);
         let mut cursors: Vec<Cursor> = ranges
             .iter()
             .filter(|r| r.from < r.to)
@@ -181,11 +189,14 @@ impl RangeReader {
                 ahead: VecDeque::new(),
             })
             .collect();
-        let chunk = (limit / cursors.len().max(1)).clamp(1, MAX_CHUNK);
+        let chunk = (limit / cursors.len().max(1)).clamp(MIN_CHUNK, MAX_CHUNK);
         let mut records = Vec::with_capacity(limit.min(MAX_CHUNK));
         while records.len() < limit {
-            for cursor in cursors.iter_mut().filter(|c| c.ahead.is_empty()) {
-                self.read_ahead(cursor, chunk, deadline, cancel)?;
+            if cursors.iter().any(|c| c.ahead.is_empty() && c.more()) {
+                let low: Vec<usize> = (0..cursors.len())
+                    .filter(|&i| cursors[i].more() && cursors[i].ahead.len() < chunk / 2)
+                    .collect();
+                self.read_ahead(&mut cursors, &low, chunk, deadline, cancel)?;
             }
             let oldest = cursors
                 .iter()
@@ -198,26 +209,30 @@ impl RangeReader {
             };
             records.push(next);
         }
-        let truncated = cursors.iter().any(|c| !c.ahead.is_empty() || c.next < c.to);
+        let truncated = cursors.iter().any(|c| !c.ahead.is_empty() || c.more());
         Ok(Read { records, truncated })
     }
 
-    /// Reads up to `chunk` more records of the cursor's partition, unless it
-    /// is at its range's end.
+    /// Reads ahead the cursors numbered `these`, each up to `chunk` records
+    /// held or its range's end, their partitions assigned together.
     fn read_ahead(
         &self,
-        cursor: &mut Cursor,
+        cursors: &mut [Cursor],
+        these: &[usize],
         chunk: usize,
         deadline: Instant,
         cancel: &CancellationToken,
     ) -> Result<(), ReadError> {
-        if cursor.next >= cursor.to {
-            return Ok(());
-        }
         let mut list = TopicPartitionList::new();
-        list.add_partition_offset(&self.topic, cursor.partition, Offset::Offset(cursor.next))?;
+        for &i in these {
+            let c = &cursors[i];
+            list.add_partition_offset(&self.topic, c.partition, Offset::Offset(c.next))?;
+        }
         self.consumer.assign(&list)?;
-        while cursor.ahead.len() < chunk {
+        // The cursors still filling, by partition.
+        let mut filling: HashMap<i32, usize> =
+            these.iter().map(|&i| (cursors[i].partition, i)).collect();
+        while !filling.is_empty() {
             if cancel.is_cancelled() {
                 return Err(ReadError::Cancelled);
             }
@@ -225,26 +240,29 @@ impl RangeReader {
             if left.is_zero() {
                 return Err(ReadError::TimedOut);
             }
-            match self.consumer.poll(left.min(POLL)) {
-                None => {}
-                Some(Err(KafkaError::PartitionEOF(_))) => {
-                    // Nothing more, for now: the range ends here.
-                    cursor.to = cursor.next;
-                    return Ok(());
-                }
+            let (partition, message) = match self.consumer.poll(left.min(POLL)) {
+                None => continue,
+                // Nothing more, for now: the range ends here.
+                Some(Err(KafkaError::PartitionEOF(partition))) => (partition, None),
                 Some(Err(err)) => return Err(err.into()),
+                Some(Ok(message)) => (message.partition(), Some(message)),
+            };
+            // A record past what a full cursor holds is read again next time.
+            let Some(&i) = filling.get(&partition) else {
+                continue;
+            };
+            let cursor = &mut cursors[i];
+            match message {
                 // Records written since the range was taken are not in it.
-                Some(Ok(message)) if message.offset() >= cursor.to => {
-                    cursor.to = cursor.next;
-                    return Ok(());
+                None => cursor.to = cursor.next,
+                Some(m) if m.offset() >= cursor.to => cursor.to = cursor.next,
+                Some(m) => {
+                    cursor.next = m.offset() + 1;
+                    cursor.ahead.push_back(record::to_live(&m, now_ms()));
                 }
-                Some(Ok(message)) => {
-                    cursor.next = message.offset() + 1;
-                    cursor.ahead.push_back(record::to_live(&message, now_ms()));
-                    if cursor.next >= cursor.to {
-                        return Ok(());
-                    }
-                }
+            }
+            if !cursor.more() || cursor.ahead.len() >= chunk {
+                filling.remove(&partition);
             }
         }
         Ok(())
@@ -260,6 +278,13 @@ struct Cursor {
     to: i64,
     /// Records read and not yet merged into the answer, oldest first.
     ahead: VecDeque<LiveRecord>,
+}
+
+impl Cursor {
+    /// Whether the range has records not read yet.
+    fn more(&self) -> bool {
+        self.next < self.to
+    }
 }
 
 /// The order records are merged in: by timestamp (records without one

@@ -2,6 +2,8 @@
 //! no group disturbed.
 
 use rdkafka::consumer::{CommitMode, Consumer};
+use std::collections::BTreeSet;
+
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use wire::api::{ReplayPage, ReplayRange};
@@ -166,4 +168,37 @@ async fn replay_mistakes_are_422_naming_the_parameter() {
         let body: ErrorBody = response.json().await.expect("error body");
         assert_eq!(body.field.as_deref(), Some(field), "{query}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_of_a_topic_with_many_partitions_reads_them_together() {
+    let app = spawn_with(|c| c.partitions = 60).await;
+    app.wait_healthy().await;
+    let producer = producer();
+    for partition in 0..60 {
+        for i in 0..2 {
+            producer
+                .send(
+                    FutureRecord::<str, str>::to(&app.topic)
+                        .partition(partition)
+                        .payload(&format!("p{partition}-{i}")),
+                    PATIENCE,
+                )
+                .await
+                .expect("produce");
+        }
+    }
+    // One partition read after another took a fetch each: 60 of them did
+    // not fit in the request's time.
+    let page = replay(&app, "limit=100").await;
+    assert_eq!(page.records.len(), 100);
+    assert!(page.truncated);
+    let partitions: BTreeSet<i32> = page.records.iter().map(|r| r.partition).collect();
+    assert!(partitions.len() > 1, "{partitions:?}");
+    let times: Vec<i64> = page
+        .records
+        .iter()
+        .map(|r| r.timestamp_ms.unwrap_or_default())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "not oldest first");
 }

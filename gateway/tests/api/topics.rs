@@ -99,4 +99,25 @@ async fn a_refused_topic_says_why_in_kafkas_own_words() {
     assert_eq!(error.field.as_deref(), Some("name"));
     assert_eq!(error.message, kafkas_words);
     assert!(!topic_exists(&second));
+
+    // Kafka's internal topics collide too (a commit makes sure the offsets
+    // topic exists on a fresh broker).
+    let group = group_consumer(&unique("collider"), "collider");
+    let mut at = rdkafka::TopicPartitionList::new();
+    at.add_partition_offset(&app.topic, 0, rdkafka::Offset::Offset(0))
+        .expect("offset");
+    rdkafka::consumer::Consumer::commit(&group, &at, rdkafka::consumer::CommitMode::Sync)
+        .expect("commit");
+    let response = app
+        .post_json(
+            "/api/topics",
+            &json!({"name": "_.consumer_offsets", "partitions": 1}),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let error: ErrorBody = response.json().await.expect("error body");
+    assert_eq!(
+        error.message,
+        "Topic '_.consumer_offsets' collides with existing topic: __consumer_offsets"
+    );
 }
