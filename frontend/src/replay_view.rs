@@ -27,6 +27,8 @@ pub fn Replay() -> impl IntoView {
         let query = match draft.with_untracked(ReplayDraft::to_query) {
             Ok(query) => query,
             Err(err) => {
+                // The last results answered another question.
+                page.set(None);
                 error.set(Some(format!("{}: {}", err.field, err.message)));
                 return;
             }

@@ -9,7 +9,7 @@ use wire::services::{
 use crate::api;
 use crate::clock::now_ms;
 use crate::flow::{FlowState, service_lag};
-use crate::units::{latency_legend, latency_level};
+use crate::units::{duration, latency_legend, latency_level};
 
 #[component]
 pub fn Services(flow: RwSignal<FlowState>) -> impl IntoView {
@@ -210,7 +210,14 @@ fn Counters(service: Service) -> impl IntoView {
     };
     let latency = move || {
         percentiles()
-            .map(|p| format!("p50 {} · p95 {} · p99 {} ms", p.p50, p.p95, p.p99))
+            .map(|p| {
+                format!(
+                    "p50 {} · p95 {} · p99 {}",
+                    duration(p.p50),
+                    duration(p.p95),
+                    duration(p.p99)
+                )
+            })
             .unwrap_or_default()
     };
     let level = move || percentiles().map_or("", |p| latency_level(p.p50));

@@ -95,10 +95,14 @@ fn TopicList(
     let expanded = RwSignal::new(false);
     let shown = move |topics: Vec<TopicSummary>| {
         let wanted = filter.with(|f| f.trim().to_lowercase());
-        let matching: Vec<TopicSummary> = topics
+        let mut matching: Vec<TopicSummary> = topics
             .into_iter()
             .filter(|t| t.name.to_lowercase().contains(&wanted))
             .collect();
+        // This dashboard's own topic first.
+        if let Some(mine) = current() {
+            matching.sort_by_key(|t| t.name != mine);
+        }
         let limit = if expanded.get() || !wanted.is_empty() {
             MAX_SHOWN
         } else {
@@ -116,6 +120,7 @@ fn TopicList(
             Some(Ok(topics)) => {
                 let total = topics.len();
                 let (topics, more) = shown(topics);
+                let topics_empty = topics.is_empty();
                 view! {
                     <ul class="topics">
                         {topics.into_iter().map(|t| {
@@ -129,12 +134,21 @@ fn TopicList(
                             }
                         }).collect_view()}
                     </ul>
-                    {(more > 0).then(|| view! {
-                        <button type="button" class="secondary small" data-testid="topics-more"
-                            on:click=move |_| expanded.set(true)>
-                            {format!("and {more} more of {total}: show them")}
-                        </button>
-                    })}
+                    {match (more, expanded.get()) {
+                        (0, _) if filter.with(|f| !f.trim().is_empty()) && topics_empty => {
+                            view! { <p class="hint">"No topic's name contains that."</p> }.into_any()
+                        }
+                        (0, _) => ().into_any(),
+                        (more, false) => view! {
+                            <button type="button" class="secondary small" data-testid="topics-more"
+                                on:click=move |_| expanded.set(true)>
+                                {format!("and {more} more of {total}: show them")}
+                            </button>
+                        }.into_any(),
+                        (more, true) => view! {
+                            <p class="hint">{format!("and {more} more: type part of a name to find them")}</p>
+                        }.into_any(),
+                    }}
                 }
                 .into_any()
             }

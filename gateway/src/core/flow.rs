@@ -157,6 +157,11 @@ async fn take(readers: &Readers) -> FlowSnapshot {
                 Ok(Some(latest)) => latest,
                 _ => described,
             };
+            // Stamped when the log ends were read, not when the reads began:
+            // rates are the log ends' change over the time between stamps,
+            // and a slow read of the groups must not fold seconds of
+            // records into one.
+            snapshot.at_ms = now_ms();
             with_log_end(&mut snapshot.groups, &latest);
             snapshot.topic = Some(latest);
         }
