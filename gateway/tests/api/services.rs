@@ -327,6 +327,15 @@ async fn switched_off_services_are_not_run() {
     assert!(app.services().await.is_empty());
 }
 
+/// `POST /api/services/{name}/crash`.
+async fn crash(app: &TestApp, name: &str) -> reqwest::Response {
+    app.http
+        .post(app.url(&format!("/api/services/{name}/crash")))
+        .send()
+        .await
+        .expect("crash")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_member_leaves_its_uncommitted_orders_to_be_processed_again() {
     // Members commit only on a rebalance or a stop here (the timer is ten
@@ -359,12 +368,7 @@ async fn a_crashed_member_leaves_its_uncommitted_orders_to_be_processed_again() 
     .await;
     assert_eq!(app.service("crashy").await.redelivered, 0);
 
-    let response = app
-        .http
-        .post(app.url("/api/services/crashy/crash"))
-        .send()
-        .await
-        .expect("crash");
+    let response = crash(&app, "crashy").await;
     assert_eq!(response.status(), 200);
     let view: ServiceView = response.json().await.expect("view");
     assert_eq!((view.running, view.members), (true, 1));
@@ -384,27 +388,12 @@ async fn a_crashed_member_leaves_its_uncommitted_orders_to_be_processed_again() 
     assert!(on_crashed > 0, "the crashed member owned no order");
 
     // The last member crashes too: the service is down, and says so.
-    let response = app
-        .http
-        .post(app.url("/api/services/crashy/crash"))
-        .send()
-        .await
-        .expect("crash");
+    let response = crash(&app, "crashy").await;
     assert_eq!(response.status(), 200);
     let view: ServiceView = response.json().await.expect("view");
     assert!(!view.running);
-    let again = app
-        .http
-        .post(app.url("/api/services/crashy/crash"))
-        .send()
-        .await
-        .expect("crash");
+    let again = crash(&app, "crashy").await;
     assert_eq!(again.status(), 409);
-    let missing = app
-        .http
-        .post(app.url("/api/services/nope/crash"))
-        .send()
-        .await
-        .expect("crash");
+    let missing = crash(&app, "nope").await;
     assert_eq!(missing.status(), 404);
 }
