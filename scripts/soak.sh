@@ -15,7 +15,8 @@ cargo build --release --locked -p gateway -p bench
 topic=soak-$(date +%s)
 port=${SOAK_PORT:-8095}
 target/release/gateway --listen "127.0.0.1:$port" --topic "$topic" \
-  --service-group-prefix "$topic." --static-dir "$repo/dist" &
+  --service-group-prefix "$topic." --static-dir "$repo/dist" \
+  --max-clients-per-address 4096 --max-connections-per-address 10000 &
 gateway=$!
 trap 'kill -TERM $gateway 2>/dev/null; wait $gateway 2>/dev/null || true' EXIT
 # Ready once health says the topic is read.

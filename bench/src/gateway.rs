@@ -15,9 +15,21 @@ pub struct Gateway {
     pub addr: String,
 }
 
+/// The per-address caps a gateway needs when every client is one address:
+/// the suite's 1,000 stream clients and its keep-alive pools. The defaults
+/// stay what a deployment needs; the suite says what it needs here.
+pub const LOOPBACK_CAPS: [&str; 4] = [
+    "--max-clients-per-address",
+    "4096",
+    "--max-connections-per-address",
+    "10000",
+];
+
 impl Gateway {
     /// Starts `bin` on a free port with `topic` (created by the gateway) and
     /// `extra` flags, and waits until its health endpoint answers 200.
+    /// Every client of the suite connects from 127.0.0.1, so the per-address
+    /// caps are raised to the gateway-wide ones ([`LOOPBACK_CAPS`]).
     pub async fn start(
         bin: &Path,
         brokers: &str,
@@ -33,6 +45,7 @@ impl Gateway {
             .args(["--listen", &addr, "--brokers", brokers, "--topic", topic])
             .arg("--static-dir")
             .arg(static_dir)
+            .args(LOOPBACK_CAPS)
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

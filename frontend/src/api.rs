@@ -119,7 +119,7 @@ pub(crate) async fn stop_load() -> Result<LoadStatus, ErrorBody> {
 
 /// The cluster's topics.
 pub(crate) async fn topics() -> Result<Vec<TopicSummary>, ErrorBody> {
-    receive(Request::get("/api/topics").send().await).await
+    receive(read("/api/topics").send().await).await
 }
 
 /// Creates a topic.
@@ -129,7 +129,25 @@ pub(crate) async fn create_topic(topic: &NewTopic) -> Result<TopicSummary, Error
 
 /// Reads the topic again (`query` from [`crate::replay::ReplayDraft`]).
 pub(crate) async fn replay(query: &str) -> Result<ReplayPage, ErrorBody> {
-    receive(Request::get(&format!("/api/replay?{query}")).send().await).await
+    receive(read(&format!("/api/replay?{query}")).send().await).await
+}
+
+/// Trades the API token for the read-key cookie, for a gateway whose reads
+/// need the token (`--protect-reads`): a browser cannot send
+/// `Authorization` on a WebSocket, but it sends the cookie.
+pub(crate) async fn open_session() {
+    let _ = authorized(Request::post("/api/session")).send().await;
+}
+
+/// Clears the read-key cookie.
+pub(crate) async fn close_session() {
+    let _ = Request::delete("/api/session").send().await;
+}
+
+/// A read: with the API token too, when one was entered (a gateway whose
+/// reads need it takes it as a bearer as well as in the cookie).
+fn read(path: &str) -> RequestBuilder {
+    authorized(Request::get(path))
 }
 
 /// The gateway's health; `None` when the gateway itself does not answer.

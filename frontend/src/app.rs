@@ -35,7 +35,15 @@ pub fn App() -> impl IntoView {
     socket::start(feed, flow, connection);
     leptos::task::spawn_local(async move {
         loop {
-            health.set(api::health().await);
+            let now = api::health().await;
+            // A gateway whose reads need the token takes the stream only
+            // with the read-key cookie; a restarted gateway has a new key.
+            let needs_key = now.as_ref().is_some_and(|h| h.access.reads_need_token);
+            if needs_key && api::token().is_some() && connection.get_untracked() != Connection::Live
+            {
+                api::open_session().await;
+            }
+            health.set(now);
             sleep(HEALTH_POLL_MS).await;
         }
     });

@@ -1,5 +1,6 @@
-//! The page's header: the topic, and two badges, whether this page receives
-//! the stream and whether the gateway reaches its broker; and the API token.
+//! The page's header: the topic, and three badges, whether this page
+//! receives the stream, whether the gateway reaches its broker, and who may
+//! write; and the API token.
 
 use leptos::prelude::*;
 use wire::Health;
@@ -23,6 +24,7 @@ pub fn Header(
             </span>
             <ConnectionBadge connection/>
             <BrokerBadge health/>
+            <AccessBadge health/>
             <TokenField/>
         </header>
     }
@@ -77,4 +79,26 @@ fn BrokerBadge(health: RwSignal<Option<Health>>) -> impl IntoView {
         })
     });
     view! { <Badge state testid="broker"/> }
+}
+
+/// Who may write: said plainly when anyone may.
+#[component]
+fn AccessBadge(health: RwSignal<Option<Health>>) -> impl IntoView {
+    let state = Signal::derive(move || {
+        health.with(|h| match h {
+            None => ("connecting", String::new()),
+            Some(h) if !h.access.writes_need_token => (
+                "open",
+                "writes open: anyone who reaches this gateway can place orders, create \
+                 topics and stop services"
+                    .to_owned(),
+            ),
+            Some(h) if h.access.reads_need_token && crate::api::token().is_none() => (
+                "down",
+                "this gateway needs the API token to show anything: enter it".to_owned(),
+            ),
+            Some(_) => ("live", "writes need the API token".to_owned()),
+        })
+    });
+    view! { <Badge state testid="access"/> }
 }

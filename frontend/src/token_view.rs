@@ -23,6 +23,15 @@ pub fn TokenField() -> impl IntoView {
                         api::set_token(event_target_value(&ev).trim());
                         has_token.set(api::token().is_some());
                         open.set(false);
+                        // For a gateway whose reads need the token too: the
+                        // cookie the stream is opened with.
+                        leptos::task::spawn_local(async move {
+                            if api::token().is_some() {
+                                api::open_session().await;
+                            } else {
+                                api::close_session().await;
+                            }
+                        });
                     }/>
             </Show>
         </span>

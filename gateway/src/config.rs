@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Every setting of the gateway. `gateway --help` lists them with their
 /// environment variables and defaults; the defaults run against a local broker.
@@ -38,17 +38,67 @@ pub struct Config {
     pub replication_factor: i32,
 
     /// Any librdkafka property, as key=value, for both producer and consumer
-    /// (e.g. -X security.protocol=SASL_SSL -X sasl.mechanism=PLAIN). Repeatable;
-    /// in the environment, separate pairs with ';'. Secrets (passwords, keys,
-    /// JAAS and OAuth settings) are never logged.
-    #[arg(short = 'X', long = "kafka-property", env = "KAFKA_PROPERTIES",
-          hide_env_values = true, value_name = "KEY=VALUE", value_delimiter = ';',
+    /// (e.g. -X security.protocol=SASL_SSL -X sasl.mechanism=PLAIN). Repeatable.
+    /// A value is taken whole (a ';' in a password is kept). In the
+    /// environment (KAFKA_PROPERTIES) pairs are separated by ';'; secrets
+    /// belong there or in --kafka-properties-file, since the command line is
+    /// shown to every user of the machine by `ps`. Secrets (passwords, keys,
+    /// passphrases, tokens, JAAS and OAuth settings) are never logged. Alias
+    /// names are taken as the property they name (`request.required.acks` is
+    /// `acks`); what the gateway sets itself (brokers, delivery timeout, acks,
+    /// idempotence, group ids, commits) is refused with the flag to use.
+    #[arg(short = 'X', long = "kafka-property", value_name = "KEY=VALUE",
           value_parser = parse_property)]
     pub kafka_properties: Vec<(String, String)>,
 
-    /// Address the HTTP server listens on.
+    /// A file of librdkafka properties, one key=value a line ('#' starts a
+    /// comment): the place for SASL passwords and TLS key passphrases.
+    /// Applied before -X and KAFKA_PROPERTIES.
+    #[arg(long, env = "KAFKA_PROPERTIES_FILE", value_name = "FILE")]
+    pub kafka_properties_file: Option<PathBuf>,
+
+    /// Address the HTTP server listens on. On any address but loopback the
+    /// gateway refuses to start without an API token, unless
+    /// --allow-open-writes says writes are meant to be open.
     #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// Start on a non-loopback address without an API token: anyone who
+    /// can reach the gateway may then place orders, create topics, start
+    /// load runs and stop services. The page says so.
+    #[arg(long, env = "GATEWAY_ALLOW_OPEN_WRITES")]
+    pub allow_open_writes: bool,
+
+    /// A name this gateway is reached by (as in the browser's address bar),
+    /// besides IP addresses, `localhost` and the allowed origins' hosts.
+    /// Requests naming another host are refused (403), so that a page on a
+    /// domain that resolves to this gateway (DNS rebinding) cannot use it.
+    /// Repeatable; in the environment, separate names with ','.
+    #[arg(
+        long = "public-host",
+        env = "GATEWAY_PUBLIC_HOSTS",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub public_hosts: Vec<String>,
+
+    /// How long a connection has to send each request head, counted from
+    /// when it connects or its last response went out (so it is also the
+    /// idle keep-alive timeout), in milliseconds.
+    #[arg(long, env = "GATEWAY_HEADER_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub header_timeout_ms: u64,
+
+    /// Most TCP connections at once, WebSockets included; more are answered
+    /// 503 and closed.
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Most TCP connections from one client address (an IPv6 /64) at once.
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections_per_address: u64,
 
     /// Folder with the built dashboard (Trunk's output), served at `/`.
     #[arg(long, env = "GATEWAY_STATIC_DIR", default_value = "dist")]
@@ -77,6 +127,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_clients: u64,
 
+    /// Most WebSocket clients from one client address (an IPv6 /64) at once.
+    #[arg(long, env = "LIVE_MAX_CLIENTS_PER_ADDRESS", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_clients_per_address: u64,
+
+    /// Most reads of the topic from Kafka one client address may run at
+    /// once: replays, and resumes reading back what a client missed (each
+    /// has its own count; the gateway runs 4 of each in all).
+    #[arg(long, env = "MAX_READS_PER_ADDRESS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=4))]
+    pub max_reads_per_address: u64,
+
     /// An origin (scheme://host:port) whose web pages may open the live
     /// stream and call the API from the browser, besides the gateway's own.
     /// Repeatable; in the environment, separate origins with ','. Without
@@ -91,6 +153,8 @@ pub struct Config {
 
     /// When set, every write (orders, service commands, load runs, topic
     /// creation) must carry `Authorization: Bearer <token>`. Never logged.
+    /// On the command line it is shown to every user of the machine by
+    /// `ps`: prefer GATEWAY_API_TOKEN or --api-token-file.
     #[arg(
         long,
         env = "GATEWAY_API_TOKEN",
@@ -98,6 +162,23 @@ pub struct Config {
         value_name = "TOKEN"
     )]
     pub api_token: Option<String>,
+
+    /// A file holding the API token (surrounding whitespace is ignored).
+    #[arg(
+        long,
+        env = "GATEWAY_API_TOKEN_FILE",
+        value_name = "FILE",
+        conflicts_with = "api_token"
+    )]
+    pub api_token_file: Option<PathBuf>,
+
+    /// Reads need the API token too: every `/api` read and `/ws`. A browser
+    /// cannot send `Authorization` on a WebSocket, so the page trades the
+    /// token for an HttpOnly, SameSite=Strict cookie (`POST /api/session`)
+    /// that reads and `/ws` accept. The dashboard's files and `/api/health`
+    /// stay open. Needs an API token.
+    #[arg(long, env = "GATEWAY_PROTECT_READS")]
+    pub protect_reads: bool,
 
     /// Writes (orders, service commands, load runs, topic creation) allowed
     /// per second per client address, with a burst of one second's worth;
@@ -141,6 +222,31 @@ pub struct Config {
     #[arg(long, env = "DEMO_COMMIT_INTERVAL_MS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub service_commit_interval_ms: u64,
+}
+
+/// Why the settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{what} {}: {err}", path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        err: std::io::Error,
+    },
+    #[error("--api-token-file {}: the file is empty", .0.display())]
+    EmptyToken(PathBuf),
+    #[error("a Kafka property in {place}: {message}")]
+    Property { place: String, message: String },
+    #[error("--protect-reads needs an API token (--api-token-file or GATEWAY_API_TOKEN)")]
+    ProtectReadsWithoutToken,
+    #[error(
+        "refusing to listen on {0} without an API token: anyone who can reach it could place \
+         orders, create topics and stop services. Set one (--api-token-file, GATEWAY_API_TOKEN), \
+         listen on 127.0.0.1, or pass --allow-open-writes to say writes are meant to be open"
+    )]
+    OpenWrites(SocketAddr),
+    #[error("{0}")]
+    Flags(#[from] clap::Error),
 }
 
 /// One demo service's settings at start; see `--service`.
@@ -206,6 +312,96 @@ impl Config {
         config
     }
 
+    /// The configuration of this process: its flags and environment, then
+    /// the secrets and properties they point to (the token file, the
+    /// properties file, `KAFKA_PROPERTIES`). Says which secrets were given on
+    /// the command line, where `ps` shows them.
+    pub fn load() -> Result<Self, ConfigError> {
+        let matches = Self::command().get_matches();
+        let on_command_line =
+            |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+        let token_on_command_line = on_command_line("api_token");
+        let mut config = Self::from_arg_matches(&matches)?;
+        if token_on_command_line {
+            tracing::warn!(
+                "--api-token is on the command line, where `ps` shows it to every user of \
+                 this machine: prefer GATEWAY_API_TOKEN or --api-token-file"
+            );
+        }
+        if let Some((key, _)) = config.kafka_properties.iter().find(|(k, _)| is_secret(k)) {
+            tracing::warn!(
+                "-X {key} is on the command line, where `ps` shows it to every user of this \
+                 machine: prefer --kafka-properties-file or KAFKA_PROPERTIES"
+            );
+        }
+        let from_env = std::env::var("KAFKA_PROPERTIES").unwrap_or_default();
+        config.resolve(&from_env)?;
+        Ok(config)
+    }
+
+    /// Reads what the settings point to: the token file, the properties
+    /// file, then `from_env` (KAFKA_PROPERTIES' pairs, ';'-separated), so that
+    /// the properties apply in that order and -X comes last.
+    pub fn resolve(&mut self, from_env: &str) -> Result<(), ConfigError> {
+        if let Some(path) = &self.api_token_file {
+            let token = std::fs::read_to_string(path).map_err(|err| ConfigError::File {
+                what: "--api-token-file",
+                path: path.clone(),
+                err,
+            })?;
+            let token = token.trim();
+            if token.is_empty() {
+                return Err(ConfigError::EmptyToken(path.clone()));
+            }
+            self.api_token = Some(token.to_owned());
+        }
+        let mut properties = Vec::new();
+        if let Some(path) = &self.kafka_properties_file {
+            let text = std::fs::read_to_string(path).map_err(|err| ConfigError::File {
+                what: "--kafka-properties-file",
+                path: path.clone(),
+                err,
+            })?;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let property = parse_property(line).map_err(|message| ConfigError::Property {
+                    place: format!("{}, line {}", path.display(), i + 1),
+                    message,
+                })?;
+                properties.push(property);
+            }
+        }
+        for pair in from_env.split(';').filter(|p| !p.trim().is_empty()) {
+            let property =
+                parse_property(pair.trim()).map_err(|message| ConfigError::Property {
+                    place: "KAFKA_PROPERTIES".into(),
+                    message,
+                })?;
+            properties.push(property);
+        }
+        properties.append(&mut self.kafka_properties);
+        self.kafka_properties = properties;
+        if self.protect_reads && self.api_token.is_none() {
+            return Err(ConfigError::ProtectReadsWithoutToken);
+        }
+        Ok(())
+    }
+
+    /// Why the gateway must not serve on `addr` with these settings: writes
+    /// would be open beyond this machine without the operator saying so.
+    pub fn open_writes_refused(&self, addr: SocketAddr) -> Option<ConfigError> {
+        (!addr.ip().is_loopback() && self.api_token.is_none() && !self.allow_open_writes)
+            .then_some(ConfigError::OpenWrites(addr))
+    }
+
+    /// Whether writes need no token.
+    pub fn writes_open(&self) -> bool {
+        self.api_token.is_none()
+    }
+
     /// The demo services to run: none when switched off, and each name once.
     pub fn demo_services(&self) -> Vec<ServiceSpec> {
         if self.no_services {
@@ -230,27 +426,87 @@ impl Config {
     }
 }
 
-/// Parses one `key=value` librdkafka property.
+/// Parses one `key=value` librdkafka property: an alias is taken as the
+/// property it names, and what the gateway sets itself is refused with the
+/// setting to use instead.
 fn parse_property(s: &str) -> Result<(String, String), String> {
-    let (key, value) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))?;
-    let key = key.trim();
+    let (key, value) = s.split_once('=').ok_or_else(|| {
+        // The text is not echoed: it may be a secret missing its '='.
+        "expected KEY=VALUE, with no '=' found".to_owned()
+    })?;
+    let key = key.trim().to_ascii_lowercase();
     if key.is_empty() {
-        return Err(format!("empty property name in {s:?}"));
+        return Err("empty property name before '='".into());
     }
-    Ok((key.to_owned(), value.to_owned()))
+    let key = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .map_or(key.as_str(), |(_, canonical)| canonical)
+        .to_owned();
+    if let Some((_, instead)) = OWNED.iter().find(|(owned, _)| *owned == key) {
+        return Err(format!("{key} is set by the gateway: {instead}"));
+    }
+    Ok((key, value.to_owned()))
 }
+
+/// librdkafka's alias names and the property each names (its
+/// CONFIGURATION.md): set both and librdkafka keeps whichever it applies
+/// last, which is hash order here.
+const ALIASES: &[(&str, &str)] = &[
+    ("metadata.broker.list", "bootstrap.servers"),
+    ("max.in.flight.requests.per.connection", "max.in.flight"),
+    ("sasl.mechanisms", "sasl.mechanism"),
+    (
+        "sasl.oauthbearer.client.credentials.client.id",
+        "sasl.oauthbearer.client.id",
+    ),
+    (
+        "sasl.oauthbearer.client.credentials.client.secret",
+        "sasl.oauthbearer.client.secret",
+    ),
+    ("fetch.message.max.bytes", "max.partition.fetch.bytes"),
+    ("queue.buffering.max.ms", "linger.ms"),
+    ("message.send.max.retries", "retries"),
+    ("compression.codec", "compression.type"),
+    ("request.required.acks", "acks"),
+    ("delivery.timeout.ms", "message.timeout.ms"),
+    ("auto.commit.enable", "enable.auto.commit"),
+];
+
+/// Properties the gateway's guarantees rest on, and what to use instead.
+const OWNED: &[(&str, &str)] = &[
+    ("bootstrap.servers", "use --brokers"),
+    ("message.timeout.ms", "use --delivery-timeout-ms"),
+    (
+        "acks",
+        "the producer always waits for every in-sync replica (acks=all)",
+    ),
+    ("enable.idempotence", "the producer is always idempotent"),
+    ("group.id", "each client's group is chosen by the gateway"),
+    (
+        "enable.auto.commit",
+        "the gateway decides what is committed",
+    ),
+    (
+        "enable.auto.offset.store",
+        "the gateway decides what is committed",
+    ),
+];
 
 /// Whether a librdkafka property holds a secret that must never be logged.
 pub(crate) fn is_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     [
         "password",
+        "passphrase",
         "secret",
-        "sasl.jaas",
+        "token",
+        "credential",
+        "jaas",
         "sasl.oauthbearer.config",
+        "ssl.key",
         "key.pem",
+        "keystore",
     ]
     .iter()
     .any(|word| key.contains(word))
@@ -284,6 +540,19 @@ impl fmt::Debug for Config {
             .field("max_clients", &self.max_clients)
             .field("allowed_origins", &self.allowed_origins)
             .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("api_token_file", &self.api_token_file)
+            .field("kafka_properties_file", &self.kafka_properties_file)
+            .field("allow_open_writes", &self.allow_open_writes)
+            .field("protect_reads", &self.protect_reads)
+            .field("public_hosts", &self.public_hosts)
+            .field("header_timeout_ms", &self.header_timeout_ms)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
+            .field("max_clients_per_address", &self.max_clients_per_address)
+            .field("max_reads_per_address", &self.max_reads_per_address)
             .field("write_rate", &self.write_rate)
             .field("idempotency_window_s", &self.idempotency_window_s)
             .field("idempotency_keys", &self.idempotency_keys)
@@ -337,14 +606,14 @@ mod tests {
             "-X",
             "sasl.password=hunter2",
             "-X",
-            "acks=all",
+            "linger.ms=5",
             "--api-token",
             "t0ps3cret",
         ]);
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("sasl.password=<redacted>"), "{shown}");
-        assert!(shown.contains("acks=all"), "{shown}");
+        assert!(shown.contains("linger.ms=5"), "{shown}");
         assert!(!shown.contains("t0ps3cret"), "{shown}");
     }
 
@@ -380,6 +649,142 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_command_line_value_is_taken_whole_and_the_environment_splits_on_semicolons() {
+        let mut config = Config::parse_from(["gateway", "-X", "sasl.password=a;b=c"]);
+        config
+            .resolve("security.protocol=SASL_SSL; sasl.username=u ;")
+            .expect("resolved");
+        assert_eq!(
+            config.kafka_properties,
+            vec![
+                ("security.protocol".into(), "SASL_SSL".into()),
+                ("sasl.username".into(), "u".into()),
+                ("sasl.password".into(), "a;b=c".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn aliases_are_the_property_they_name_and_the_gateways_own_are_refused() {
+        let config = Config::parse_from(["gateway", "-X", "Queue.Buffering.Max.Ms=7"]);
+        assert_eq!(
+            config.kafka_properties,
+            vec![("linger.ms".into(), "7".into())]
+        );
+        for (property, names) in [
+            ("request.required.acks=1", "acks"),
+            ("delivery.timeout.ms=600000", "--delivery-timeout-ms"),
+            ("message.timeout.ms=600000", "--delivery-timeout-ms"),
+            ("metadata.broker.list=x:9092", "--brokers"),
+            ("enable.idempotence=false", "idempotent"),
+            ("group.id=g", "group"),
+        ] {
+            let err = Config::try_parse_from(["gateway", "-X", property])
+                .expect_err(property)
+                .to_string();
+            assert!(err.contains(names), "{property}: {err}");
+        }
+        let mut config = Config::parse_from(["gateway"]);
+        let err = config.resolve("acks=0").expect_err("refused").to_string();
+        assert!(err.contains("KAFKA_PROPERTIES"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_property_from_the_environment_does_not_echo_its_text() {
+        // (On the command line clap shows the value, which `ps` shows anyway.)
+        let mut config = Config::parse_from(["gateway"]);
+        let err = config
+            .resolve("sasl.username=u;hunter2")
+            .expect_err("no =")
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("KAFKA_PROPERTIES"), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_files() {
+        let dir = std::env::temp_dir().join(format!("kf-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let token = dir.join("token");
+        std::fs::write(&token, "  t0ken\n").expect("write");
+        let properties = dir.join("kafka.properties");
+        std::fs::write(
+            &properties,
+            "# SASL\nsasl.username=u\n\nsasl.password=p;w=d\n",
+        )
+        .expect("write");
+        let mut config = Config::parse_from([
+            "gateway",
+            "--api-token-file",
+            token.to_str().expect("path"),
+            "--kafka-properties-file",
+            properties.to_str().expect("path"),
+            "-X",
+            "sasl.username=v",
+        ]);
+        config.resolve("").expect("resolved");
+        assert_eq!(config.api_token.as_deref(), Some("t0ken"));
+        assert_eq!(
+            config.kafka_properties,
+            vec![
+                ("sasl.username".into(), "u".into()),
+                ("sasl.password".into(), "p;w=d".into()),
+                ("sasl.username".into(), "v".into()),
+            ],
+            "the file first, -X last"
+        );
+        std::fs::write(&properties, "sasl.password\n").expect("write");
+        let err = config.resolve("").expect_err("no =").to_string();
+        assert!(err.contains("line 1"), "{err}");
+        std::fs::write(&token, "\n").expect("write");
+        assert!(matches!(
+            config.resolve(""),
+            Err(ConfigError::EmptyToken(_))
+        ));
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn every_secret_looking_property_is_secret() {
+        for key in [
+            "sasl.password",
+            "ssl.key.password",
+            "ssl.keystore.password",
+            "ssl.key.pem",
+            "ssl_key.passphrase",
+            "sasl.oauthbearer.client.secret",
+            "sasl.oauthbearer.config",
+            "sasl.jaas.config",
+            "sasl.oauthbearer.token.endpoint.url.token",
+        ] {
+            assert!(is_secret(key), "{key}");
+        }
+        assert!(!is_secret("security.protocol"));
+        assert!(!is_secret("sasl.username"));
+    }
+
+    #[test]
+    fn beyond_loopback_writes_need_a_token_or_an_explicit_flag() {
+        let any: SocketAddr = "0.0.0.0:8080".parse().expect("addr");
+        let any6: SocketAddr = "[::]:8080".parse().expect("addr");
+        let local: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        let config = Config::parse_from(["gateway"]);
+        assert!(config.open_writes_refused(local).is_none());
+        assert!(config.open_writes_refused(any).is_some());
+        assert!(config.open_writes_refused(any6).is_some());
+        let open = Config::parse_from(["gateway", "--allow-open-writes"]);
+        assert!(open.open_writes_refused(any).is_none());
+        let mut token = Config::parse_from(["gateway"]);
+        token.api_token = Some("t".into());
+        assert!(token.open_writes_refused(any).is_none());
+        let mut reads = Config::parse_from(["gateway", "--protect-reads"]);
+        assert!(matches!(
+            reads.resolve(""),
+            Err(ConfigError::ProtectReadsWithoutToken)
+        ));
     }
 
     #[test]

@@ -16,12 +16,14 @@
 //!   settings, the producer, the live consumer, the range reader, group
 //!   members, the group reader, topic admin, record decoding.
 //!
-//! Beside them: `config` (flags and environment), `clock`, `sync` (the one
-//! way to take a std mutex) and `shutdown` (SIGINT/SIGTERM).
+//! Beside them: `config` (flags and environment), `admission` (bounds in
+//! all and per client address), `clock`, `sync` (the one way to take a std
+//! mutex) and `shutdown` (SIGINT/SIGTERM).
 //!
 //! [`run`] is what `main` and the tests call: it serves on a listener the
 //! caller bound until a shutdown future completes, then drains and flushes.
 
+pub mod admission;
 mod clock;
 pub mod config;
 pub mod core;
@@ -47,6 +49,8 @@ pub enum Error {
     Kafka(#[from] kafka::Error),
     #[error("HTTP server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes. Then it stops
@@ -61,6 +65,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     tracing::debug!(?config, "starting");
+    if let Some(refused) = config.open_writes_refused(listener.local_addr()?) {
+        return Err(refused.into());
+    }
     let config = Arc::new(config);
     let core = Arc::new(core::Core::start(config.clone(), CancellationToken::new())?);
     let served = http::serve(listener, core.clone(), config, shutdown).await;

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
 use gateway::Config;
 use tracing_subscriber::EnvFilter;
 
@@ -26,7 +25,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn")),
         )
         .init();
-    let config = Config::parse();
+    let config = Config::load()?;
     // Built by hand rather than with #[tokio::main], whose runtime waits
     // without limit for blocking tasks when it is dropped: with a broker
     // that hangs, that was how stopping took minutes.
@@ -40,6 +39,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Refused before binding, so that nothing listens even for a moment.
+    if let Some(refused) = config.open_writes_refused(config.listen) {
+        return Err(refused.into());
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

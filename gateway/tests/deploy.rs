@@ -63,7 +63,35 @@ fn compose_gateway_reaches_kafka_on_an_advertised_listener() {
         services["gateway"]["depends_on"]["kafka"]["condition"].as_str(),
         Some("service_healthy")
     );
-    assert_eq!(services["gateway"]["ports"][0].as_str(), Some("8080:8080"));
+    assert_eq!(
+        services["gateway"]["ports"][0].as_str(),
+        Some("127.0.0.1:8080:8080")
+    );
+}
+
+#[test]
+fn compose_publishes_nothing_beyond_the_hosts_loopback() {
+    let compose = compose();
+    let services = compose["services"].as_mapping().expect("services");
+    for (name, service) in services {
+        for port in service["ports"].as_sequence().into_iter().flatten() {
+            let port = port.as_str().expect("a port as text");
+            assert!(
+                port.starts_with("127.0.0.1:"),
+                "{name:?} publishes {port} on every interface of the host"
+            );
+        }
+    }
+    // The Kafka listener the tutorial's programs use on the host.
+    let kafka = &compose["services"]["kafka"];
+    assert_eq!(kafka["ports"][0].as_str(), Some("127.0.0.1:9092:9092"));
+    assert!(env(kafka, "KAFKA_ADVERTISED_LISTENERS").contains("PLAINTEXT://localhost:9092"));
+    // The gateway listens on 0.0.0.0 inside its container and says open
+    // writes are meant; it would refuse to start otherwise.
+    assert_eq!(
+        env(&compose["services"]["gateway"], "GATEWAY_ALLOW_OPEN_WRITES"),
+        "true"
+    );
 }
 
 #[test]

@@ -123,6 +123,21 @@ pub struct Health {
     pub topic: Option<TopicHealth>,
     /// Browsers connected to `/ws` right now.
     pub live_clients: usize,
+    /// What needs the API token on this gateway.
+    #[serde(default)]
+    pub access: Access,
+}
+
+/// What needs the API token (`Authorization: Bearer <token>`, or for reads
+/// the cookie `POST /api/session` sets).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Access {
+    /// Writes (orders, topics, load runs, service commands) need the token;
+    /// when false, anyone who can reach the gateway may write.
+    pub writes_need_token: bool,
+    /// Every `/api` read but this one, and `/ws`, need the token too.
+    pub reads_need_token: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,9 +272,14 @@ pub struct NewTopic {
     )]
     pub name: String,
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_NEW_TOPIC_PARTITIONS)))]
+    #[serde(deserialize_with = "crate::integral::integer")]
     pub partitions: i32,
     /// Defaults to the gateway's `--replication-factor`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integral::optional_integer"
+    )]
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
     pub replication_factor: Option<i32>,
 }

@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod headers;
+pub mod integral;
 pub mod load;
 pub mod order;
 pub mod services;

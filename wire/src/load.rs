@@ -19,10 +19,13 @@ pub const MAX_CUSTOMERS: u32 = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct LoadRequest {
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_ORDERS)))]
+    #[serde(deserialize_with = "crate::integral::integer")]
     pub orders: u32,
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_RATE)))]
+    #[serde(deserialize_with = "crate::integral::integer")]
     pub rate: u32,
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_CUSTOMERS)))]
+    #[serde(deserialize_with = "crate::integral::integer")]
     pub customers: u32,
 }
 

@@ -55,9 +55,11 @@ pub struct OrderItem {
     pub sku: String,
     /// How many, at least 1.
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_QUANTITY)))]
+    #[serde(deserialize_with = "crate::integral::integer")]
     pub quantity: u32,
     /// Price of one unit in cents, so no floating point touches money.
     #[cfg_attr(feature = "schema", schemars(range(max = MAX_UNIT_PRICE_CENTS)))]
+    #[serde(deserialize_with = "crate::integral::integer")]
     pub unit_price_cents: u64,
 }
 

@@ -54,6 +54,7 @@ impl HealthCheck {
             },
             topic,
             live_clients: hub.clients(),
+            access: wire::api::Access::default(),
         }
     }
 }

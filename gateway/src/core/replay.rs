@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use wire::api::ReplayPage;
 
+use crate::admission::{Admission, Client, Refused};
 use crate::config::Config;
 pub(crate) use crate::kafka::reader::Start;
 use crate::kafka::reader::{READ_TIMEOUT, RangeReader, ReadError};
@@ -32,8 +32,9 @@ pub(crate) struct Plan {
 /// Why a replay gave no page.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReplayError {
-    #[error("{MAX_CONCURRENT} replays are running")]
-    Busy,
+    /// As many replays are running as the gateway, or this client, may run.
+    #[error("replays: {0}")]
+    Busy(Refused),
     /// The plan named a partition the topic does not have.
     #[error("the topic has partitions 0 to {last}, not {asked}")]
     NoPartition { asked: i32, last: usize },
@@ -61,24 +62,27 @@ impl ReplayError {
 pub(crate) struct Replays {
     config: Arc<Config>,
     topic: String,
-    slots: Arc<Semaphore>,
+    /// [`MAX_CONCURRENT`] in all, `--max-reads-per-address` per client.
+    slots: Arc<Admission>,
 }
 
 impl Replays {
     pub(crate) fn new(config: Arc<Config>, topic: &str) -> Self {
         Self {
-            config,
             topic: topic.to_owned(),
-            slots: Arc::new(Semaphore::new(MAX_CONCURRENT)),
+            slots: Admission::new(MAX_CONCURRENT, per_client(&config)),
+            config,
         }
     }
 
-    /// Reads the planned range; stops reading if the returned future is
-    /// dropped (the client went away).
-    pub(crate) async fn replay(&self, plan: Plan) -> Result<ReplayPage, ReplayError> {
-        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-            return Err(ReplayError::Busy);
-        };
+    /// Reads the planned range for `client`; stops reading if the returned
+    /// future is dropped (the client went away).
+    pub(crate) async fn replay(
+        &self,
+        plan: Plan,
+        client: Client,
+    ) -> Result<ReplayPage, ReplayError> {
+        let permit = self.slots.admit(client).map_err(ReplayError::Busy)?;
         let cancel = CancellationToken::new();
         let _stop_when_dropped = cancel.clone().drop_guard();
         // A second before the request's own time limit, so that a slow read
@@ -102,12 +106,17 @@ impl Replays {
     }
 }
 
+/// Reads from Kafka one client may run at once, of each kind.
+pub(super) fn per_client(config: &Config) -> usize {
+    usize::try_from(config.max_reads_per_address).unwrap_or(1)
+}
+
 /// Runs `f` with a new reader of `topic` on the blocking pool, holding
-/// `permit` until it is done.
+/// `permit` (a turn) until it is done.
 pub(super) async fn read<T: Send + 'static>(
     config: &Arc<Config>,
     topic: &str,
-    permit: OwnedSemaphorePermit,
+    permit: impl Send + 'static,
     f: impl FnOnce(&RangeReader) -> Result<T, ReadError> + Send + 'static,
 ) -> Result<T, ReadError> {
     let (config, topic) = (config.clone(), topic.to_owned());

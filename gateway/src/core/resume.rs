@@ -17,7 +17,8 @@ use wire::api::ReplayRange;
 use wire::stream::PartitionOffset;
 
 use super::hub::{Frame, encode};
-use super::replay::read;
+use super::replay::{per_client, read};
+use crate::admission::{Admission, Client};
 use crate::config::Config;
 use crate::kafka::reader::READ_TIMEOUT;
 
@@ -42,30 +43,52 @@ pub(crate) struct CatchUp<F> {
 pub(crate) struct Resumes {
     config: Arc<Config>,
     topic: String,
+    /// Turns to read, [`MAX_CONCURRENT`] in all; resumes wait for one.
     slots: Arc<Semaphore>,
+    /// Resumes per client, reading or waiting to: one address's many
+    /// resumes must not queue ahead of everyone else's.
+    per_client: Arc<Admission>,
 }
 
 impl Resumes {
     pub(crate) fn new(config: Arc<Config>, topic: &str) -> Self {
         Self {
-            config,
             topic: topic.to_owned(),
             slots: Arc::new(Semaphore::new(MAX_CONCURRENT)),
+            per_client: Admission::new(usize::MAX, per_client(&config)),
+            config,
         }
     }
 
     /// Reads the newest part of `gaps` that fits the bound, and moves each
     /// of the client's `positions` to where its records are now complete
     /// from: where the read started, or, if it failed, where the hub's own
-    /// records start. Stops reading when `cancel` is cancelled.
+    /// records start. Stops reading when `cancel` is cancelled. A client
+    /// that already runs as many resumes as one address may gets its gap
+    /// reported as missed at once.
     pub(crate) async fn catch_up<F: Frame>(
         &self,
         gaps: &[ReplayRange],
         positions: &mut [PartitionOffset],
+        client: Client,
         cancel: CancellationToken,
     ) -> CatchUp<F> {
         let (gaps, mut missed) = trim(gaps, MAX_RECORDS);
-        let (frames, read) = match self.fill(gaps.clone(), cancel).await {
+        let filled = match self.per_client.admit(client) {
+            Ok(mine) => {
+                let filled = self.fill(gaps.clone(), cancel).await;
+                drop(mine);
+                filled
+            }
+            Err(refused) => {
+                tracing::info!(%refused, "a resume over its client's bound; its gap is reported as missed");
+                Err(gaps
+                    .iter()
+                    .map(|g| u64::try_from(g.to - g.from).unwrap_or(0))
+                    .sum())
+            }
+        };
+        let (frames, read) = match filled {
             Ok(frames) => (frames, true),
             Err(unread) => {
                 missed += unread;

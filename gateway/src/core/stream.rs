@@ -16,6 +16,7 @@ use wire::stream::PartitionOffset;
 use super::Core;
 use super::hub::{Frame, Published, Subscription, encode};
 use super::resume::CatchUp;
+use crate::admission::Client;
 
 /// How long a resuming client waits for a (re)starting gateway to read the
 /// topic before it is served without its resume.
@@ -29,6 +30,8 @@ pub(crate) struct Request {
     pub(crate) topic: Option<String>,
     /// Per partition, the next offset the client needs.
     pub(crate) resume: Vec<PartitionOffset>,
+    /// Who asked, for the per-client bound on resumes.
+    pub(crate) client: Client,
 }
 
 /// A client's stream once its opening frames are taken.
@@ -75,7 +78,10 @@ impl<F: Frame> Core<F> {
             skip_below,
         } = hub.subscribe(last, &resume);
         // Live records queue up for the client meanwhile (bounded, as always).
-        let CatchUp { frames, missed } = self.resumes.catch_up(&gaps, &mut positions, cancel).await;
+        let CatchUp { frames, missed } = self
+            .resumes
+            .catch_up(&gaps, &mut positions, request.client, cancel)
+            .await;
         let hello = encode(&ServerMessage::Hello {
             topic: self.config.topic.clone(),
             history: frames.len() + history.len(),

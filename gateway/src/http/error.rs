@@ -6,10 +6,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use wire::{ErrorBody, ErrorCode, FieldError};
 
+use crate::admission::Refused;
+
 use crate::core::flow::FlowError;
 use crate::core::load::LoadError;
 use crate::core::orders::PlaceError;
-use crate::core::replay::{MAX_CONCURRENT as MAX_REPLAYS, ReplayError};
+use crate::core::replay::ReplayError;
 use crate::core::services::CrashError;
 use crate::core::topics::{TopicError, TopicSetting};
 
@@ -25,10 +27,10 @@ pub enum ApiError {
     InvalidField { field: String, message: String },
     #[error("{0}")]
     BrokerUnavailable(String),
-    #[error("the gateway already serves {0} live clients")]
-    TooManyClients(u64),
-    #[error("{0} replays are running, as many as the gateway runs at once; try again shortly")]
-    ReplaysBusy(usize),
+    #[error("too many live clients: {0}")]
+    TooManyClients(Refused),
+    #[error("too many replays: {0}; try again shortly")]
+    ReplaysBusy(Refused),
     #[error("no route for {0}")]
     NotFound(String),
     #[error("no demo service named {0:?}")]
@@ -51,6 +53,16 @@ pub enum ApiError {
     ForbiddenOrigin(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error(
+        "this gateway is not served under the name {0:?}; its operator can add it with \
+         --public-host"
+    )]
+    ForeignHost(String),
+    #[error("too many connections: {0}")]
+    TooManyConnections(Refused),
+    /// The gateway's own failure, not the client's nor the broker's.
+    #[error("{0}")]
+    Internal(String),
     #[error("the request took longer than {0} ms")]
     Timeout(u128),
 }
@@ -67,7 +79,9 @@ impl ApiError {
             Self::ReplaysBusy(_) => ErrorCode::Busy,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::RateLimited(_) => ErrorCode::RateLimited,
-            Self::ForbiddenOrigin(_) => ErrorCode::Forbidden,
+            Self::ForbiddenOrigin(_) | Self::ForeignHost(_) => ErrorCode::Forbidden,
+            Self::TooManyConnections(_) => ErrorCode::TooManyClients,
+            Self::Internal(_) => ErrorCode::Internal,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => ErrorCode::NotFound,
             Self::LoadRunning
             | Self::TopicExists(_)
@@ -84,9 +98,11 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::BrokerUnavailable(_) | Self::TooManyClients(_) | Self::ReplaysBusy(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::BrokerUnavailable(_)
+            | Self::TooManyClients(_)
+            | Self::ReplaysBusy(_)
+            | Self::TooManyConnections(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => StatusCode::NOT_FOUND,
             Self::LoadRunning
             | Self::TopicExists(_)
@@ -95,7 +111,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            Self::ForbiddenOrigin(_) | Self::ForeignHost(_) => StatusCode::FORBIDDEN,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
@@ -124,9 +140,10 @@ impl From<FieldError> for ApiError {
 impl From<PlaceError> for ApiError {
     fn from(err: PlaceError) -> Self {
         match err {
-            PlaceError::Produce(_) | PlaceError::Interrupted(_) => {
-                Self::BrokerUnavailable(err.to_string())
-            }
+            PlaceError::Produce(_) => Self::BrokerUnavailable(err.to_string()),
+            // A placing task that panicked or was cancelled: the gateway's
+            // fault, not the broker's.
+            PlaceError::Interrupted(_) => Self::Internal(err.to_string()),
             PlaceError::KeyInProgress => Self::IdempotencyInProgress,
             PlaceError::KeyReused => Self::InvalidField {
                 field: "Idempotency-Key".into(),
@@ -139,7 +156,7 @@ impl From<PlaceError> for ApiError {
 impl From<ReplayError> for ApiError {
     fn from(err: ReplayError) -> Self {
         match err {
-            ReplayError::Busy => Self::ReplaysBusy(MAX_REPLAYS),
+            ReplayError::Busy(refused) => Self::ReplaysBusy(refused),
             ReplayError::NoPartition { .. } => Self::InvalidField {
                 field: "partition".into(),
                 message: err.to_string(),
@@ -192,8 +209,10 @@ impl From<TopicError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::BrokerUnavailable(err) = &self {
-            tracing::warn!(%err, "order not accepted");
+        match &self {
+            Self::BrokerUnavailable(err) => tracing::warn!(%err, "order not accepted"),
+            Self::Internal(err) => tracing::error!(%err, "internal error"),
+            _ => {}
         }
         let mut response = (self.status(), Json(self.body())).into_response();
         match self {
@@ -211,5 +230,17 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_placing_task_that_ended_without_an_answer_is_the_gateways_fault() {
+        let error = ApiError::from(PlaceError::Interrupted("task panicked".into()));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(error.code(), ErrorCode::Internal);
     }
 }

@@ -5,8 +5,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
+use super::AppState;
 use super::error::ApiError;
 
 /// Largest request body the gateway reads; larger ones get 413.
@@ -17,17 +17,34 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// is not JSON, 422 naming the field when it is JSON of the wrong shape.
 /// (A route with a `LIMIT` other than [`MAX_BODY_BYTES`] sets the same
 /// limit with `DefaultBodyLimit`, which is what the body read obeys.)
+///
+/// Reading and parsing a body takes one of a bounded number of turns, so
+/// that bodies in memory at once are bounded: [`SMALL_BODY_TURNS`] of at
+/// most [`MAX_BODY_BYTES`], [`LARGE_BODY_TURNS`] of larger ones (batches).
+/// A request waits for its turn, within the request time limit.
 pub(crate) struct StrictJson<T, const LIMIT: usize = MAX_BODY_BYTES>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync, const LIMIT: usize> FromRequest<S>
-    for StrictJson<T, LIMIT>
-{
+/// Bodies of at most [`MAX_BODY_BYTES`] read and parsed at once: 16 MiB.
+pub(crate) const SMALL_BODY_TURNS: usize = 256;
+/// Larger bodies (a batch, up to 1 MiB) read and parsed at once.
+pub(crate) const LARGE_BODY_TURNS: usize = 8;
+
+impl<T: DeserializeOwned, const LIMIT: usize> FromRequest<AppState> for StrictJson<T, LIMIT> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::UnsupportedMediaType);
         }
+        let turns = if LIMIT > MAX_BODY_BYTES {
+            &state.large_bodies
+        } else {
+            &state.small_bodies
+        };
+        let _turn = turns
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("body turns closed".into()))?;
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge { limit: LIMIT }
@@ -46,31 +63,46 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Parses a JSON body, telling syntax errors (400) from shape errors (422,
-/// with the path of the offending field).
-///
-/// A number with no fraction counts as an integer, as JSON Schema (and so
-/// the OpenAPI document) has it: `2.0` is a fine quantity.
+/// Parses a JSON body straight into `T`, telling syntax errors (400) from
+/// shape errors (422, with the path of the offending field). No
+/// `serde_json::Value` is built on the way: a 1 MiB body of a million
+/// numbers would be tens of MiB as a tree, and it is refused at its first
+/// element instead. (A number with no fraction counts as an integer, as JSON
+/// Schema has it; the request types say so field by field, `wire::integral`.)
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut value: Value =
-        serde_json::from_slice(bytes).map_err(|err| ApiError::MalformedJson(err.to_string()))?;
     // serde also accepts a struct written as an array of its fields; a
     // request body is only ever an object.
-    if !value.is_object() {
-        return Err(ApiError::InvalidField {
-            field: "body".into(),
-            message: "expected a JSON object".into(),
-        });
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Err(err) => ApiError::MalformedJson(err.to_string()),
+                Ok(_) => ApiError::InvalidField {
+                    field: "body".into(),
+                    message: "expected a JSON object".into(),
+                },
+            },
+        );
     }
-    integral_numbers_as_integers(&mut value);
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let message = err.inner().to_string();
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let err = err.into_inner();
+        if !err.is_data() {
+            return ApiError::MalformedJson(err.to_string());
+        }
+        let message = err.to_string();
         // serde_json appends " at line L column C"; the field name says more.
         let message = message
             .rfind(" at line ")
             .map_or(message.as_str(), |i| &message[..i]);
-        invalid_field(&err.path().to_string(), message, "body")
-    })
+        invalid_field(&path, message, "body")
+    })?;
+    // Anything but whitespace after the object.
+    deserializer
+        .end()
+        .map_err(|err| ApiError::MalformedJson(err.to_string()))?;
+    Ok(value)
 }
 
 /// Parses a query string (without the `?`); every mistake is a 422 naming
@@ -82,27 +114,6 @@ pub(crate) fn query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
         let path = err.path().to_string();
         invalid_field(&path, &err.into_inner().to_string(), "query")
     })
-}
-
-/// Turns every float with no fraction (in range) into an integer.
-fn integral_numbers_as_integers(value: &mut Value) {
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) else {
-                return;
-            };
-            // Within ±2^53 every integer is exact in an f64.
-            const EXACT: f64 = 9_007_199_254_740_992.0;
-            if f.abs() <= EXACT {
-                #[allow(clippy::cast_possible_truncation)]
-                let integer = f as i64;
-                *value = Value::from(integer);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
-        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
-        _ => {}
-    }
 }
 
 /// The one way a serde error becomes a 422 naming its field: `path` is

@@ -10,7 +10,11 @@ use super::AppState;
 
 /// 200 when the broker answers, the topic exists and is read; else 503.
 pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let health = state.core.health().await;
+    let mut health = state.core.health().await;
+    health.access = wire::api::Access {
+        writes_need_token: !state.config.writes_open(),
+        reads_need_token: state.config.protect_reads,
+    };
     let status = if health.status == HealthStatus::Ok {
         StatusCode::OK
     } else {

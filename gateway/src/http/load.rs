@@ -1,21 +1,28 @@
 //! `POST`, `GET` and `DELETE /api/load`: the load generator.
 
+use std::net::SocketAddr;
+
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use wire::load::{LoadRequest, LoadStatus};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::StrictJson;
+use super::ratelimit;
 
-/// `POST /api/load`: 202 with the run's status; 409 while one runs.
+/// `POST /api/load`: 202 with the run's status; 409 while one runs. Its
+/// orders count against the client's write rate.
 pub(crate) async fn start(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     StrictJson(request): StrictJson<LoadRequest>,
 ) -> Result<(StatusCode, Json<LoadStatus>), ApiError> {
     request.validate()?;
+    let orders = usize::try_from(request.orders).unwrap_or(usize::MAX);
     let status = state.core.start_load(request)?;
+    ratelimit::charge_orders(&state, peer, orders);
     Ok((StatusCode::ACCEPTED, Json(status)))
 }
 

@@ -8,11 +8,15 @@
 //!   core's errors.
 //! - One thin handler file per resource: `orders`, `services`, `groups`,
 //!   `load`, `replay`, `topics`, `health`, `ws` (the stream), `openapi`.
-//! - `security` (the WebSocket's `Origin` check, CORS, the API token for
-//!   writes) and `ratelimit` (writes per client address): middleware.
+//! - `security` (the `Host` check, the WebSocket's `Origin` check, CORS, the
+//!   API token and the read key) and `ratelimit` (orders per client
+//!   address): middleware.
+//! - `conn`: connections, accepted within bounds and served by hyper with a
+//!   header timeout, closed within a stated time at shutdown.
 //!
 //! [`serve`] runs the router on a listener until shutdown.
 
+mod conn;
 pub(crate) mod error;
 pub mod extract;
 mod groups;
@@ -28,7 +32,6 @@ mod topics;
 mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +42,6 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::services::{ServeDir, ServeFile};
@@ -49,6 +51,7 @@ pub use self::error::ApiError;
 use self::extract::MAX_BODY_BYTES;
 use self::orders::MAX_BATCH_BODY_BYTES;
 use self::ratelimit::RateLimiter;
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::core::Core;
 
@@ -74,11 +77,27 @@ impl std::ops::Deref for AppState {
 
 pub(crate) struct Shared {
     core: Arc<Core<Frame>>,
-    /// One permit per stream client: the bound on WebSocket connections.
-    client_slots: Arc<Semaphore>,
+    /// One per stream client: the bound on WebSocket clients, in all and
+    /// per client address.
+    live_clients: Arc<Admission>,
     /// Writes per client address; None when unlimited.
     rate_limiter: Option<RateLimiter>,
+    /// The names requests may give in `Host`.
+    hosts: security::Hosts,
+    /// Turns to read and parse a request body (see `extract::StrictJson`).
+    small_bodies: Semaphore,
+    large_bodies: Semaphore,
+    /// What the read-key cookie holds (see `security`): random, made at start.
+    read_key: String,
     config: Arc<Config>,
+}
+
+impl Shared {
+    /// Whether the request carries this gateway's read key.
+    fn read_key_matches(&self, headers: &axum::http::HeaderMap) -> bool {
+        security::read_key_of(headers)
+            .is_some_and(|key| security::constant_time_eq(key.as_bytes(), self.read_key.as_bytes()))
+    }
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes. Then it
@@ -92,49 +111,50 @@ pub(crate) async fn serve(
 ) -> std::io::Result<()> {
     let token = core.shutdown.clone();
     let state = AppState(Arc::new(Shared {
-        client_slots: Arc::new(Semaphore::new(
+        live_clients: Admission::new(
             usize::try_from(config.max_clients).unwrap_or(usize::MAX),
-        )),
+            usize::try_from(config.max_clients_per_address).unwrap_or(usize::MAX),
+        ),
         rate_limiter: (config.write_rate > 0).then(|| RateLimiter::new(config.write_rate)),
+        hosts: security::Hosts::new(&config.public_hosts, &config.allowed_origins),
+        small_bodies: Semaphore::new(extract::SMALL_BODY_TURNS),
+        large_bodies: Semaphore::new(extract::LARGE_BODY_TURNS),
+        read_key: uuid::Uuid::new_v4().simple().to_string(),
         core,
         config: config.clone(),
     }));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, brokers = %config.brokers, topic = %config.topic, "gateway listening");
     }
-    // The peer's address is what write rate limits are kept per.
-    let app = router(state, &config).into_make_service_with_connect_info::<SocketAddr>();
-    // No Nagle delay: live records go out as many small frames, and with
-    // Nagle's algorithm each waited for the client's (delayed) ACK of the
-    // last: at 1,000 records/s that added ~17 ms to the median end-to-end
-    // latency in the benchmark.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    // Requests in flight may finish, up to the time any request may take;
-    // a client that holds a connection longer (a request head never
-    // finished) is not waited for.
-    let drain = config.request_timeout();
-    let (signalled, mut draining) = tokio::sync::watch::channel(false);
-    let served = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining requests and closing live clients");
-        token.cancel();
-        signalled.send_replace(true);
-    });
-    let deadline = async move {
-        let _ = draining.wait_for(|signalled| *signalled).await;
-        tokio::time::sleep(drain).await;
-    };
-    tokio::select! {
-        served = served => served,
-        () = deadline => {
-            tracing::warn!("shutdown: stopped waiting, after {drain:?}, for connections still open");
-            Ok(())
+    if config.writes_open() {
+        let beyond_loopback = listener.local_addr().is_ok_and(|a| !a.ip().is_loopback());
+        let says = "writes are open: no API token is set, so anyone who can reach this \
+                    gateway may place orders, create topics, start load runs and stop services";
+        if beyond_loopback {
+            tracing::warn!("{says}");
+        } else {
+            tracing::info!("{says} (from this machine only: it listens on loopback)");
         }
     }
+    let limits = conn::Limits {
+        header_timeout: Duration::from_millis(config.header_timeout_ms),
+        max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+        max_per_address: usize::try_from(config.max_connections_per_address).unwrap_or(usize::MAX),
+        // Requests in flight may finish, up to the time any request may take.
+        drain: config.request_timeout(),
+    };
+    conn::serve(
+        listener,
+        router(state, &config),
+        limits,
+        shutdown,
+        move || {
+            tracing::info!("shutting down: draining requests and closing live clients");
+            token.cancel();
+        },
+    )
+    .await;
+    Ok(())
 }
 
 fn router(state: AppState, config: &Config) -> Router {
@@ -157,15 +177,21 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/services", get(services::list))
         .route("/services/{name}", patch(services::update))
         .route("/services/{name}/crash", post(services::crash))
+        .route(
+            "/session",
+            post(security::open_session).delete(security::close_session),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            security::require_token,
-        ))
+        // The token first (the outer layer): a refused request takes
+        // nothing from any client's bucket.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             ratelimit::limit_writes,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::require_token,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
@@ -175,13 +201,18 @@ fn router(state: AppState, config: &Config) -> Router {
         .nest("/api", api)
         .route("/ws", get(ws::upgrade))
         .fallback_service(dashboard(config))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state);
-    // Outermost: preflight requests are answered before anything else.
-    match security::cors(&config.allowed_origins) {
+        .layer(TraceLayer::new_for_http());
+    // Preflight requests are answered before anything else, but for the
+    // host check, which comes first of all.
+    let app = match security::cors(&config.allowed_origins) {
         Some(cors) => app.layer(cors),
         None => app,
-    }
+    };
+    app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        security::check_host,
+    ))
+    .with_state(state)
 }
 
 /// The built frontend, or a page saying how to build it. A build made by

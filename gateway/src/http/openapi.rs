@@ -113,6 +113,10 @@ pub fn build() -> Value {
             "503",
             "the broker did not acknowledge the order within the delivery timeout",
         ),
+        (
+            "500",
+            "the gateway itself failed while placing the order (a bug): it may or may not be in Kafka",
+        ),
     ]);
     let query = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
 
@@ -121,7 +125,7 @@ pub fn build() -> Value {
         "info": {
             "title": "Kafka flow gateway",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Orders in over REST, every record of the topic out over the WebSocket at /ws (see the README). Writes need `Authorization: Bearer <token>` when the gateway runs with --api-token.",
+            "description": "Orders in over REST, every record of the topic out over the WebSocket at /ws (see the README). Writes need `Authorization: Bearer <token>` when the gateway runs with an API token; with --protect-reads so do every /api read but /api/health, and /ws, which also take the read-key cookie that POST /api/session sets. Every request must name one of the gateway's hosts in `Host` (an IP address, localhost, a --public-host or an allowed origin's host), else 403. A connection over the gateway's bounds (in all, or from one client address) is answered 503 `too_many_clients` and closed.",
         },
         "paths": {
             "/api/orders": {"post": {
@@ -166,7 +170,7 @@ pub fn build() -> Value {
                 ],
                 "responses": with(errors(&[
                     ("422", "a parameter is missing, unknown or out of range; `field` names it"),
-                    ("503", "the broker could not be read, or 4 replays are running (`busy`)"),
+                    ("503", "the broker could not be read, or as many replays are running as the gateway, or this client address, may run (`busy`)"),
                 ]), "200", ok("the records in the range, merged across partitions oldest first (by timestamp, then partition, then offset)", &replay)),
             }},
             "/api/topics": {
@@ -219,6 +223,20 @@ pub fn build() -> Value {
                         ("401", "a write without the API token the gateway requires"),
                         ("404", "no run yet"),
                     ]), "200", ok("its progress when stopped", &load_status)),
+                },
+            },
+            "/api/session": {
+                "post": {
+                    "summary": "Trade the API token (as a bearer) for the read-key cookie that /api reads and /ws accept with --protect-reads",
+                    "description": "The cookie is HttpOnly and SameSite=Strict, holds a key the gateway made when it started (not the token), and opens reads only.",
+                    "responses": with(errors(&[
+                        ("401", "without the API token the gateway requires"),
+                        ("429", "more writes from this address than --write-rate allows"),
+                    ]), "204", json!({"description": "the cookie is set (Set-Cookie)"})),
+                },
+                "delete": {
+                    "summary": "Clear the read-key cookie",
+                    "responses": with(errors(&[]), "204", json!({"description": "the cookie is cleared (Set-Cookie)"})),
                 },
             },
             "/api/openapi.json": {"get": {

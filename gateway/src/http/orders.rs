@@ -1,8 +1,10 @@
 //! `POST /api/orders` and `POST /api/orders/batch`: parse, validate, place,
 //! acknowledge.
 
+use std::net::SocketAddr;
+
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use wire::NewOrder;
@@ -11,6 +13,7 @@ use wire::api::{BatchResult, BatchResults, MAX_BATCH_ORDERS, NewOrderBatch};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::StrictJson;
+use super::ratelimit;
 use crate::core::orders::Placed;
 use crate::core::{MAX_KEY_BYTES, valid_key};
 
@@ -55,6 +58,7 @@ pub(crate) async fn place(
 /// either way one result per order, in the order sent.
 pub(crate) async fn place_batch(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     StrictJson(batch): StrictJson<NewOrderBatch, MAX_BATCH_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
     if !(1..=MAX_BATCH_ORDERS).contains(&batch.orders.len()) {
@@ -72,6 +76,8 @@ pub(crate) async fn place_batch(
             message: err.message,
         })?;
     }
+    // Every order counts against the client's write rate.
+    ratelimit::charge_orders(&state, peer, batch.orders.len());
     let placed = state.core.orders.place_all(batch.orders).await;
     let all_accepted = placed.iter().all(Result::is_ok);
     let results = placed

@@ -3,12 +3,15 @@
 //! offsets (see `core::replay`).
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
 use serde::Deserialize;
 use wire::api::{MAX_REPLAY_RECORDS, ReplayPage};
 
 use super::error::ApiError;
 use super::{AppState, extract};
+use crate::admission::Client;
 use crate::core::replay::{Plan, Start};
 
 const DEFAULT_LIMIT: usize = 100;
@@ -37,10 +40,12 @@ struct ReplayQuery {
 /// `GET /api/replay`.
 pub(crate) async fn replay(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<ReplayPage>, ApiError> {
     let plan = plan(query.as_deref().unwrap_or(""))?;
-    Ok(Json(state.core.replays.replay(plan).await?))
+    let client = Client::of(peer.ip());
+    Ok(Json(state.core.replays.replay(plan, client).await?))
 }
 
 /// Parses and checks the query string; every mistake is a 422 naming the

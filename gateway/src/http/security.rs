@@ -10,9 +10,22 @@
 //!   they, may call the API from their pages.
 //! - With an API token configured, every write (orders, service commands,
 //!   load runs, topic creation) needs `Authorization: Bearer <token>`.
+//!   With `--protect-reads`, every `/api` read but `/api/health`, and `/ws`,
+//!   need the token or the read key: an HttpOnly, SameSite=Strict cookie
+//!   that `POST /api/session` (itself a write, so with the token) sets, since
+//!   a browser cannot send `Authorization` on a WebSocket. The cookie is a
+//!   random key made when the gateway starts, not the token: it opens reads
+//!   only, and a gateway restart ends it (the page then asks again).
+//! - Every request must name one of the gateway's hosts (`Host`): an IP
+//!   address, `localhost`, a `--public-host` or an allowed origin's host.
+//!   A page on a domain that resolves to the gateway's address (DNS
+//!   rebinding) is same-origin to the browser, and would otherwise pass the
+//!   `Origin` check and read the stream.
+
+use std::net::IpAddr;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -70,17 +83,139 @@ pub(crate) fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Middleware: with an API token configured, a write without it is 401.
+/// The cookie that carries the read key.
+pub(crate) const READ_KEY_COOKIE: &str = "kafka_flow_read_key";
+
+/// Middleware: with an API token configured, a write without it is 401;
+/// with reads protected too, so is a read without it or the read key, but
+/// for `/api/health` (and the read key's own removal).
 pub(crate) async fn require_token(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(token) = &state.config.api_token
-        && is_write(request.method())
-        && !bearer_matches(request.headers(), token)
-    {
-        return ApiError::Unauthorized.into_response();
+    if let Some(token) = &state.config.api_token {
+        let method = request.method();
+        let path = request.uri().path();
+        let open = path == "/health"
+            || *method == Method::OPTIONS
+            || (path == "/session" && *method == Method::DELETE);
+        let allowed = open
+            || bearer_matches(request.headers(), token)
+            || (!is_write(method) && !state.config.protect_reads)
+            || (!is_write(method) && state.read_key_matches(request.headers()));
+        if !allowed {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether a `/ws` upgrade with these headers may read the stream.
+pub(crate) fn may_read(state: &AppState, headers: &HeaderMap) -> bool {
+    match &state.config.api_token {
+        Some(token) if state.config.protect_reads => {
+            bearer_matches(headers, token) || state.read_key_matches(headers)
+        }
+        _ => true,
+    }
+}
+
+/// `POST /api/session` (with the token, checked by [`require_token`]): sets
+/// the read-key cookie. `DELETE /api/session` clears it.
+pub(crate) async fn open_session(State(state): State<AppState>) -> Response {
+    let cookie = format!(
+        "{READ_KEY_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+        state.read_key
+    );
+    session_cookie(&cookie)
+}
+
+pub(crate) async fn close_session() -> Response {
+    session_cookie(&format!(
+        "{READ_KEY_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+    ))
+}
+
+fn session_cookie(cookie: &str) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The read key in a request's cookies, if any.
+pub(crate) fn read_key_of(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == READ_KEY_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// The names a request may give in `Host`.
+#[derive(Debug)]
+pub(crate) struct Hosts {
+    names: Vec<String>,
+}
+
+impl Hosts {
+    /// `localhost`, the `--public-host` names and the allowed origins' hosts.
+    pub(crate) fn new(public: &[String], origins: &[String]) -> Self {
+        let mut names: Vec<String> = public
+            .iter()
+            .map(|h| host_part(h.trim()).to_ascii_lowercase())
+            .collect();
+        for origin in origins {
+            let rest = origin
+                .split_once("://")
+                .map_or(origin.as_str(), |(_, rest)| rest);
+            names.push(host_part(rest.trim_end_matches('/')).to_ascii_lowercase());
+        }
+        names.retain(|n| !n.is_empty());
+        Self { names }
+    }
+
+    /// Whether `host` (a `Host` header's value, port and all) is one of
+    /// ours. An IP literal always is: rebinding needs a domain name.
+    pub(crate) fn allows(&self, host: &str) -> bool {
+        let name = host_part(host);
+        if name.parse::<IpAddr>().is_ok() {
+            return true;
+        }
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        name == "localhost" || name.ends_with(".localhost") || self.names.contains(&name)
+    }
+}
+
+/// The host of `host[:port]`, `[v6]:port` giving `v6`.
+fn host_part(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// Middleware: a request naming a host that is not the gateway's is 403.
+/// A request without `Host` (HTTP/1.0, not a browser) passes.
+pub(crate) async fn check_host(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(host) = request.headers().get(header::HOST) {
+        let allowed = host.to_str().is_ok_and(|h| state.hosts.allows(h));
+        if !allowed {
+            let shown = String::from_utf8_lossy(host.as_bytes()).into_owned();
+            return ApiError::ForeignHost(shown).into_response();
+        }
     }
     next.run(request).await
 }
@@ -96,7 +231,7 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
 
 /// Compares without stopping at the first difference, so the time taken
 /// says nothing about how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut difference = a.len() ^ b.len();
     for (i, &x) in a.iter().enumerate() {
         let y = b.get(i).copied().unwrap_or(0);
@@ -137,6 +272,43 @@ mod tests {
         assert!(origin_allowed(&no_origin, &[]));
         let null = headers(&[("host", "127.0.0.1:8080"), ("origin", "null")]);
         assert!(!origin_allowed(&null, &[]));
+    }
+
+    #[test]
+    fn hosts_are_ip_literals_localhost_and_the_configured_names() {
+        let hosts = Hosts::new(
+            &["Dash.Example.com".into()],
+            &["https://ops.example.com:8443".into()],
+        );
+        for ok in [
+            "127.0.0.1:8080",
+            "10.1.2.3",
+            "[::1]:8080",
+            "[2001:db8::1]",
+            "localhost:8080",
+            "LOCALHOST",
+            "app.localhost:3000",
+            "dash.example.com",
+            "dash.example.com.:80",
+            "ops.example.com:8443",
+        ] {
+            assert!(hosts.allows(ok), "{ok}");
+        }
+        for refused in [
+            "evil.example:8080",
+            "evil.example",
+            "localhost.evil.example",
+            "",
+        ] {
+            assert!(!hosts.allows(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn the_read_key_is_found_among_the_cookies() {
+        let map = headers(&[("cookie", "a=1; kafka_flow_read_key=k3y; b=2")]);
+        assert_eq!(read_key_of(&map), Some("k3y"));
+        assert_eq!(read_key_of(&headers(&[("cookie", "a=1")])), None);
     }
 
     #[test]

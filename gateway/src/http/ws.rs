@@ -1,10 +1,11 @@
 //! `GET /ws`: carries one client's stream (`core::stream`) over a
 //! WebSocket, and refuses what the client may not send.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
 use super::{AppState, Frame, extract, security};
+use crate::admission::Client;
 use crate::core::stream::{Request, Stream};
 
 /// A client that does not take a frame within this time is stuck (its TCP
@@ -43,6 +45,7 @@ struct StreamQuery {
 /// client slots, and upgrades.
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
@@ -53,6 +56,9 @@ pub(crate) async fn upgrade(
             .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
             .unwrap_or_default();
         return ApiError::ForbiddenOrigin(origin).into_response();
+    }
+    if !security::may_read(&state, &headers) {
+        return ApiError::Unauthorized.into_response();
     }
     let q: StreamQuery = match extract::query(query.as_deref().unwrap_or("")) {
         Ok(q) => q,
@@ -68,14 +74,18 @@ pub(crate) async fn upgrade(
             .into_response();
         }
     };
+    let client = Client::of(peer.ip());
     let request = Request {
         last: q.last,
         topic: q.topic,
         resume,
+        client,
     };
-    // The permit lives as long as the connection: a bound on clients.
-    let Ok(permit) = state.client_slots.clone().try_acquire_owned() else {
-        return ApiError::TooManyClients(state.config.max_clients).into_response();
+    // The permit lives as long as the connection: a bound on clients, in
+    // all and per address.
+    let permit = match state.live_clients.admit(client) {
+        Ok(permit) => permit,
+        Err(refused) => return ApiError::TooManyClients(refused).into_response(),
     };
     ws.max_message_size(MAX_READ_BYTES)
         .max_frame_size(MAX_READ_BYTES)

@@ -304,7 +304,7 @@ impl LiveClient {
     }
 }
 
-fn client_config() -> ClientConfig {
+pub fn client_config() -> ClientConfig {
     client_config_at(&brokers())
 }
 
@@ -445,4 +445,138 @@ pub fn header(message: &OwnedMessage, key: &str) -> Option<String> {
             .and_then(|h| h.value)
             .map(|v| String::from_utf8_lossy(v).into_owned())
     })
+}
+
+/// A gateway running as a process of its own (the release or debug binary
+/// cargo built), for what only a process shows: its memory, its exit on a
+/// signal, its log.
+pub struct GatewayProcess {
+    /// Taken by [`GatewayProcess::terminate`]; killed on drop otherwise (a
+    /// failed test must not leave it running).
+    child: Option<std::process::Child>,
+    /// `http://host:port`, as the gateway printed it.
+    pub address: String,
+    pub topic: String,
+    log: Option<tokio::task::JoinHandle<String>>,
+}
+
+impl GatewayProcess {
+    /// Starts the gateway on a fresh topic of `brokers` with `args`, and
+    /// waits until it says where it listens.
+    pub async fn start(brokers: &str, args: &[&str]) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+
+        let topic = unique("process");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--brokers",
+                brokers,
+                "--topic",
+                &topic,
+            ])
+            .args(["--static-dir", "/nonexistent"])
+            .args(args)
+            // GATEWAY_TEST_LOG=info shows more of what it did.
+            .env(
+                "RUST_LOG",
+                std::env::var("GATEWAY_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the gateway");
+        // Its address, then everything it logs (to stdout), until it exits.
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (found, address) = oneshot::channel();
+        let log = tokio::task::spawn_blocking(move || {
+            let mut found = Some(found);
+            let mut log = String::new();
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("gateway listening on ")
+                    && let Some(found) = found.take()
+                {
+                    let _ = found.send(address.to_owned());
+                }
+                log.push_str(&line);
+                log.push('\n');
+            }
+            log
+        });
+        let address = tokio::time::timeout(PATIENCE, address)
+            .await
+            .expect("the gateway starts in time")
+            .expect("the gateway says where it listens");
+        Self {
+            child: Some(child),
+            address,
+            topic,
+            log: Some(log),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `host:port`.
+    pub fn host(&self) -> String {
+        self.address.trim_start_matches("http://").to_owned()
+    }
+
+    /// A line of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let pid = self.child.as_ref().map_or(0, std::process::Child::id);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in {status}"))
+    }
+
+    /// Sends SIGTERM and waits up to `bound` for the process to exit: how
+    /// long it took, whether it exited cleanly, and its log. Kills it and
+    /// fails the test past the bound.
+    pub async fn terminate(mut self, bound: Duration) -> (Duration, bool, String) {
+        use std::process::Command;
+
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let started = std::time::Instant::now();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let exited = tokio::task::spawn_blocking(move || child.wait());
+        let status = tokio::time::timeout(bound + Duration::from_secs(5), exited)
+            .await
+            .unwrap_or_else(|_| {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                panic!("the gateway was still running {bound:?} after SIGTERM");
+            })
+            .expect("task")
+            .expect("wait for the gateway");
+        let took = started.elapsed();
+        let log = self
+            .log
+            .take()
+            .expect("the log")
+            .await
+            .expect("the gateway's log");
+        (took, status.success(), log)
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

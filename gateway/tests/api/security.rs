@@ -180,3 +180,43 @@ async fn writes_over_the_rate_get_429_with_retry_after_and_write_nothing() {
     // Reads are not limited.
     assert_eq!(app.get("/api/health").await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_write_rate_counts_orders_not_requests() {
+    let app = spawn_with(|c| c.write_rate = 5).await;
+    app.wait_healthy().await;
+    let orders: Vec<_> = (0..10).map(|i| order(&format!("c{i}"))).collect();
+    let batch = app
+        .post_json("/api/orders/batch", &json!({ "orders": orders }))
+        .await;
+    assert_eq!(batch.status(), 202);
+    // Ten orders against five a second: the client owes a second's worth.
+    let next = app.post_order(&order("after")).await;
+    assert_eq!(next.status(), 429);
+    let error: ErrorBody = next.json().await.expect("error body");
+    assert_eq!(error.code, ErrorCode::RateLimited);
+    assert_eq!(record_count(&app.topic), 10);
+}
+
+#[tokio::test]
+async fn requests_refused_for_their_token_take_nothing_from_the_write_rate() {
+    let app = spawn_with(|c| {
+        c.write_rate = 2;
+        c.api_token = Some("s3cret".into());
+    })
+    .await;
+    app.wait_healthy().await;
+    for _ in 0..10 {
+        let response = app.post_order(&order("intruder")).await;
+        assert_eq!(response.status(), 401);
+    }
+    let response = app
+        .http
+        .post(app.url("/api/orders"))
+        .header("authorization", "Bearer s3cret")
+        .json(&order("c"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 202, "the address's bucket is untouched");
+}

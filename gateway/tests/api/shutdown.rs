@@ -82,9 +82,6 @@ const STOP_BOUND: std::time::Duration = std::time::Duration::from_secs(25);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_whose_broker_hangs_stops_within_its_bound_and_says_what_it_could_not_do() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
     use rdkafka::{Offset, TopicPartitionList};
 
@@ -93,39 +90,19 @@ async fn a_gateway_whose_broker_hangs_stops_within_its_bound_and_says_what_it_co
     let broker = PrivateBroker::new(|_, _| String::new());
     broker.start().await;
     let brokers = broker.brokers();
-    let topic = unique("stop");
-    let mut gateway = Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
-        ])
-        .args(["--static-dir", "/nonexistent", "--service", "stopper:0:0:2"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the gateway");
-    // Its address, then everything it logs (to stdout), until it exits.
-    let stdout = BufReader::new(gateway.stdout.take().expect("stdout"));
-    let (found, address) = tokio::sync::oneshot::channel();
-    let log = tokio::task::spawn_blocking(move || {
-        let mut found = Some(found);
-        let mut log = String::new();
-        for line in stdout.lines().map_while(Result::ok) {
-            if let Some(address) = line.strip_prefix("gateway listening on ")
-                && let Some(found) = found.take()
-            {
-                let _ = found.send(address.to_owned());
-            }
-            log.push_str(&line);
-            log.push('\n');
-        }
-        log
-    });
-    let address = address.await.expect("the gateway says where it listens");
+    // The members commit only when they leave, so they have something to
+    // commit when the broker hangs.
+    let gateway = GatewayProcess::start(
+        &brokers,
+        &[
+            "--service",
+            "stopper:0:0:2",
+            "--service-commit-interval-ms",
+            "3600000",
+        ],
+    )
+    .await;
+    let (address, topic) = (gateway.address.clone(), gateway.topic.clone());
     let http = reqwest::Client::new();
     until("the gateway to be healthy", || async {
         let response = http.get(format!("{address}/api/health")).send().await;
@@ -152,6 +129,18 @@ async fn a_gateway_whose_broker_hangs_stops_within_its_bound_and_says_what_it_co
         .await
         .expect("order");
     assert_eq!(placed.status(), 202);
+    until("a member to process the order", || async {
+        let services: Vec<wire::services::ServiceView> = http
+            .get(format!("{address}/api/services"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (services.first()?.processed == 1).then_some(())
+    })
+    .await;
     until("the gateway to follow the groups", || async {
         let groups: Vec<wire::api::GroupView> = http
             .get(format!("{address}/api/groups"))
@@ -174,7 +163,7 @@ async fn a_gateway_whose_broker_hangs_stops_within_its_bound_and_says_what_it_co
     .await;
 
     // And a client that never finishes its request head.
-    let host = address.trim_start_matches("http://").to_owned();
+    let host = gateway.host();
     let mut half_open = tokio::net::TcpStream::connect(&host)
         .await
         .expect("connect");
@@ -185,32 +174,140 @@ async fn a_gateway_whose_broker_hangs_stops_within_its_bound_and_says_what_it_co
     .await
     .expect("half a request head");
 
-    let pid = gateway.id().to_string();
-    let started = std::time::Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let exited = tokio::task::spawn_blocking(move || gateway.wait());
-    let output = tokio::time::timeout(STOP_BOUND + std::time::Duration::from_secs(5), exited)
-        .await
-        .unwrap_or_else(|_| {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            panic!("the gateway was still running {STOP_BOUND:?} after SIGTERM");
-        })
-        .expect("task")
-        .expect("wait for the gateway");
-    let took = started.elapsed();
+    let (took, clean, log) = gateway.terminate(STOP_BOUND).await;
     drop(half_open);
     broker.resume();
-    assert!(output.success(), "{output:?}");
+    assert!(clean, "{log}");
+    eprintln!("stopped {took:?} after SIGTERM, with the broker paused");
     assert!(took <= STOP_BOUND, "stopping took {took:?}");
-    let log = log.await.expect("the gateway's log");
     assert!(
         log.contains("demo member(s) could not commit before leaving"),
         "the gateway does not say what it could not do: {log}"
+    );
+}
+
+/// SIGTERM with clients holding half-sent request heads, orders still in
+/// the producer's queue (a load run's, with a linger far longer than the
+/// exit grace) and a demo member that has not committed yet: the gateway
+/// stops within its bound, the member commits what it processed, and the
+/// producer's flush writes every queued order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_half_open_heads_still_stops_commits_and_flushes() {
+    use rdkafka::TopicPartitionList;
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+
+    let prefix = format!("{}-", unique("stop"));
+    let gateway = GatewayProcess::start(
+        &brokers(),
+        &[
+            "--service",
+            "stopper:0:0:1",
+            "--service-group-prefix",
+            &prefix,
+            // The only commit is the one made on leaving.
+            "--service-commit-interval-ms",
+            "3600000",
+            // Queued orders wait 3 s for company: longer than the process
+            // gives to anything after the gateway stopped.
+            "-X",
+            "linger.ms=3000",
+            // Heads stay half-sent through the shutdown.
+            "--header-timeout-ms",
+            "600000",
+            "--partitions",
+            "1",
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| gateway.url(path);
+    until("the gateway to be healthy", || async {
+        let response = http.get(url("/api/health")).send().await;
+        response.is_ok_and(|r| r.status() == 200).then_some(())
+    })
+    .await;
+    let placed = http
+        .post(url("/api/orders"))
+        .json(&order("first"))
+        .send()
+        .await
+        .expect("order");
+    assert_eq!(placed.status(), 202);
+    until("the member to process the order", || async {
+        let services: Vec<wire::services::ServiceView> = http
+            .get(url("/api/services"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (services.first()?.processed == 1).then_some(())
+    })
+    .await;
+
+    let host = gateway.host();
+    let mut heads = Vec::new();
+    for _ in 0..20 {
+        let mut tcp = tokio::net::TcpStream::connect(&host)
+            .await
+            .expect("connect");
+        tokio::io::AsyncWriteExt::write_all(
+            &mut tcp,
+            format!("GET /api/health HTTP/1.1\r\nHost: {host}\r\n").as_bytes(),
+        )
+        .await
+        .expect("half a request head");
+        heads.push(tcp);
+    }
+    let load = http
+        .post(url("/api/load"))
+        .json(&serde_json::json!({"orders": 50, "rate": 1000, "customers": 5}))
+        .send()
+        .await
+        .expect("load");
+    assert_eq!(load.status(), 202);
+    until(
+        "the load run to hand every order to the producer",
+        || async {
+            let status: wire::load::LoadStatus = http
+                .get(url("/api/load"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (status.sent == 50).then_some(())
+        },
+    )
+    .await;
+
+    let topic = gateway.topic.clone();
+    let (took, clean, log) = gateway.terminate(STOP_BOUND).await;
+    drop(heads);
+    assert!(clean, "{log}");
+    eprintln!("stopped {took:?} after SIGTERM, with 20 half-sent heads open");
+    assert!(took <= STOP_BOUND, "stopping took {took:?}");
+    assert_eq!(
+        record_count(&topic),
+        51,
+        "the queued orders were flushed before the exit: {log}"
+    );
+    let group: StreamConsumer = client_config()
+        .set("group.id", format!("{prefix}stopper"))
+        .create()
+        .expect("consumer");
+    let mut partition = TopicPartitionList::new();
+    partition.add_partition(&topic, 0);
+    let committed = group
+        .committed_offsets(partition, PATIENCE)
+        .expect("committed offsets");
+    assert!(
+        matches!(
+            committed.find_partition(&topic, 0).map(|p| p.offset()),
+            Some(rdkafka::Offset::Offset(n)) if n >= 1
+        ),
+        "the member committed the order it processed: {committed:?}"
     );
 }
