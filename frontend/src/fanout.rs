@@ -112,6 +112,7 @@ mod tests {
             gave_up: 0,
             redelivered: 0,
             assignments: vec![],
+            changing: false,
         }
     }
 

@@ -334,6 +334,7 @@ mod tests {
             gave_up: 0,
             redelivered: 0,
             assignments: vec![],
+            changing: false,
         });
         assert_eq!(position(&s, "payments"), Some((4, 1 + 3)));
         assert_eq!(service_lag(&s, "pay"), Some(4));

@@ -89,6 +89,12 @@ impl Service {
         move || self.view().map(|s| get(&s)).unwrap_or_default()
     }
 
+    /// Members still starting or stopping after a change (a stopping
+    /// member commits and leaves its group, which can take seconds).
+    fn changing(self) -> bool {
+        self.view().is_some_and(|s| s.changing)
+    }
+
     fn running(self) -> bool {
         self.view().is_some_and(|s| s.running)
     }
@@ -184,7 +190,12 @@ fn ServiceHead(service: Service) -> impl IntoView {
         <div class="service-head">
             <b>{service.name()}</b>
             <span class=move || if running() { "badge live" } else { "badge down" }>
-                {move || if running() { "running" } else { "stopped" }}
+                {move || match (running(), service.changing()) {
+                    (true, false) => "running",
+                    (true, true) => "starting…",
+                    (false, true) => "stopping…",
+                    (false, false) => "stopped",
+                }}
             </span>
             <span class="group-id">{service.field(|s| s.group_id.clone())}</span>
             <span class="group-state" data-testid="group-state">{move || service.group_state()}</span>

@@ -45,6 +45,10 @@ pub struct ServiceView {
     /// Each running member as it sees itself: its client id and the
     /// partitions the group coordinator gave it.
     pub assignments: Vec<MemberAssignment>,
+    /// Members are still starting or stopping after a change (a stopping
+    /// member commits and leaves its group, which can take seconds).
+    #[serde(default)]
+    pub changing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,10 +68,18 @@ pub struct ServiceUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<bool>,
     /// Scale to this many members, 1 to [`MAX_MEMBERS`]; the group rebalances.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integral::optional_integer"
+    )]
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_MEMBERS)))]
     pub members: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integral::optional_integer"
+    )]
     #[cfg_attr(feature = "schema", schemars(range(max = MAX_PROCESSING_MS)))]
     pub processing_ms: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,7 +11,7 @@
 //! nothing and, when nothing crashes, processes nothing twice.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +44,13 @@ pub(crate) enum CrashError {
 }
 
 /// Every demo service of this gateway.
+/// A service change's answer, and the service as it is then.
+pub(crate) enum Changed {
+    Done(ServiceView),
+    /// Still being made: `changing` says so in the view.
+    Going(ServiceView),
+}
+
 pub(crate) struct Services {
     list: Vec<Service>,
     /// Set once the topic exists: members are only started after that, as a
@@ -76,14 +83,33 @@ impl Services {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// Stops, starts, scales or retunes the service named `name`; answers
-    /// once the change is made (stopped members have committed and left the
-    /// group, new members are joining it) with the service as changed, or
-    /// `None` when there is no such service.
-    pub(crate) async fn update(&self, name: &str, update: &ServiceUpdate) -> Option<ServiceView> {
-        let service = self.list.iter().find(|s| s.shared.name == name)?;
-        service.update(update, self.ready()).await;
-        Some(service.view())
+    /// Stops, starts, scales or retunes the service named `name`, or `None`
+    /// when there is no such service. The change is made in a task of its
+    /// own, so that it is finished whatever happens to whoever asked; the
+    /// answer waits for it up to `within`: [`Changed::Done`] when stopped
+    /// members have committed and left the group and new members are
+    /// joining it, [`Changed::Going`] when members are still stopping
+    /// (leaving a group can take up to [`STOP_TIMEOUT`], longer than a
+    /// request may wait).
+    pub(crate) async fn update(
+        self: &Arc<Self>,
+        name: &str,
+        update: ServiceUpdate,
+        within: Duration,
+    ) -> Option<Changed> {
+        let index = self.list.iter().position(|s| s.shared.name == name)?;
+        let services = self.clone();
+        let change = tokio::spawn(async move {
+            let service = &services.list[index];
+            service.update(&update, services.ready()).await;
+        });
+        let done = tokio::time::timeout(within, change).await.is_ok();
+        let view = self.list[index].view();
+        Some(if done {
+            Changed::Done(view)
+        } else {
+            Changed::Going(view)
+        })
     }
 
     pub(crate) fn views(&self) -> Vec<ServiceView> {
@@ -162,6 +188,8 @@ struct Shared {
     assignments: Mutex<BTreeMap<String, Vec<i32>>>,
     /// Orders finished and not yet sent to browsers.
     pending: Mutex<VecDeque<ProcessedOrder>>,
+    /// Changes under way (members starting or stopping), for the view.
+    changing: AtomicUsize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -195,6 +223,7 @@ impl Service {
             failed_attempts: AtomicU64::new(0),
             gave_up: AtomicU64::new(0),
             redelivered: AtomicU64::new(0),
+            changing: AtomicUsize::new(0),
             highest: Mutex::new(HashMap::new()),
             assignments: Mutex::new(BTreeMap::new()),
             pending: Mutex::new(VecDeque::new()),
@@ -220,6 +249,7 @@ impl Service {
             failed_attempts: s.failed_attempts.load(Ordering::Relaxed),
             gave_up: s.gave_up.load(Ordering::Relaxed),
             redelivered: s.redelivered.load(Ordering::Relaxed),
+            changing: s.changing.load(Ordering::Acquire) > 0,
             assignments: lock(&s.assignments)
                 .iter()
                 .map(|(client_id, partitions)| MemberAssignment {
@@ -278,6 +308,7 @@ impl Service {
     /// (none when `allowed` is false, at gateway shutdown); how many
     /// stopping members could not commit what they processed.
     async fn reconcile(&self, allowed: bool) -> usize {
+        let _changing = Changing::new(&self.shared.changing);
         let mut members = self.members.lock().await;
         let settings = *lock(&self.shared.settings);
         let want = if allowed && settings.running {
@@ -325,6 +356,22 @@ impl Service {
             },
         ));
         Ok(Member { stop, crash, task })
+    }
+}
+
+/// One change under way, counted while it lives.
+struct Changing<'a>(&'a AtomicUsize);
+
+impl<'a> Changing<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count)
+    }
+}
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -118,6 +118,21 @@ pub fn build() -> Value {
             "the gateway itself failed while placing the order (a bug): it may or may not be in Kafka",
         ),
     ]);
+    let mut service_changed = errors(
+        &[("404", "no such service")]
+            .iter()
+            .chain(write_errors)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    service_changed.insert(
+        "200".into(),
+        ok(
+            "the service as changed: stopped members have committed and left, new ones are joining",
+            &service,
+        ),
+    );
+    service_changed.insert("202".into(), ok("the change goes on (`changing: true`): members are still committing and leaving; GET /api/services shows when it is done", &service));
     let query = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
 
     json!({
@@ -195,7 +210,7 @@ pub fn build() -> Value {
                 "summary": "Stop, start, scale or slow down a demo service",
                 "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "requestBody": body(&service_update),
-                "responses": with(errors(&[("404", "no such service")].iter().chain(write_errors).copied().collect::<Vec<_>>()), "200", ok("the service as changed", &service)),
+                "responses": service_changed,
             }},
             "/api/services/{name}/crash": {"post": {
                 "summary": "Crash the service's newest member: it leaves without committing, so the orders it processed since its last commit are processed again by the partitions' next owner",

@@ -397,3 +397,50 @@ async fn a_crashed_member_leaves_its_uncommitted_orders_to_be_processed_again() 
     let missing = crash(&app, "nope").await;
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_that_cannot_finish_in_time_answers_that_the_service_is_still_stopping() {
+    use crate::broker::PrivateBroker;
+
+    let broker = PrivateBroker::new(|_, _| String::new());
+    broker.start().await;
+    let app = spawn_with(|c| {
+        c.brokers = broker.brokers();
+        c.no_services = false;
+        c.services = vec![ServiceSpec {
+            name: "slow".into(),
+            processing_ms: 0,
+            failure_rate: 0.0,
+            members: 1,
+        }];
+        // A request may take 7 s; leaving a group may take 10 s.
+        c.delivery_timeout_ms = 2_000;
+        // The member commits only when it leaves: with the broker hung,
+        // leaving takes as long as it may.
+        c.service_commit_interval_ms = 3_600_000;
+    })
+    .await;
+    app.wait_healthy().await;
+    assert_eq!(app.post_order(&order("c")).await.status(), 202);
+    until("the member to process the order", || async {
+        (app.service("slow").await.processed == 1).then_some(())
+    })
+    .await;
+
+    broker.pause();
+    let response = app.patch_service("slow", &json!({"running": false})).await;
+    assert_eq!(
+        response.status(),
+        202,
+        "not cut off by the request's time limit"
+    );
+    let view: ServiceView = response.json().await.expect("the service");
+    assert!(!view.running);
+    assert!(view.changing, "it says the stop goes on");
+    broker.resume();
+    until("the stop to finish", || async {
+        let view = app.service("slow").await;
+        (!view.changing && view.assignments.is_empty()).then_some(())
+    })
+    .await;
+}
