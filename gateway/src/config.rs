@@ -180,6 +180,16 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_PROTECT_READS")]
     pub protect_reads: bool,
 
+    /// `/metrics` needs the API token too (as a bearer, which Prometheus
+    /// sends with `authorization` in its scrape config). Needs an API token.
+    #[arg(long, env = "GATEWAY_PROTECT_METRICS")]
+    pub protect_metrics: bool,
+
+    /// How the gateway logs: `text` for people, `json` (one object a line)
+    /// for log collectors. Levels follow RUST_LOG.
+    #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Writes (orders, service commands, load runs, topic creation) allowed
     /// per second per client address, with a burst of one second's worth;
     /// more get 429 with Retry-After. 0: no limit.
@@ -224,6 +234,13 @@ pub struct Config {
     pub service_commit_interval_ms: u64,
 }
 
+/// How the gateway logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// Why the settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -237,7 +254,10 @@ pub enum ConfigError {
     EmptyToken(PathBuf),
     #[error("a Kafka property in {place}: {message}")]
     Property { place: String, message: String },
-    #[error("--protect-reads needs an API token (--api-token-file or GATEWAY_API_TOKEN)")]
+    #[error(
+        "--protect-reads and --protect-metrics need an API token (--api-token-file or \
+         GATEWAY_API_TOKEN)"
+    )]
     ProtectReadsWithoutToken,
     #[error(
         "refusing to listen on {0} without an API token: anyone who can reach it could place \
@@ -314,29 +334,32 @@ impl Config {
 
     /// The configuration of this process: its flags and environment, then
     /// the secrets and properties they point to (the token file, the
-    /// properties file, `KAFKA_PROPERTIES`). Says which secrets were given on
-    /// the command line, where `ps` shows them.
-    pub fn load() -> Result<Self, ConfigError> {
+    /// properties file, `KAFKA_PROPERTIES`); and warnings to log (secrets
+    /// given on the command line, where `ps` shows them), for the caller to
+    /// log once logging is set up as the configuration says.
+    pub fn load() -> Result<(Self, Vec<String>), ConfigError> {
         let matches = Self::command().get_matches();
         let on_command_line =
             |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
         let token_on_command_line = on_command_line("api_token");
         let mut config = Self::from_arg_matches(&matches)?;
+        let mut warnings = Vec::new();
         if token_on_command_line {
-            tracing::warn!(
-                "--api-token is on the command line, where `ps` shows it to every user of \
-                 this machine: prefer GATEWAY_API_TOKEN or --api-token-file"
+            warnings.push(
+                "--api-token is on the command line, where `ps` shows it to every user of this \
+                 machine: prefer GATEWAY_API_TOKEN or --api-token-file"
+                    .to_owned(),
             );
         }
         if let Some((key, _)) = config.kafka_properties.iter().find(|(k, _)| is_secret(k)) {
-            tracing::warn!(
+            warnings.push(format!(
                 "-X {key} is on the command line, where `ps` shows it to every user of this \
                  machine: prefer --kafka-properties-file or KAFKA_PROPERTIES"
-            );
+            ));
         }
         let from_env = std::env::var("KAFKA_PROPERTIES").unwrap_or_default();
         config.resolve(&from_env)?;
-        Ok(config)
+        Ok((config, warnings))
     }
 
     /// Reads what the settings point to: the token file, the properties
@@ -384,7 +407,7 @@ impl Config {
         }
         properties.append(&mut self.kafka_properties);
         self.kafka_properties = properties;
-        if self.protect_reads && self.api_token.is_none() {
+        if (self.protect_reads || self.protect_metrics) && self.api_token.is_none() {
             return Err(ConfigError::ProtectReadsWithoutToken);
         }
         Ok(())
@@ -544,6 +567,8 @@ impl fmt::Debug for Config {
             .field("kafka_properties_file", &self.kafka_properties_file)
             .field("allow_open_writes", &self.allow_open_writes)
             .field("protect_reads", &self.protect_reads)
+            .field("protect_metrics", &self.protect_metrics)
+            .field("log_format", &self.log_format)
             .field("public_hosts", &self.public_hosts)
             .field("header_timeout_ms", &self.header_timeout_ms)
             .field("max_connections", &self.max_connections)

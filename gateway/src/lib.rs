@@ -29,6 +29,7 @@ pub mod config;
 pub mod core;
 pub mod http;
 pub mod kafka;
+mod metrics;
 pub mod shutdown;
 mod sync;
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gateway::Config;
+use gateway::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 // Every request allocates (body, JSON, headers, futures) on whichever worker
@@ -19,13 +20,20 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn")),
-        )
-        .init();
-    let config = Config::load()?;
+    let (config, warnings) = Config::load()?;
+    let filter = || {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn"))
+    };
+    match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter()).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .init(),
+    }
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     // Built by hand rather than with #[tokio::main], whose runtime waits
     // without limit for blocking tasks when it is dropped: with a broker
     // that hangs, that was how stopping took minutes.

@@ -144,8 +144,9 @@ impl<F: Frame> Hub<F> {
             .insert(partition, PartitionHistory::starting_at(offset));
     }
 
-    /// Sends a record's frame to every client and remembers it.
-    pub(crate) fn publish(&self, partition: i32, offset: i64, frame: F) {
+    /// Sends a record's frame to every client and remembers it; how many
+    /// clients it was sent to.
+    pub(crate) fn publish(&self, partition: i32, offset: i64, frame: F) -> usize {
         let mut history = lock(&self.history);
         let seq = history.next_seq;
         history.next_seq += 1;
@@ -166,11 +167,13 @@ impl<F: Frame> Hub<F> {
             kept.frames.push_back((seq, offset, frame.clone()));
         }
         // An error only means no client is connected.
-        let _ = self.sender.send(Published {
-            partition,
-            offset,
-            frame,
-        });
+        self.sender
+            .send(Published {
+                partition,
+                offset,
+                frame,
+            })
+            .unwrap_or(0)
     }
 
     /// A new client's view: for each partition in `resume`, every record

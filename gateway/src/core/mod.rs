@@ -60,6 +60,7 @@ use crate::kafka::admin::TopicAdmin;
 use crate::kafka::groups::GroupReader;
 use crate::kafka::live::LiveConsumer;
 use crate::kafka::producer::RecordProducer;
+use crate::metrics::Metrics;
 use crate::sync::lock;
 
 /// Everything one gateway runs, for the edge to call.
@@ -78,6 +79,8 @@ pub(crate) struct Core<F> {
     health: HealthCheck,
     /// Cancelled when the gateway shuts down: every task and stream ends.
     pub(crate) shutdown: CancellationToken,
+    /// What this gateway counts, behind `/metrics`.
+    pub(crate) metrics: Arc<Metrics>,
     producer: Arc<RecordProducer>,
     /// Starts the demo services once the topic exists; taken by [`Core::stop`].
     starting: Mutex<Option<JoinHandle<()>>>,
@@ -92,6 +95,7 @@ impl<F: Frame> Core<F> {
         config: Arc<Config>,
         shutdown: CancellationToken,
     ) -> Result<Self, kafka::Error> {
+        let metrics = Arc::new(Metrics::new());
         let admin = TopicAdmin::new(&config, &config.topic)?;
         let producer = Arc::new(RecordProducer::new(&config)?);
         let watch = TopicWatch::start(
@@ -102,6 +106,7 @@ impl<F: Frame> Core<F> {
                 history: config.history,
                 client_queue: usize::try_from(config.client_queue).unwrap_or(usize::MAX),
             },
+            metrics.clone(),
             shutdown.clone(),
         );
         let idempotency = Idempotency::new(
@@ -130,16 +135,17 @@ impl<F: Frame> Core<F> {
             }
         });
         Ok(Self {
-            orders: Arc::new(Orders::new(producer.clone(), idempotency)),
+            orders: Arc::new(Orders::new(producer.clone(), idempotency, metrics.clone())),
             watch,
             flow,
             services,
             load,
-            replays: Replays::new(config.clone(), &config.topic),
+            replays: Replays::new(config.clone(), &config.topic, metrics.clone()),
             resumes: Resumes::new(config.clone(), &config.topic),
             health: HealthCheck::new(&config.brokers),
             admin,
             shutdown,
+            metrics,
             producer,
             starting: Mutex::new(Some(starting)),
             config,

@@ -12,6 +12,7 @@ use super::idempotency::{Begin, Idempotency};
 use crate::clock::now_ms;
 use crate::kafka::ProduceError;
 use crate::kafka::producer::{Outgoing, RecordProducer};
+use crate::metrics::Metrics;
 
 /// Why an order was not placed.
 #[derive(Debug, thiserror::Error)]
@@ -38,21 +39,27 @@ pub(crate) enum Placed {
 /// Writes orders to the topic.
 pub(crate) struct Orders {
     producer: Arc<RecordProducer>,
+    metrics: Arc<Metrics>,
     /// The Idempotency-Keys of acknowledged orders.
     idempotency: Idempotency,
 }
 
 impl Orders {
-    pub(crate) fn new(producer: Arc<RecordProducer>, idempotency: Idempotency) -> Self {
+    pub(crate) fn new(
+        producer: Arc<RecordProducer>,
+        idempotency: Idempotency,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             producer,
+            metrics,
             idempotency,
         }
     }
 
     /// Writes `order` and waits for the broker's acknowledgement.
     pub(crate) async fn place(&self, order: NewOrder) -> Result<OrderAccepted, PlaceError> {
-        Ok(place(&self.producer, order).await?)
+        Ok(measured(&self.producer, &self.metrics, order).await?)
     }
 
     /// Places `order` once under `key`: a retry of an acknowledged order
@@ -71,9 +78,9 @@ impl Orders {
                 // Placed in a task of its own: should the client go away
                 // mid-request, the order is still either acknowledged (and the
                 // key remembers it) or not (and the key is given back).
-                let producer = self.producer.clone();
+                let (producer, metrics) = (self.producer.clone(), self.metrics.clone());
                 let placed = tokio::spawn(async move {
-                    let placed = place(&producer, order).await;
+                    let placed = measured(&producer, &metrics, order).await;
                     if let Ok(accepted) = &placed {
                         claim.finish(accepted);
                     }
@@ -93,10 +100,30 @@ impl Orders {
         &self,
         orders: Vec<NewOrder>,
     ) -> Vec<Result<OrderAccepted, PlaceError>> {
+        #[allow(clippy::cast_precision_loss)]
+        self.metrics.batch_orders.observe(orders.len() as f64);
         // Sends are enqueued in the order they are first polled: join_all
         // polls them in order, so each customer's orders keep theirs.
         futures_util::future::join_all(orders.into_iter().map(|order| self.place(order))).await
     }
+}
+
+/// [`place`], counted: how long the broker took to answer, and whether it
+/// acknowledged.
+async fn measured(
+    producer: &RecordProducer,
+    metrics: &Metrics,
+    order: NewOrder,
+) -> Result<OrderAccepted, ProduceError> {
+    let started = Instant::now();
+    let placed = place(producer, order).await;
+    metrics
+        .produce_seconds
+        .observe(started.elapsed().as_secs_f64());
+    if placed.is_ok() {
+        metrics.orders_accepted.inc();
+    }
+    placed
 }
 
 /// Writes `order` as a record: the order with its id, total and time as

@@ -15,6 +15,7 @@ use crate::admission::{Admission, Client, Refused};
 use crate::config::Config;
 pub(crate) use crate::kafka::reader::Start;
 use crate::kafka::reader::{READ_TIMEOUT, RangeReader, ReadError};
+use crate::metrics::Metrics;
 
 /// Replays running at once, at most: each is a Kafka client of its own and
 /// may hold up to a page of records.
@@ -64,11 +65,13 @@ pub(crate) struct Replays {
     topic: String,
     /// [`MAX_CONCURRENT`] in all, `--max-reads-per-address` per client.
     slots: Arc<Admission>,
+    metrics: Arc<Metrics>,
 }
 
 impl Replays {
-    pub(crate) fn new(config: Arc<Config>, topic: &str) -> Self {
+    pub(crate) fn new(config: Arc<Config>, topic: &str, metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             topic: topic.to_owned(),
             slots: Admission::new(MAX_CONCURRENT, per_client(&config)),
             config,
@@ -83,6 +86,7 @@ impl Replays {
         client: Client,
     ) -> Result<ReplayPage, ReplayError> {
         let permit = self.slots.admit(client).map_err(ReplayError::Busy)?;
+        self.metrics.replays.inc();
         let cancel = CancellationToken::new();
         let _stop_when_dropped = cancel.clone().drop_guard();
         // A second before the request's own time limit, so that a slow read

@@ -17,6 +17,7 @@ use super::Core;
 use super::hub::{Frame, Published, Subscription, encode};
 use super::resume::CatchUp;
 use crate::admission::Client;
+use crate::metrics::Counter;
 
 /// How long a resuming client waits for a (re)starting gateway to read the
 /// topic before it is served without its resume.
@@ -42,6 +43,8 @@ pub(crate) struct Stream<F> {
     /// Live records of a partition below this offset, the client already has
     /// (it had read further than this gateway has, so far).
     skip_below: HashMap<i32, i64>,
+    /// Counts what the client missed by falling behind.
+    lagged: Counter,
 }
 
 impl<F: Frame> Core<F> {
@@ -63,6 +66,9 @@ impl<F: Frame> Core<F> {
             Some(topic) if topic != self.config.topic => Vec::new(),
             _ => request.resume,
         };
+        if !resume.is_empty() {
+            self.metrics.resumes.inc();
+        }
         if !resume.is_empty() && !hub.wait_consuming(WAIT_FOR_CONSUMER).await {
             tracing::info!(
                 "serving a resuming client without its resume: the topic is not read yet"
@@ -87,6 +93,7 @@ impl<F: Frame> Core<F> {
             history: frames.len() + history.len(),
             positions,
         });
+        self.metrics.records_lagged.inc_by(missed);
         let lagged = (missed > 0).then(|| encode(&ServerMessage::Lagged { missed }));
         let snapshot = flow.borrow_and_update().clone();
         let first = std::iter::once(hello)
@@ -100,6 +107,7 @@ impl<F: Frame> Core<F> {
             flow,
             processed,
             skip_below,
+            lagged: self.metrics.records_lagged.clone(),
         };
         (first, stream)
     }
@@ -127,6 +135,7 @@ impl<F: Frame> Stream<F> {
                     Ok(p) if self.skip_below.get(&p.partition).is_some_and(|&below| p.offset < below) => {}
                     Ok(p) => return Some(p.frame),
                     Err(RecvError::Lagged(missed)) => {
+                        self.lagged.inc_by(missed);
                         return Some(encode(&ServerMessage::Lagged { missed }));
                     }
                     Err(RecvError::Closed) => return None,

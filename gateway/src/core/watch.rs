@@ -15,6 +15,7 @@ use wire::api::TopicHealth;
 use super::hub::{Frame, Hub, encode};
 use crate::kafka::admin::TopicAdmin;
 use crate::kafka::live::LiveConsumer;
+use crate::metrics::Metrics;
 use crate::sync::lock;
 
 /// How often the topic is checked for partitions added since.
@@ -46,6 +47,7 @@ impl<F: Frame> TopicWatch<F> {
         consumer: LiveConsumer,
         admin: TopicAdmin,
         settings: WatchSettings,
+        metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Self {
         let history = usize::try_from(settings.history).unwrap_or(usize::MAX);
@@ -53,7 +55,13 @@ impl<F: Frame> TopicWatch<F> {
         let (exists_tx, exists) = watch::channel(false);
         let task = tokio::spawn({
             let hub = hub.clone();
-            async move { feed(&consumer, &admin, settings, &hub, exists_tx, &shutdown).await }
+            async move {
+                let to = Feeding {
+                    hub: &hub,
+                    metrics: &metrics,
+                };
+                feed(&consumer, &admin, settings, to, exists_tx, &shutdown).await;
+            }
         });
         Self {
             hub,
@@ -90,10 +98,11 @@ async fn feed<F: Frame>(
     consumer: &LiveConsumer,
     admin: &TopicAdmin,
     settings: WatchSettings,
-    hub: &Hub<F>,
+    to: Feeding<'_, F>,
     exists: watch::Sender<bool>,
     shutdown: &CancellationToken,
 ) {
+    let hub = to.hub;
     let (partitions, replication) = settings.create;
     let ensured = retry("topic not available yet", shutdown, || async {
         admin
@@ -130,19 +139,34 @@ async fn feed<F: Frame>(
     let assigned: Vec<i32> = starts.iter().map(|&(p, _)| p).collect();
     hub.set_consuming(true);
     tracing::info!(topic = admin.name(), partitions = ?assigned, "live view consuming");
-    follow(consumer, admin, hub, assigned, shutdown).await;
+    follow(consumer, admin, to, assigned, shutdown).await;
     hub.set_consuming(false);
 }
+
+/// Where a watch's records go: its hub, and the metrics that count them.
+struct Feeding<'a, F> {
+    hub: &'a Hub<F>,
+    metrics: &'a Metrics,
+}
+
+impl<F> Clone for Feeding<'_, F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F> Copy for Feeding<'_, F> {}
 
 /// Publishes every record the consumer reads, and every ten seconds looks
 /// for new partitions, until `shutdown`.
 async fn follow<F: Frame>(
     consumer: &LiveConsumer,
     admin: &TopicAdmin,
-    hub: &Hub<F>,
+    to: Feeding<'_, F>,
     mut assigned: Vec<i32>,
     shutdown: &CancellationToken,
 ) {
+    let Feeding { hub, metrics } = to;
     let mut refresh = tokio::time::interval(NEW_PARTITIONS_EVERY);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -151,11 +175,15 @@ async fn follow<F: Frame>(
             received = consumer.recv() => match received {
                 Ok(record) => {
                     let (partition, offset) = (record.partition, record.offset);
-                    hub.publish(partition, offset, encode(&ServerMessage::Record(record)));
+                    let sent = hub.publish(partition, offset, encode(&ServerMessage::Record(record)));
+                    metrics.records_fanned_out.inc_by(u64::try_from(sent).unwrap_or(0));
                 }
                 // Transport errors while the broker is away: librdkafka
                 // reconnects by itself, and recv waits for the next event.
-                Err(err) => tracing::debug!(%err, "live consumer"),
+                Err(err) => {
+                    metrics.consumer_errors.inc();
+                    tracing::debug!(%err, "live consumer");
+                }
             },
             _ = refresh.tick() => add_new_partitions(consumer, admin, hub, &mut assigned).await,
         }

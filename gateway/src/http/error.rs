@@ -215,6 +215,8 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (self.status(), Json(self.body())).into_response();
+        // For the metrics of refusals (`metrics::count_refusals`).
+        response.extensions_mut().insert(self.code());
         match self {
             Self::Unauthorized => {
                 response.headers_mut().insert(

@@ -22,6 +22,7 @@ pub mod extract;
 mod groups;
 mod health;
 mod load;
+mod metrics;
 pub mod openapi;
 pub mod orders;
 mod ratelimit;
@@ -159,11 +160,14 @@ pub(crate) async fn serve(
 
 fn router(state: AppState, config: &Config) -> Router {
     let request_timeout = config.request_timeout();
+    let count_refusals = middleware::from_fn_with_state(state.clone(), metrics::count_refusals);
     let api = Router::new()
-        .route("/orders", post(orders::place))
+        .route("/orders", post(orders::place).layer(count_refusals.clone()))
         .route(
             "/orders/batch",
-            post(orders::place_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES)),
+            post(orders::place_batch)
+                .layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES))
+                .layer(count_refusals),
         )
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
@@ -200,6 +204,7 @@ fn router(state: AppState, config: &Config) -> Router {
     let app = Router::new()
         .nest("/api", api)
         .route("/ws", get(ws::upgrade))
+        .route("/metrics", get(metrics::scrape))
         .fallback_service(dashboard(config))
         .layer(TraceLayer::new_for_http());
     // Preflight requests are answered before anything else, but for the

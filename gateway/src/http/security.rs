@@ -121,6 +121,16 @@ pub(crate) fn may_read(state: &AppState, headers: &HeaderMap) -> bool {
     }
 }
 
+/// Whether the request carries the API token or the read key (false when
+/// the gateway has no token).
+pub(crate) fn carries_token(state: &AppState, headers: &HeaderMap) -> bool {
+    state
+        .config
+        .api_token
+        .as_ref()
+        .is_some_and(|token| bearer_matches(headers, token) || state.read_key_matches(headers))
+}
+
 /// `POST /api/session` (with the token, checked by [`require_token`]): sets
 /// the read-key cookie. `DELETE /api/session` clears it.
 pub(crate) async fn open_session(State(state): State<AppState>) -> Response {

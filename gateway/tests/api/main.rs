@@ -13,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod live;
 mod load;
+mod metrics;
 mod network;
 mod orders;
 mod replay;

@@ -1,0 +1,75 @@
+//! `GET /metrics`: the gateway's metrics in Prometheus' text format
+//! (OpenMetrics), for a scraper. Open unless `--protect-metrics`, which puts
+//! it behind the API token (as a bearer, which scrapers send).
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use wire::ErrorCode;
+
+use super::AppState;
+use super::error::ApiError;
+use super::security;
+use crate::metrics::gauge_value;
+
+/// The content type of OpenMetrics' text format, which Prometheus reads.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `GET /metrics`: the counters as they are, and the gauges set from the
+/// hub and the latest flow snapshot (the one the dashboard shows).
+pub(crate) async fn scrape(State(state): State<AppState>, request: Request) -> Response {
+    if state.config.protect_metrics && !security::carries_token(&state, request.headers()) {
+        return ApiError::Unauthorized.into_response();
+    }
+    let core = &state.core;
+    let metrics = &core.metrics;
+    metrics.live_clients.set(gauge_value(core.hub().clients()));
+    if let Ok(snapshot) = core.flow.latest().await
+        && snapshot.error.is_none()
+    {
+        // Groups no longer followed drop out rather than keep their last lag.
+        metrics.group_lag.clear();
+        for group in &snapshot.groups {
+            for partition in &group.partitions {
+                if let Some(lag) = partition.lag {
+                    metrics
+                        .group_lag
+                        .get_or_create(&vec![
+                            ("group", group.group_id.clone()),
+                            ("partition", partition.partition.to_string()),
+                        ])
+                        .set(lag);
+                }
+            }
+        }
+    }
+    let mut response = metrics.encode().into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    response
+}
+
+/// Middleware on the order routes: each request answered with an error
+/// counts as refused, under its error code.
+pub(crate) async fn count_refusals(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    if let Some(code) = response.extensions().get::<ErrorCode>() {
+        let code = serde_json::to_value(code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        state
+            .core
+            .metrics
+            .orders_refused
+            .get_or_create(&vec![("code", code)])
+            .inc();
+    }
+    response
+}
