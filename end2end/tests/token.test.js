@@ -24,6 +24,7 @@ after(async () => {
 
 test('writes need the API token, which the page sends once it is entered', async () => {
   const page = dashboard.page;
+  await page.locator('[data-testid=access][data-state=live]', { hasText: 'writes need the API token' }).waitFor();
   await dashboard.fillOrder({ customer: 'no-token', sku: 'KEY', quantity: '1', price: '1.00' });
   await dashboard.submit();
   await page.getByTestId('order-error').filter({ hasText: 'requires an API token' }).waitFor();
