@@ -49,6 +49,6 @@ for _ in $(seq 1 60); do
   sleep 1
 done
 
-"$st" run "http://127.0.0.1:$port/api/openapi.json" \
+"$st" --config-file "$repo/tools/schemathesis.toml" run "http://127.0.0.1:$port/api/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance \
   --max-examples "${API_FUZZ_EXAMPLES:-50}" --request-timeout 30 --warnings off

@@ -18,11 +18,13 @@ pub struct Gateway {
 /// The per-address caps a gateway needs when every client is one address:
 /// the suite's 1,000 stream clients and its keep-alive pools. The defaults
 /// stay what a deployment needs; the suite says what it needs here.
-pub const LOOPBACK_CAPS: [&str; 4] = [
+pub const LOOPBACK_CAPS: [&str; 6] = [
     "--max-clients-per-address",
     "4096",
     "--max-connections-per-address",
     "10000",
+    "--max-batches-per-address",
+    "8",
 ];
 
 impl Gateway {

@@ -132,6 +132,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_clients_per_address: u64,
 
+    /// Most batch bodies (up to 1 MiB each) one client address may send at
+    /// once; the gateway reads 8 at once in all. More get 503 `busy`.
+    #[arg(long, env = "MAX_BATCHES_PER_ADDRESS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=8))]
+    pub max_batches_per_address: u64,
+
     /// Most reads of the topic from Kafka one client address may run at
     /// once: replays, and resumes reading back what a client missed (each
     /// has its own count; the gateway runs 4 of each in all).
@@ -252,6 +258,8 @@ pub enum ConfigError {
     },
     #[error("--api-token-file {}: the file is empty", .0.display())]
     EmptyToken(PathBuf),
+    #[error("the API token (--api-token, GATEWAY_API_TOKEN) is blank: no request could match it")]
+    BlankToken,
     #[error("a Kafka property in {place}: {message}")]
     Property { place: String, message: String },
     #[error(
@@ -375,6 +383,13 @@ impl Config {
             let token = token.trim();
             if token.is_empty() {
                 return Err(ConfigError::EmptyToken(path.clone()));
+            }
+            self.api_token = Some(token.to_owned());
+        }
+        if let Some(token) = self.api_token.take() {
+            let token = token.trim();
+            if token.is_empty() {
+                return Err(ConfigError::BlankToken);
             }
             self.api_token = Some(token.to_owned());
         }
@@ -578,6 +593,7 @@ impl fmt::Debug for Config {
             )
             .field("max_clients_per_address", &self.max_clients_per_address)
             .field("max_reads_per_address", &self.max_reads_per_address)
+            .field("max_batches_per_address", &self.max_batches_per_address)
             .field("write_rate", &self.write_rate)
             .field("idempotency_window_s", &self.idempotency_window_s)
             .field("idempotency_keys", &self.idempotency_keys)
@@ -805,6 +821,8 @@ mod tests {
         let mut token = Config::parse_from(["gateway"]);
         token.api_token = Some("t".into());
         assert!(token.open_writes_refused(any).is_none());
+        let mut blank = Config::parse_from(["gateway", "--api-token", " "]);
+        assert!(matches!(blank.resolve(""), Err(ConfigError::BlankToken)));
         let mut reads = Config::parse_from(["gateway", "--protect-reads"]);
         assert!(matches!(
             reads.resolve(""),

@@ -43,6 +43,8 @@ use crate::admission::{Admission, Admitted, Client};
 /// Refusals being written at once, at most; past it a connection over the
 /// bounds is closed without a word.
 const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+/// The most a connection's request head may be, and what it may buffer.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long a refused connection is given to read its 503.
 const REFUSAL_GRACE: Duration = Duration::from_secs(1);
 
@@ -116,6 +118,8 @@ pub(crate) async fn serve(
             }
         }
     }
+    // No new connections during the drain: they would only wait and be reset.
+    drop(listener);
     on_shutdown();
     finish.cancel();
     connections.close();
@@ -144,7 +148,9 @@ async fn connection(
     finish: CancellationToken,
     drop_now: CancellationToken,
 ) {
-    let _admitted = admitted;
+    // Held by the connection, and by its WebSocket once upgraded (see
+    // `ws`): the socket stays open after hyper hands it over.
+    let admitted = ConnectionSlot(Arc::new(admitted));
     // Requests of this connection being handled: at shutdown a connection
     // with none (idle, or still sending a head) is closed at once.
     let busy = Arc::new(AtomicUsize::new(0));
@@ -153,6 +159,7 @@ async fn connection(
         move |mut request: hyper::Request<Incoming>| {
             // What `ConnectInfo` extracts: the peer, for per-address bounds.
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(admitted.clone());
             let mut app = app.clone();
             let handling = Handling::new(&busy);
             async move {
@@ -164,7 +171,10 @@ async fn connection(
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(header_timeout)
+        // A request head of at most 64 KiB (hyper's default is about
+        // 400 KiB): half-sent heads are what a slow client holds.
+        .max_buf_size(MAX_HEAD_BYTES);
     let served = http
         .serve_connection(TokioIo::new(tcp), service)
         .with_upgrades();
@@ -185,6 +195,10 @@ async fn connection(
         () = drop_now.cancelled() => {}
     }
 }
+
+/// A connection's place among the admitted ones, until every holder is gone.
+#[derive(Clone)]
+pub(crate) struct ConnectionSlot(#[allow(dead_code)] Arc<Admitted>);
 
 /// One request being handled, counted while it lives.
 struct Handling(Arc<AtomicUsize>);

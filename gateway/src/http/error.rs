@@ -31,6 +31,8 @@ pub enum ApiError {
     TooManyClients(Refused),
     #[error("too many replays: {0}; try again shortly")]
     ReplaysBusy(Refused),
+    #[error("too many request bodies being sent at once: {0}; try again shortly")]
+    BodiesBusy(Refused),
     #[error("no route for {0}")]
     NotFound(String),
     #[error("no demo service named {0:?}")]
@@ -76,7 +78,7 @@ impl ApiError {
             Self::InvalidField { .. } => ErrorCode::InvalidField,
             Self::BrokerUnavailable(_) => ErrorCode::BrokerUnavailable,
             Self::TooManyClients(_) => ErrorCode::TooManyClients,
-            Self::ReplaysBusy(_) => ErrorCode::Busy,
+            Self::ReplaysBusy(_) | Self::BodiesBusy(_) => ErrorCode::Busy,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::ForbiddenOrigin(_) | Self::ForeignHost(_) => ErrorCode::Forbidden,
@@ -101,6 +103,7 @@ impl ApiError {
             Self::BrokerUnavailable(_)
             | Self::TooManyClients(_)
             | Self::ReplaysBusy(_)
+            | Self::BodiesBusy(_)
             | Self::TooManyConnections(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => StatusCode::NOT_FOUND,

@@ -1,13 +1,16 @@
 //! Reading requests: JSON bodies and query strings, where every mistake is
 //! an [`ApiError`] that names the field it is about.
 
-use axum::extract::{FromRequest, Request};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Request};
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::admission::Client;
 
 /// Largest request body the gateway reads; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -21,13 +24,17 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Reading and parsing a body takes one of a bounded number of turns, so
 /// that bodies in memory at once are bounded: [`SMALL_BODY_TURNS`] of at
 /// most [`MAX_BODY_BYTES`], [`LARGE_BODY_TURNS`] of larger ones (batches).
-/// A request waits for its turn, within the request time limit.
+/// A request waits for its turn, within the request time limit. One client
+/// address reads at most [`SMALL_BODIES_PER_CLIENT`] small bodies and
+/// `--max-batches-per-address` batches at once; past that, 503 `busy`.
 pub(crate) struct StrictJson<T, const LIMIT: usize = MAX_BODY_BYTES>(pub T);
 
 /// Bodies of at most [`MAX_BODY_BYTES`] read and parsed at once: 16 MiB.
 pub(crate) const SMALL_BODY_TURNS: usize = 256;
 /// Larger bodies (a batch, up to 1 MiB) read and parsed at once.
 pub(crate) const LARGE_BODY_TURNS: usize = 8;
+/// Small bodies one client address reads at once.
+pub(crate) const SMALL_BODIES_PER_CLIENT: usize = 64;
 
 impl<T: DeserializeOwned, const LIMIT: usize> FromRequest<AppState> for StrictJson<T, LIMIT> {
     type Rejection = ApiError;
@@ -36,10 +43,20 @@ impl<T: DeserializeOwned, const LIMIT: usize> FromRequest<AppState> for StrictJs
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let turns = if LIMIT > MAX_BODY_BYTES {
-            &state.large_bodies
+        let (turns, mine) = if LIMIT > MAX_BODY_BYTES {
+            (&state.large_bodies, &state.large_bodies_by_client)
         } else {
-            &state.small_bodies
+            (&state.small_bodies, &state.small_bodies_by_client)
+        };
+        // One address's bodies first, so that it cannot hold every turn
+        // (a body that trickles in holds its turn up to the time limit).
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip());
+        let _mine = match peer {
+            Some(ip) => Some(mine.admit(Client::of(ip)).map_err(ApiError::BodiesBusy)?),
+            None => None,
         };
         let _turn = turns
             .acquire()

@@ -21,8 +21,8 @@ pub(crate) async fn start(
 ) -> Result<(StatusCode, Json<LoadStatus>), ApiError> {
     request.validate()?;
     let orders = usize::try_from(request.orders).unwrap_or(usize::MAX);
+    ratelimit::take_orders(&state, peer, orders, "orders")?;
     let status = state.core.start_load(request)?;
-    ratelimit::charge_orders(&state, peer, orders);
     Ok((StatusCode::ACCEPTED, Json(status)))
 }
 

@@ -1,6 +1,7 @@
 //! `GET /metrics`: the gateway's metrics in Prometheus' text format
-//! (OpenMetrics), for a scraper. Open unless `--protect-metrics`, which puts
-//! it behind the API token (as a bearer, which scrapers send).
+//! (OpenMetrics), for a scraper. Open unless `--protect-metrics` (or
+//! `--protect-reads`: group names and lags are reads), which put it behind
+//! the API token (as a bearer, which scrapers send).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -19,7 +20,8 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 /// `GET /metrics`: the counters as they are, and the gauges set from the
 /// hub and the latest flow snapshot (the one the dashboard shows).
 pub(crate) async fn scrape(State(state): State<AppState>, request: Request) -> Response {
-    if state.config.protect_metrics && !security::carries_token(&state, request.headers()) {
+    let protected = state.config.protect_metrics || state.config.protect_reads;
+    if protected && !security::carries_token(&state, request.headers()) {
         return ApiError::Unauthorized.into_response();
     }
     let core = &state.core;
@@ -51,15 +53,16 @@ pub(crate) async fn scrape(State(state): State<AppState>, request: Request) -> R
     response
 }
 
-/// Middleware on the order routes: each request answered with an error
-/// counts as refused, under its error code.
+/// Middleware on the API: each request to the order routes answered with
+/// an error counts as refused, under its error code.
 pub(crate) async fn count_refusals(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
+    let orders = matches!(request.uri().path(), "/orders" | "/orders/batch");
     let response = next.run(request).await;
-    if let Some(code) = response.extensions().get::<ErrorCode>() {
+    if orders && let Some(code) = response.extensions().get::<ErrorCode>() {
         let code = serde_json::to_value(code)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))

@@ -88,6 +88,8 @@ pub(crate) struct Shared {
     /// Turns to read and parse a request body (see `extract::StrictJson`).
     small_bodies: Semaphore,
     large_bodies: Semaphore,
+    small_bodies_by_client: Arc<Admission>,
+    large_bodies_by_client: Arc<Admission>,
     /// What the read-key cookie holds (see `security`): random, made at start.
     read_key: String,
     config: Arc<Config>,
@@ -96,8 +98,8 @@ pub(crate) struct Shared {
 impl Shared {
     /// Whether the request carries this gateway's read key.
     fn read_key_matches(&self, headers: &axum::http::HeaderMap) -> bool {
-        security::read_key_of(headers)
-            .is_some_and(|key| security::constant_time_eq(key.as_bytes(), self.read_key.as_bytes()))
+        security::read_keys_of(headers)
+            .any(|key| security::constant_time_eq(key.as_bytes(), self.read_key.as_bytes()))
     }
 }
 
@@ -120,6 +122,11 @@ pub(crate) async fn serve(
         hosts: security::Hosts::new(&config.public_hosts, &config.allowed_origins),
         small_bodies: Semaphore::new(extract::SMALL_BODY_TURNS),
         large_bodies: Semaphore::new(extract::LARGE_BODY_TURNS),
+        small_bodies_by_client: Admission::new(usize::MAX, extract::SMALL_BODIES_PER_CLIENT),
+        large_bodies_by_client: Admission::new(
+            usize::MAX,
+            usize::try_from(config.max_batches_per_address).unwrap_or(1),
+        ),
         read_key: uuid::Uuid::new_v4().simple().to_string(),
         core,
         config: config.clone(),
@@ -160,14 +167,11 @@ pub(crate) async fn serve(
 
 fn router(state: AppState, config: &Config) -> Router {
     let request_timeout = config.request_timeout();
-    let count_refusals = middleware::from_fn_with_state(state.clone(), metrics::count_refusals);
     let api = Router::new()
-        .route("/orders", post(orders::place).layer(count_refusals.clone()))
+        .route("/orders", post(orders::place))
         .route(
             "/orders/batch",
-            post(orders::place_batch)
-                .layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES))
-                .layer(count_refusals),
+            post(orders::place_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES)),
         )
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
@@ -200,7 +204,12 @@ fn router(state: AppState, config: &Config) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             time_limit(req, next, request_timeout)
-        }));
+        }))
+        // Outermost: refusals for the token, the rate and the time limit count too.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_refusals,
+        ));
     let app = Router::new()
         .nest("/api", api)
         .route("/ws", get(ws::upgrade))

@@ -76,8 +76,8 @@ pub(crate) async fn place_batch(
             message: err.message,
         })?;
     }
-    // Every order counts against the client's write rate.
-    ratelimit::charge_orders(&state, peer, batch.orders.len());
+    // Every order counts against the client's write rate, before any is written.
+    ratelimit::take_orders(&state, peer, batch.orders.len(), "orders")?;
     let placed = state.core.orders.place_all(batch.orders).await;
     let all_accepted = placed.iter().all(Result::is_ok);
     let results = placed

@@ -5,9 +5,10 @@
 //! refused for its token takes nothing from anyone's bucket. Reads are not
 //! limited. Off unless `--write-rate` is set.
 //!
-//! A write is let through while its client's bucket is not in debt, and
-//! then takes what it costs, into debt if it must: a batch larger than the
-//! burst is allowed, and its client waits until the debt is paid off.
+//! A write is let through only if its client's bucket holds all it costs:
+//! a batch or load run's orders are counted once its body is read, before
+//! anything is written. One larger than the burst (a second's worth) can
+//! never fit and is refused with 422 naming the limit.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -48,9 +50,34 @@ struct Generations {
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
-    /// Below zero: the client's debt.
     tokens: f64,
     at: Instant,
+}
+
+/// Why a write was not let through.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Refusal {
+    /// The bucket holds too little now; this long until it holds enough.
+    Wait(Duration),
+    /// More than a second's worth (this many): it never fits.
+    TooLarge(f64),
+}
+
+impl Refusal {
+    fn into_error(self, what: &str) -> ApiError {
+        match self {
+            // Rounded up: a client that waits as long as it is told is let in.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Self::Wait(wait) => ApiError::RateLimited((wait.as_secs_f64().ceil() as u64).max(1)),
+            Self::TooLarge(burst) => ApiError::InvalidField {
+                field: what.to_owned(),
+                message: format!(
+                    "more orders at once than this gateway lets one client address write \
+                     ({burst} a second, --write-rate): send fewer at a time"
+                ),
+            },
+        }
+    }
 }
 
 impl RateLimiter {
@@ -61,23 +88,23 @@ impl RateLimiter {
         }
     }
 
-    /// Takes `cost` writes from `client`'s bucket at `now` if it is not in
-    /// debt, or says how long until it will not be.
-    pub(crate) fn take(&self, client: Client, cost: u32, now: Instant) -> Result<(), Duration> {
+    /// Takes `cost` writes from `client`'s bucket at `now` if it holds
+    /// them all; else how long until it will, or that it never can.
+    pub(crate) fn take(&self, client: Client, cost: u32, now: Instant) -> Result<(), Refusal> {
+        let cost = f64::from(cost);
+        if cost > self.per_second {
+            return Err(Refusal::TooLarge(self.per_second));
+        }
         self.with_bucket(client, now, |bucket, per_second| {
-            if bucket.tokens >= 1.0 {
-                bucket.tokens -= f64::from(cost);
+            if bucket.tokens >= cost {
+                bucket.tokens -= cost;
                 Ok(())
             } else {
-                Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
+                Err(Refusal::Wait(Duration::from_secs_f64(
+                    (cost - bucket.tokens) / per_second,
+                )))
             }
         })
-    }
-
-    /// Takes `cost` more from a write already let through (the rest of a
-    /// batch's orders, known once its body is read), into debt if need be.
-    pub(crate) fn charge(&self, client: Client, cost: u32, now: Instant) {
-        self.with_bucket(client, now, |bucket, _| bucket.tokens -= f64::from(cost));
     }
 
     fn with_bucket<T>(
@@ -117,31 +144,44 @@ impl RateLimiter {
     }
 }
 
-/// Middleware: a write from a client whose bucket is in debt is 429 with
-/// `Retry-After`; any other write takes one. Order routes charge the rest
-/// of their orders themselves ([`charge_orders`]).
+/// Middleware: a write takes one from its client's bucket, or is 429 with
+/// `Retry-After`. Batches and load runs take their orders themselves, once
+/// their bodies say how many ([`take_orders`]); clearing the read-key
+/// cookie needs no token and takes nothing.
 pub(crate) async fn limit_writes(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
+    let counted_by_the_route = matches!(path, "/orders/batch" | "/load" | "/session")
+        && *request.method() != Method::PATCH;
     if let Some(limiter) = &state.rate_limiter
         && is_write(request.method())
-        && let Err(wait) = limiter.take(Client::of(peer.ip()), 1, Instant::now())
+        && !counted_by_the_route
+        && let Err(refusal) = limiter.take(Client::of(peer.ip()), 1, Instant::now())
     {
-        return ApiError::RateLimited(wait.as_secs().max(1)).into_response();
+        return refusal.into_error("body").into_response();
     }
     next.run(request).await
 }
 
-/// Charges `orders` written on behalf of `peer` beyond the one its request
-/// was let through for.
-pub(crate) fn charge_orders(state: &AppState, peer: SocketAddr, orders: usize) {
-    if let Some(limiter) = &state.rate_limiter {
-        let extra = u32::try_from(orders.saturating_sub(1)).unwrap_or(u32::MAX);
-        limiter.charge(Client::of(peer.ip()), extra, Instant::now());
-    }
+/// Takes `orders` from `peer`'s bucket before they are written: 429 when it
+/// holds too few now, 422 naming `field` when they can never fit.
+pub(crate) fn take_orders(
+    state: &AppState,
+    peer: SocketAddr,
+    orders: usize,
+    field: &str,
+) -> Result<(), ApiError> {
+    let Some(limiter) = &state.rate_limiter else {
+        return Ok(());
+    };
+    let orders = u32::try_from(orders).unwrap_or(u32::MAX);
+    limiter
+        .take(Client::of(peer.ip()), orders, Instant::now())
+        .map_err(|refusal| refusal.into_error(field))
 }
 
 #[cfg(test)]
@@ -156,7 +196,9 @@ mod tests {
         for _ in 0..5 {
             assert!(limiter.take(a, 1, t0).is_ok());
         }
-        let wait = limiter.take(a, 1, t0).expect_err("over the burst");
+        let Err(Refusal::Wait(wait)) = limiter.take(a, 1, t0) else {
+            panic!("over the burst");
+        };
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_millis(200),
             "{wait:?}"
@@ -173,23 +215,27 @@ mod tests {
     }
 
     #[test]
-    fn orders_count_and_a_large_batch_is_paid_off_before_the_next_write() {
+    fn a_batch_takes_all_its_orders_before_it_is_written_or_is_refused() {
         let limiter = RateLimiter::new(10);
         let a = client("10.0.0.1");
         let t0 = Instant::now();
-        assert!(limiter.take(a, 1, t0).is_ok());
-        limiter.charge(a, 29, t0);
-        // 10 - 30 = -20: two seconds of debt, then the third refills to 1.
-        let wait = limiter.take(a, 1, t0).expect_err("in debt");
-        assert!(
-            wait > Duration::from_secs(2) && wait <= Duration::from_secs(3),
-            "{wait:?}"
-        );
-        assert!(limiter.take(a, 1, t0 + Duration::from_secs(2)).is_err());
-        assert!(
-            limiter
-                .take(a, 1, t0 + Duration::from_millis(2_100))
-                .is_ok()
+        assert_eq!(limiter.take(a, 11, t0), Err(Refusal::TooLarge(10.0)));
+        assert!(limiter.take(a, 8, t0).is_ok());
+        // 2 left: a batch of 5 waits for 3 more, 0.3 s.
+        let Err(Refusal::Wait(wait)) = limiter.take(a, 5, t0) else {
+            panic!("a batch over what is left waits");
+        };
+        assert!((wait.as_secs_f64() - 0.3).abs() < 1e-9, "{wait:?}");
+        assert!(limiter.take(a, 5, t0 + Duration::from_millis(300)).is_ok());
+        let ApiError::RateLimited(seconds) =
+            Refusal::Wait(Duration::from_millis(1_200)).into_error("orders")
+        else {
+            panic!("429");
+        };
+        assert_eq!(seconds, 2, "Retry-After is rounded up");
+        assert_eq!(
+            Refusal::TooLarge(10.0).into_error("orders").status(),
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY
         );
     }
 

@@ -94,6 +94,18 @@ pub(crate) async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
+    // A write from a web page of another site is refused whatever the token:
+    // a page can send a simple POST (no preflight) to a gateway without one.
+    if is_write(request.method())
+        && !origin_allowed(request.headers(), &state.config.allowed_origins)
+    {
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+            .unwrap_or_default();
+        return ApiError::ForbiddenOrigin(origin).into_response();
+    }
     if let Some(token) = &state.config.api_token {
         let method = request.method();
         let path = request.uri().path();
@@ -155,15 +167,17 @@ fn session_cookie(cookie: &str) -> Response {
     response
 }
 
-/// The read key in a request's cookies, if any.
-pub(crate) fn read_key_of(headers: &HeaderMap) -> Option<&str> {
+/// Every read-key value in a request's cookies: another site on this host
+/// (cookies are not kept apart by port) may have planted one of the same
+/// name, so each is tried.
+pub(crate) fn read_keys_of(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == READ_KEY_COOKIE)
+        .filter(|(name, _)| *name == READ_KEY_COOKIE)
         .map(|(_, value)| value)
 }
 
@@ -205,7 +219,19 @@ impl Hosts {
 /// The host of `host[:port]`, `[v6]:port` giving `v6`.
 fn host_part(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default();
+        // `[v6]` or `[v6]:port`, nothing else: `[::1]evil.example` is not
+        // an address, and naming nothing it is refused.
+        return match rest.split_once(']') {
+            Some((v6, "")) => v6,
+            Some((v6, port))
+                if port
+                    .strip_prefix(':')
+                    .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                v6
+            }
+            _ => "",
+        };
     }
     match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
@@ -235,7 +261,11 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        // The scheme's name is case-insensitive (RFC 9110, 11.1).
+        .and_then(|v| {
+            let (scheme, given) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(given)
+        })
         .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes()))
 }
 
@@ -309,6 +339,9 @@ mod tests {
             "evil.example",
             "localhost.evil.example",
             "",
+            "[::1]evil.example",
+            "[::1",
+            "[::1]:80x",
         ] {
             assert!(!hosts.allows(refused), "{refused}");
         }
@@ -316,15 +349,19 @@ mod tests {
 
     #[test]
     fn the_read_key_is_found_among_the_cookies() {
-        let map = headers(&[("cookie", "a=1; kafka_flow_read_key=k3y; b=2")]);
-        assert_eq!(read_key_of(&map), Some("k3y"));
-        assert_eq!(read_key_of(&headers(&[("cookie", "a=1")])), None);
+        let map = headers(&[(
+            "cookie",
+            "a=1; kafka_flow_read_key=junk; kafka_flow_read_key=k3y",
+        )]);
+        assert_eq!(read_keys_of(&map).collect::<Vec<_>>(), ["junk", "k3y"]);
+        assert_eq!(read_keys_of(&headers(&[("cookie", "a=1")])).count(), 0);
     }
 
     #[test]
     fn the_token_must_match_exactly() {
         let with = |v: &str| headers(&[("authorization", v)]);
         assert!(bearer_matches(&with("Bearer s3cret"), "s3cret"));
+        assert!(bearer_matches(&with("bearer s3cret"), "s3cret"));
         assert!(!bearer_matches(&with("Bearer s3cre"), "s3cret"));
         assert!(!bearer_matches(&with("Bearer s3cret!"), "s3cret"));
         assert!(!bearer_matches(&with("Basic s3cret"), "s3cret"));

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{ConnectInfo, Extension, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -13,6 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use super::conn::ConnectionSlot;
 use super::error::ApiError;
 use super::{AppState, Frame, extract, security};
 use crate::admission::Client;
@@ -46,6 +47,7 @@ struct StreamQuery {
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    connection: Option<Extension<ConnectionSlot>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
@@ -92,6 +94,8 @@ pub(crate) async fn upgrade(
         .on_upgrade(move |socket| async move {
             serve(socket, &state, request).await;
             drop(permit);
+            // The socket counts among the connections until it closes.
+            drop(connection);
         })
 }
 

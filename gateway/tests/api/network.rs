@@ -162,6 +162,55 @@ async fn one_address_cannot_take_every_connection() {
     drop(held);
 }
 
+#[tokio::test]
+async fn websockets_count_among_their_addresss_connections() {
+    let app = spawn_with(|c| c.max_connections_per_address = 3).await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let (status, client) = stream_from(&app, "127.0.0.1").await;
+        assert_eq!(status, 101);
+        streams.push(client);
+    }
+    let (status, body) = exchange(
+        connect_from(&app, "127.0.0.1").await,
+        &get("/api/services", "127.0.0.1", ""),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    streams.clear();
+    until("the sockets' places to be given back", || async {
+        let (status, _) = exchange(
+            connect_from(&app, "127.0.0.1").await,
+            &get("/api/services", "127.0.0.1", ""),
+        )
+        .await;
+        (status == 200).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_head_still_coming_past_64_kib_is_refused() {
+    let app = spawn_app().await;
+    let mut tcp = connect_from(&app, "127.0.0.1").await;
+    tcp.write_all(b"GET /api/services HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ")
+        .await
+        .expect("send");
+    // A head that never ends, sent a piece at a time as a slow client does:
+    // the gateway stops buffering it at 64 KiB.
+    let piece = vec![b'a'; 8 * 1024];
+    for _ in 0..16 {
+        if tcp.write_all(&piece).await.is_err() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
 /// Opens `/ws` from `from`; the status of the upgrade.
 async fn stream_from(app: &TestApp, from: &str) -> (u16, Option<LiveClient>) {
     let tcp = connect_from(app, from).await;
@@ -365,7 +414,12 @@ async fn with_reads_protected_every_read_and_the_stream_need_the_token_or_the_re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_huge_batch_bodies_at_once_add_little_memory() {
     const LIMIT: usize = 1024 * 1024;
-    let gateway = GatewayProcess::start(&brokers(), &["--no-services"]).await;
+    // Four at once from this one address: the test's own cap.
+    let gateway = GatewayProcess::start(
+        &brokers(),
+        &["--no-services", "--max-batches-per-address", "4"],
+    )
+    .await;
     let http = reqwest::Client::new();
     // A body of a million zeros, just under the batch limit.
     let mut body = String::from("{\"orders\":[");
@@ -414,4 +468,38 @@ async fn four_huge_batch_bodies_at_once_add_little_memory() {
     );
     let (_, clean, log) = gateway.terminate(Duration::from_secs(25)).await;
     assert!(clean, "{log}");
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_turn_to_send_a_batch() {
+    let app = spawn_with(|c| c.max_batches_per_address = 2).await;
+    app.wait_healthy().await;
+    // Two batches whose bodies trickle in: each holds its turn.
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = connect_from(&app, "127.0.0.1").await;
+        tcp.write_all(
+            b"POST /api/orders/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/json\r\nContent-Length: 500000\r\n\r\n{",
+        )
+        .await
+        .expect("send");
+        slow.push(tcp);
+    }
+    let body = serde_json::json!({"orders": [order("b")]}).to_string();
+    let request = format!(
+        "POST /api/orders/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let busy = until("the slow batches to hold their turns", || async {
+        let (status, body) = exchange(connect_from(&app, "127.0.0.1").await, &request).await;
+        (status == 503).then_some(body)
+    })
+    .await;
+    let error: ErrorBody = serde_json::from_str(&busy).expect("the error shape");
+    assert_eq!(error.code, ErrorCode::Busy);
+    let (status, body) = exchange(connect_from(&app, "127.0.0.2").await, &request).await;
+    assert_eq!(status, 202, "another address is served: {body}");
+    drop(slow);
 }

@@ -183,19 +183,55 @@ async fn writes_over_the_rate_get_429_with_retry_after_and_write_nothing() {
 
 #[tokio::test]
 async fn the_write_rate_counts_orders_not_requests() {
-    let app = spawn_with(|c| c.write_rate = 5).await;
+    let app = spawn_with(|c| c.write_rate = 10).await;
     app.wait_healthy().await;
-    let orders: Vec<_> = (0..10).map(|i| order(&format!("c{i}"))).collect();
-    let batch = app
-        .post_json("/api/orders/batch", &json!({ "orders": orders }))
+    let batch =
+        |n: usize| json!({ "orders": (0..n).map(|i| order(&format!("c{i}"))).collect::<Vec<_>>() });
+    // More than a second's worth at once can never fit: refused, nothing written.
+    let too_large = app.post_json("/api/orders/batch", &batch(11)).await;
+    assert_eq!(too_large.status(), 422);
+    let error: ErrorBody = too_large.json().await.expect("error body");
+    assert_eq!(error.field.as_deref(), Some("orders"));
+    assert!(error.message.contains("--write-rate"), "{}", error.message);
+    let load = app
+        .post_json(
+            "/api/load",
+            &json!({"orders": 2000, "rate": 1000, "customers": 10}),
+        )
         .await;
-    assert_eq!(batch.status(), 202);
-    // Ten orders against five a second: the client owes a second's worth.
+    assert_eq!(load.status(), 422, "a load run's orders count too");
+    // Ten orders take the whole second's worth: the next write waits.
+    assert_eq!(
+        app.post_json("/api/orders/batch", &batch(10))
+            .await
+            .status(),
+        202
+    );
     let next = app.post_order(&order("after")).await;
     assert_eq!(next.status(), 429);
     let error: ErrorBody = next.json().await.expect("error body");
     assert_eq!(error.code, ErrorCode::RateLimited);
     assert_eq!(record_count(&app.topic), 10);
+}
+
+#[tokio::test]
+async fn a_write_from_another_sites_page_is_refused_even_without_a_token() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let from = |origin: &str| {
+        app.http
+            .post(app.url("/api/orders"))
+            .header("origin", origin)
+            .json(&order("cross-site"))
+            .send()
+    };
+    let refused = from("https://evil.example").await.expect("POST");
+    assert_eq!(refused.status(), 403);
+    let error: ErrorBody = refused.json().await.expect("error body");
+    assert_eq!(error.code, ErrorCode::Forbidden);
+    assert_eq!(record_count(&app.topic), 0);
+    let own = from(&format!("http://{}", app.addr)).await.expect("POST");
+    assert_eq!(own.status(), 202, "the gateway's own page");
 }
 
 #[tokio::test]
@@ -209,6 +245,14 @@ async fn requests_refused_for_their_token_take_nothing_from_the_write_rate() {
     for _ in 0..10 {
         let response = app.post_order(&order("intruder")).await;
         assert_eq!(response.status(), 401);
+        // Clearing the read-key cookie needs no token, and takes nothing.
+        let cleared = app
+            .http
+            .delete(app.url("/api/session"))
+            .send()
+            .await
+            .expect("DELETE");
+        assert_eq!(cleared.status(), 204);
     }
     let response = app
         .http
