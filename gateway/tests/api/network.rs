@@ -257,9 +257,14 @@ async fn a_gateway_beyond_loopback_refuses_to_start_with_writes_open() {
         .await
         .expect("bind");
     let config = gateway::Config::new(brokers(), unique("open"));
-    let refused = gateway::run(listener, config, std::future::pending())
-        .await
-        .expect_err("refused");
+    // (A gateway that started would serve until the timeout: the test fails.)
+    let refused = tokio::time::timeout(
+        PATIENCE,
+        gateway::run(listener, config, std::future::pending()),
+    )
+    .await
+    .expect("it refuses at once, rather than serving")
+    .expect_err("refused");
     let message = refused.to_string();
     assert!(message.contains("--allow-open-writes"), "{message}");
 
