@@ -520,6 +520,21 @@ impl GatewayProcess {
         format!("{}{path}", self.address)
     }
 
+    /// Waits until `/api/health` says ok.
+    pub async fn wait_healthy(&self) {
+        let http = reqwest::Client::new();
+        until("the gateway to be healthy", || async {
+            let response = http.get(self.url("/api/health")).send().await;
+            response.is_ok_and(|r| r.status() == 200).then_some(())
+        })
+        .await;
+    }
+
+    /// `GET path` as `T`, as a state to wait for: None on any failure.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Option<T> {
+        reqwest::get(self.url(path)).await.ok()?.json().await.ok()
+    }
+
     /// `host:port`.
     pub fn host(&self) -> String {
         self.address.trim_start_matches("http://").to_owned()

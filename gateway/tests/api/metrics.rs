@@ -233,12 +233,7 @@ async fn protected_metrics_need_the_token() {
 async fn json_logs_are_one_object_a_line() {
     let gateway =
         GatewayProcess::start(&brokers(), &["--no-services", "--log-format", "json"]).await;
-    let http = reqwest::Client::new();
-    until("the gateway to be healthy", || async {
-        let response = http.get(gateway.url("/api/health")).send().await;
-        response.is_ok_and(|r| r.status() == 200).then_some(())
-    })
-    .await;
+    gateway.wait_healthy().await;
     let (_, clean, log) = gateway.terminate(std::time::Duration::from_secs(25)).await;
     assert!(clean, "{log}");
     let lines: Vec<&str> = log

@@ -104,11 +104,7 @@ async fn a_gateway_whose_broker_hangs_stops_within_its_bound_and_says_what_it_co
     .await;
     let (address, topic) = (gateway.address.clone(), gateway.topic.clone());
     let http = reqwest::Client::new();
-    until("the gateway to be healthy", || async {
-        let response = http.get(format!("{address}/api/health")).send().await;
-        response.is_ok_and(|r| r.status() == 200).then_some(())
-    })
-    .await;
+    gateway.wait_healthy().await;
 
     // Groups the dashboard follows, each read with an offset fetch of its
     // own, and an order the demo members process.
@@ -130,26 +126,12 @@ async fn a_gateway_whose_broker_hangs_stops_within_its_bound_and_says_what_it_co
         .expect("order");
     assert_eq!(placed.status(), 202);
     until("a member to process the order", || async {
-        let services: Vec<wire::services::ServiceView> = http
-            .get(format!("{address}/api/services"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let services: Vec<wire::services::ServiceView> = gateway.get_json("/api/services").await?;
         (services.first()?.processed == 1).then_some(())
     })
     .await;
     until("the gateway to follow the groups", || async {
-        let groups: Vec<wire::api::GroupView> = http
-            .get(format!("{address}/api/groups"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let groups: Vec<wire::api::GroupView> = gateway.get_json("/api/groups").await?;
         (groups.len() >= 9).then_some(())
     })
     .await;
@@ -221,11 +203,7 @@ async fn sigterm_with_half_open_heads_still_stops_commits_and_flushes() {
     .await;
     let http = reqwest::Client::new();
     let url = |path: &str| gateway.url(path);
-    until("the gateway to be healthy", || async {
-        let response = http.get(url("/api/health")).send().await;
-        response.is_ok_and(|r| r.status() == 200).then_some(())
-    })
-    .await;
+    gateway.wait_healthy().await;
     let placed = http
         .post(url("/api/orders"))
         .json(&order("first"))
@@ -234,14 +212,7 @@ async fn sigterm_with_half_open_heads_still_stops_commits_and_flushes() {
         .expect("order");
     assert_eq!(placed.status(), 202);
     until("the member to process the order", || async {
-        let services: Vec<wire::services::ServiceView> = http
-            .get(url("/api/services"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let services: Vec<wire::services::ServiceView> = gateway.get_json("/api/services").await?;
         (services.first()?.processed == 1).then_some(())
     })
     .await;
@@ -270,14 +241,7 @@ async fn sigterm_with_half_open_heads_still_stops_commits_and_flushes() {
     until(
         "the load run to hand every order to the producer",
         || async {
-            let status: wire::load::LoadStatus = http
-                .get(url("/api/load"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let status: wire::load::LoadStatus = gateway.get_json("/api/load").await?;
             (status.sent == 50).then_some(())
         },
     )
