@@ -99,12 +99,7 @@ pub(crate) async fn require_token(
     if is_write(request.method())
         && !origin_allowed(request.headers(), &state.config.allowed_origins)
     {
-        let origin = request
-            .headers()
-            .get(header::ORIGIN)
-            .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
-            .unwrap_or_default();
-        return ApiError::ForbiddenOrigin(origin).into_response();
+        return forbidden_origin(request.headers()).into_response();
     }
     if let Some(token) = &state.config.api_token {
         let method = request.method();
@@ -123,14 +118,19 @@ pub(crate) async fn require_token(
     next.run(request).await
 }
 
+/// The refusal of a request from a page whose origin is not allowed.
+pub(crate) fn forbidden_origin(headers: &HeaderMap) -> ApiError {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+        .unwrap_or_default();
+    ApiError::ForbiddenOrigin(origin)
+}
+
 /// Whether a `/ws` upgrade with these headers may read the stream.
 pub(crate) fn may_read(state: &AppState, headers: &HeaderMap) -> bool {
-    match &state.config.api_token {
-        Some(token) if state.config.protect_reads => {
-            bearer_matches(headers, token) || state.read_key_matches(headers)
-        }
-        _ => true,
-    }
+    let protected = state.config.protect_reads && state.config.api_token.is_some();
+    !protected || carries_token(state, headers)
 }
 
 /// Whether the request carries the API token or the read key (false when
@@ -211,8 +211,16 @@ impl Hosts {
         if name.parse::<IpAddr>().is_ok() {
             return true;
         }
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        name == "localhost" || name.ends_with(".localhost") || self.names.contains(&name)
+        // Compared without case and without a copy: this runs on every request.
+        let name = name.trim_end_matches('.');
+        let ends_with = |suffix: &str| {
+            name.len() >= suffix.len()
+                && name.as_bytes()[name.len() - suffix.len()..]
+                    .eq_ignore_ascii_case(suffix.as_bytes())
+        };
+        name.eq_ignore_ascii_case("localhost")
+            || ends_with(".localhost")
+            || self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
 }
 
