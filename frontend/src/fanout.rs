@@ -111,6 +111,7 @@ mod tests {
             failed_attempts: 0,
             gave_up: 0,
             redelivered: 0,
+            duplicates_dropped: 0,
             assignments: vec![],
             changing: false,
         }

@@ -234,11 +234,14 @@ fn Counters(service: Service) -> impl IntoView {
     let level = move || percentiles().map_or("", |p| latency_level(p.p50));
     view! {
         <div class="meta">
-            <span title="orders processed since the gateway started (so processed + lag is not the log end)">"processed " <b data-testid="service-processed">{service.field(|s| s.processed.to_string())}</b></span>
+            <span title="orders processed since the gateway started, each once (so processed + lag is not the log end)">"processed " <b data-testid="service-processed">{service.field(|s| s.processed.to_string())}</b></span>
             <span>"failed attempts " <b>{service.field(|s| s.failed_attempts.to_string())}</b></span>
             <span>"gave up " <b>{service.field(|s| s.gave_up.to_string())}</b></span>
-            <span title="processed again at an offset already processed (at-least-once)">
+            <span title="delivered again at an offset already processed (at-least-once), and not processed twice">
                 "redelivered " <b data-testid="service-redelivered">{service.field(|s| s.redelivered.to_string())}</b>
+            </span>
+            <span title="a second record of an order already processed (same order id: a retry wrote it), dropped">
+                "duplicates dropped " <b data-testid="service-duplicates">{service.field(|s| s.duplicates_dropped.to_string())}</b>
             </span>
             <span class=move || format!("latency {}", level()) data-testid="service-latency"
                 data-level=level title=format!("production to processed, last minute; {}", latency_legend())>
@@ -268,7 +271,7 @@ fn Controls(service: Service) -> impl IntoView {
                 "+"
             </button>
             <button class="secondary small" data-testid="member-crash"
-                title="Crash the newest member: it leaves without committing, so another member processes again what it processed since its last commit (redelivered)"
+                title="Crash the newest member: it leaves without committing, so another member is delivered again what it processed since its last commit (redelivered), and skips it by order id"
                 disabled={move || busy.get() || !service.running()}
                 on:click=move |_| service.crash()>
                 "crash one"

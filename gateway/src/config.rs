@@ -203,16 +203,35 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub write_rate: u32,
 
-    /// How long the gateway remembers an order's Idempotency-Key, so that a
-    /// retry with the same key returns the first acknowledgement, in seconds.
+    /// How long the gateways of a topic remember an order's Idempotency-Key,
+    /// so that a retry with the same key, to any of them, returns the first
+    /// acknowledgement, in seconds. Also the key log's retention.
     #[arg(long, env = "IDEMPOTENCY_WINDOW_S", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idempotency_window_s: u64,
 
-    /// Most Idempotency-Keys remembered at once; the oldest are forgotten first.
-    #[arg(long, env = "IDEMPOTENCY_KEYS", default_value_t = 50_000,
-          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    /// Most Idempotency-Keys remembered at once, each as a 16-byte hash and
+    /// its acknowledgement (92 bytes with its place in the queue, up to about
+    /// 100 MB at the default counting the hash table's slack); the oldest are
+    /// forgotten first. The default holds the whole window at 1,000 keyed
+    /// orders a second.
+    #[arg(long, env = "IDEMPOTENCY_KEYS", default_value_t = 600_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub idempotency_keys: u64,
+
+    /// The key log: the compacted topic where the gateways of the topic share
+    /// the keys they acknowledged (created when missing). Default:
+    /// TOPIC-idempotency-keys.
+    #[arg(long, env = "IDEMPOTENCY_TOPIC", value_name = "TOPIC")]
+    pub idempotency_topic: Option<String>,
+
+    /// Order ids each demo service remembers, to drop a second record of an
+    /// order it processed (33 bytes each, about 4 MB per service at the
+    /// default); the oldest are forgotten first, and a second record more
+    /// than this many processed orders behind its first is processed again.
+    #[arg(long, env = "DEMO_REMEMBERED_ORDERS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub service_remembered_orders: u64,
 
     /// A demo service to run as a consumer group on the topic, as
     /// NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS (e.g. payments:40:0.05:2).
@@ -453,6 +472,13 @@ impl Config {
             .collect()
     }
 
+    /// The key log's topic: `--idempotency-topic`, or TOPIC-idempotency-keys.
+    pub fn key_log_topic(&self) -> String {
+        self.idempotency_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}-idempotency-keys", self.topic))
+    }
+
     pub fn delivery_timeout(&self) -> Duration {
         Duration::from_millis(self.delivery_timeout_ms)
     }
@@ -597,6 +623,8 @@ impl fmt::Debug for Config {
             .field("write_rate", &self.write_rate)
             .field("idempotency_window_s", &self.idempotency_window_s)
             .field("idempotency_keys", &self.idempotency_keys)
+            .field("idempotency_topic", &self.key_log_topic())
+            .field("service_remembered_orders", &self.service_remembered_orders)
             .field("services", &self.demo_services())
             .field("service_group_prefix", &self.service_group_prefix)
             .field(

@@ -43,6 +43,9 @@ pub(crate) struct Metrics {
     pub(crate) replays: Counter,
     /// Errors the live consumer reported (the broker away, mostly).
     pub(crate) consumer_errors: Counter,
+    /// Acknowledged Idempotency-Keys that could not be written to the key
+    /// log (a retry to another gateway then writes a second record).
+    pub(crate) key_log_failures: Counter,
     /// Each followed group's lag per partition (set when read).
     pub(crate) group_lag: Family<Labels, Gauge>,
 }
@@ -74,6 +77,12 @@ impl Metrics {
             "batch_orders",
             "Orders per batch request",
             batch_orders.clone(),
+        );
+        let key_log_failures = Counter::default();
+        registry.register(
+            "key_log_failures",
+            "Acknowledged Idempotency-Keys that could not be written to the key log",
+            key_log_failures.clone(),
         );
         let live_clients = Gauge::default();
         registry.register(
@@ -125,6 +134,7 @@ impl Metrics {
             resumes,
             replays,
             consumer_errors,
+            key_log_failures,
             group_lag,
         }
     }

@@ -33,15 +33,21 @@ pub struct ServiceView {
     pub processing_ms: u32,
     /// Chance that one processing attempt fails (it is then retried).
     pub failure_rate: f64,
-    /// Orders processed, counting each redelivered one again.
+    /// Orders processed, each once: a record delivered again, or a second
+    /// record of an order (same `order-id`), is not processed again.
     pub processed: u64,
     /// Processing attempts that failed and were retried.
     pub failed_attempts: u64,
     /// Orders given up after [`MAX_ATTEMPTS`] failed attempts.
     pub gave_up: u64,
-    /// Orders processed again at an offset this service had already processed
-    /// (at-least-once: after a crash or a rebalance before a commit).
+    /// Records delivered again at an offset this service had already
+    /// processed (at-least-once: after a crash or a rebalance before a
+    /// commit); recognised by their order id and not processed again.
     pub redelivered: u64,
+    /// Records dropped because their order id was already processed from
+    /// another record: the second record a retry can write.
+    #[serde(default)]
+    pub duplicates_dropped: u64,
     /// Each running member as it sees itself: its client id and the
     /// partitions the group coordinator gave it.
     pub assignments: Vec<MemberAssignment>,

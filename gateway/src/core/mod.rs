@@ -8,7 +8,8 @@
 //! - `resume`: what a reconnecting client missed and the hub no longer
 //!   holds, planned and read back from Kafka; `replay`, the topic read again.
 //! - `orders`: an order becomes a record; `idempotency` remembers the
-//!   `Idempotency-Key`s of acknowledged orders.
+//!   `Idempotency-Key`s of acknowledged orders, and `keylog` shares them
+//!   with the topic's other gateways through the key log.
 //! - `services`: the demo services, consumer groups the gateway runs.
 //! - `flow`: the snapshots of partitions, groups and services, once a second.
 //! - `load`: the load generator.
@@ -25,6 +26,7 @@ pub(crate) mod flow;
 pub(crate) mod health;
 pub(crate) mod hub;
 mod idempotency;
+mod keylog;
 pub(crate) mod load;
 pub(crate) mod orders;
 pub(crate) mod replay;
@@ -48,6 +50,7 @@ use self::flow::Flow;
 use self::health::HealthCheck;
 use self::hub::{Frame, Hub};
 use self::idempotency::Idempotency;
+use self::keylog::Keys;
 use self::load::{Load, LoadError};
 use self::orders::Orders;
 use self::replay::Replays;
@@ -58,6 +61,7 @@ use crate::config::Config;
 use crate::kafka;
 use crate::kafka::admin::TopicAdmin;
 use crate::kafka::groups::GroupReader;
+use crate::kafka::keys::KeyLog;
 use crate::kafka::live::LiveConsumer;
 use crate::kafka::producer::RecordProducer;
 use crate::metrics::Metrics;
@@ -109,9 +113,17 @@ impl<F: Frame> Core<F> {
             metrics.clone(),
             shutdown.clone(),
         );
-        let idempotency = Idempotency::new(
-            Duration::from_secs(config.idempotency_window_s),
-            usize::try_from(config.idempotency_keys).unwrap_or(usize::MAX),
+        let window = Duration::from_secs(config.idempotency_window_s);
+        let keys = Keys::start(
+            KeyLog::new(&config, &config.key_log_topic())?,
+            Idempotency::new(
+                window,
+                usize::try_from(config.idempotency_keys).unwrap_or(usize::MAX),
+            ),
+            admin.clone(),
+            config.replication_factor,
+            window,
+            &shutdown,
         );
         let services = Arc::new(Services::new(&config));
         let load = Arc::new(Load::default());
@@ -135,7 +147,7 @@ impl<F: Frame> Core<F> {
             }
         });
         Ok(Self {
-            orders: Arc::new(Orders::new(producer.clone(), idempotency, metrics.clone())),
+            orders: Arc::new(Orders::new(producer.clone(), keys, metrics.clone())),
             watch,
             flow,
             services,

@@ -1,14 +1,17 @@
 //! Placing orders: one order becomes one record, keyed by customer, with
 //! headers saying what it is; an order is acknowledged to its client only
-//! after the broker acknowledged it to us. With an `Idempotency-Key`, a
-//! retry of an acknowledged order gets the first acknowledgement back.
+//! after the broker acknowledged it to us. With an `Idempotency-Key`, the
+//! order's id is derived from the key, and a retry of an acknowledged order,
+//! to any gateway of the topic, gets the first acknowledgement back.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use uuid::Uuid;
 use wire::{NewOrder, Order, OrderAccepted, headers};
 
-use super::idempotency::{Begin, Idempotency};
+use super::idempotency::{Acked, Begin, KeyHash};
+use super::keylog::{KeyLogUnavailable, Keys};
 use crate::clock::now_ms;
 use crate::kafka::ProduceError;
 use crate::kafka::producer::{Outgoing, RecordProducer};
@@ -23,6 +26,8 @@ pub(crate) enum PlaceError {
     KeyInProgress,
     #[error("this key was already used for a different order")]
     KeyReused,
+    #[error(transparent)]
+    KeyLog(#[from] KeyLogUnavailable),
     /// The task placing the order ended without an answer.
     #[error("placing the order failed: {0}")]
     Interrupted(String),
@@ -40,57 +45,90 @@ pub(crate) enum Placed {
 pub(crate) struct Orders {
     producer: Arc<RecordProducer>,
     metrics: Arc<Metrics>,
-    /// The Idempotency-Keys of acknowledged orders.
-    idempotency: Idempotency,
+    /// The Idempotency-Keys of acknowledged orders, every gateway's.
+    keys: Arc<Keys>,
 }
 
 impl Orders {
-    pub(crate) fn new(
-        producer: Arc<RecordProducer>,
-        idempotency: Idempotency,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub(crate) fn new(producer: Arc<RecordProducer>, keys: Keys, metrics: Arc<Metrics>) -> Self {
         Self {
             producer,
             metrics,
-            idempotency,
+            keys: Arc::new(keys),
         }
     }
 
     /// Writes `order` and waits for the broker's acknowledgement.
     pub(crate) async fn place(&self, order: NewOrder) -> Result<OrderAccepted, PlaceError> {
-        Ok(measured(&self.producer, &self.metrics, order).await?)
+        let order_id = Uuid::now_v7();
+        let acked = measured(&self.producer, &self.metrics, order, order_id, None).await?;
+        Ok(self.accepted(&acked))
     }
 
-    /// Places `order` once under `key`: a retry of an acknowledged order
-    /// gets the first acknowledgement and writes nothing.
+    fn accepted(&self, acked: &Acked) -> OrderAccepted {
+        OrderAccepted {
+            order_id: acked.order_id.to_string(),
+            topic: self.producer.topic().to_owned(),
+            partition: acked.partition,
+            offset: acked.offset,
+            timestamp_ms: acked.timestamp_ms,
+        }
+    }
+
+    /// Places `order` once under `key`: a retry of an acknowledged order,
+    /// here or on another gateway of the topic, gets the first
+    /// acknowledgement and writes nothing.
     pub(crate) async fn place_once(
         &self,
         key: &str,
         order: NewOrder,
     ) -> Result<Placed, PlaceError> {
-        let fingerprint = self.idempotency.fingerprint(&order);
-        match self.idempotency.begin(key, fingerprint, Instant::now()) {
-            Begin::Replay(accepted) => Ok(Placed::Replayed(accepted)),
-            Begin::InProgress => Err(PlaceError::KeyInProgress),
-            Begin::Mismatch => Err(PlaceError::KeyReused),
-            Begin::New(claim) => {
-                // Placed in a task of its own: should the client go away
-                // mid-request, the order is still either acknowledged (and the
-                // key remembers it) or not (and the key is given back).
-                let (producer, metrics) = (self.producer.clone(), self.metrics.clone());
-                let placed = tokio::spawn(async move {
-                    let placed = measured(&producer, &metrics, order).await;
-                    if let Ok(accepted) = &placed {
-                        claim.finish(accepted);
-                    }
-                    placed
-                })
-                .await
-                .map_err(|e| PlaceError::Interrupted(e.to_string()))??;
-                Ok(Placed::New(placed))
+        let hash = KeyHash::of(key);
+        // Serializing plain strings and integers cannot fail; the canonical
+        // bytes make `2.0` and `2` one order.
+        let order_id = hash.order_id(&serde_json::to_vec(&order).unwrap_or_default());
+        let claim = match self.keys.local.begin(hash, order_id, Instant::now()) {
+            Begin::Replay(acked) => return Ok(Placed::Replayed(self.accepted(&acked))),
+            Begin::InProgress => return Err(PlaceError::KeyInProgress),
+            Begin::Mismatch => return Err(PlaceError::KeyReused),
+            Begin::New(claim) => claim,
+        };
+        // Placed in a task of its own: should the client go away mid-request,
+        // the order is still either acknowledged (and the key remembers it)
+        // or not (and the key is given back).
+        let (producer, metrics, keys) = (
+            self.producer.clone(),
+            self.metrics.clone(),
+            self.keys.clone(),
+        );
+        let key = key.to_owned();
+        let placed = tokio::spawn(async move {
+            // Another gateway may have acknowledged this key: learn every
+            // key written so far before deciding.
+            keys.caught_up().await?;
+            match claim.settled() {
+                None => {}
+                Some(Begin::Replay(acked)) => return Ok((acked, true)),
+                Some(Begin::Mismatch) => return Err(PlaceError::KeyReused),
+                Some(_) => return Err(PlaceError::KeyInProgress),
             }
-        }
+            let acked = measured(&producer, &metrics, order, order_id, Some(&key)).await?;
+            claim.finish(&acked);
+            // The other gateways hear of it before the client does; should
+            // that fail, the order is in Kafka all the same, and a retry to
+            // another gateway writes a second record with the same id.
+            if let Err(err) = keys.share(&producer, hash, &acked).await {
+                metrics.key_log_failures.inc();
+                tracing::warn!(%err, "an acknowledged Idempotency-Key could not be written to the key log");
+            }
+            Ok((acked, false))
+        })
+        .await
+        .map_err(|e| PlaceError::Interrupted(e.to_string()))??;
+        Ok(match placed {
+            (acked, false) => Placed::New(self.accepted(&acked)),
+            (acked, true) => Placed::Replayed(self.accepted(&acked)),
+        })
     }
 
     /// Places every order at once (librdkafka batches them) and waits for
@@ -114,9 +152,11 @@ async fn measured(
     producer: &RecordProducer,
     metrics: &Metrics,
     order: NewOrder,
-) -> Result<OrderAccepted, ProduceError> {
+    order_id: Uuid,
+    key: Option<&str>,
+) -> Result<Acked, ProduceError> {
     let started = Instant::now();
-    let placed = place(producer, order).await;
+    let placed = place(producer, order, order_id, key).await;
     metrics
         .produce_seconds
         .observe(started.elapsed().as_secs_f64());
@@ -127,12 +167,18 @@ async fn measured(
 }
 
 /// Writes `order` as a record: the order with its id, total and time as
-/// JSON, keyed by customer, with headers saying what it is.
-async fn place(producer: &RecordProducer, order: NewOrder) -> Result<OrderAccepted, ProduceError> {
+/// JSON, keyed by customer, with headers saying what it is (and the
+/// `Idempotency-Key` it was placed with, if any).
+async fn place(
+    producer: &RecordProducer,
+    order: NewOrder,
+    order_id: Uuid,
+    key: Option<&str>,
+) -> Result<Acked, ProduceError> {
     let placed_at_ms = now_ms();
     let total_cents = order.total_cents();
     let record = Order {
-        order_id: uuid::Uuid::now_v7().to_string(),
+        order_id: order_id.to_string(),
         customer_id: order.customer_id,
         items: order.items,
         total_cents,
@@ -141,21 +187,24 @@ async fn place(producer: &RecordProducer, order: NewOrder) -> Result<OrderAccept
     // Serializing plain strings and integers cannot fail.
     let payload = serde_json::to_vec(&record).unwrap_or_default();
     let produced_at = placed_at_ms.to_string();
+    let all = [
+        (headers::CONTENT_TYPE, headers::JSON),
+        (headers::ORDER_ID, record.order_id.as_str()),
+        (headers::PRODUCED_AT_MS, produced_at.as_str()),
+        (headers::IDEMPOTENCY_KEY, key.unwrap_or_default()),
+    ];
+    let with = if key.is_some() { &all[..] } else { &all[..3] };
     let delivered = producer
         .send(Outgoing {
+            topic: None,
             key: &record.customer_id,
             payload: &payload,
-            headers: &[
-                (headers::CONTENT_TYPE, headers::JSON),
-                (headers::ORDER_ID, &record.order_id),
-                (headers::PRODUCED_AT_MS, &produced_at),
-            ],
+            headers: with,
             timestamp_ms: placed_at_ms,
         })
         .await?;
-    Ok(OrderAccepted {
-        order_id: record.order_id,
-        topic: producer.topic().to_owned(),
+    Ok(Acked {
+        order_id,
         partition: delivered.partition,
         offset: delivered.offset,
         timestamp_ms: placed_at_ms,

@@ -4,13 +4,23 @@
 //! its committed offsets and drains the backlog; scale it and the group
 //! rebalances.
 //!
-//! Each member is its own Kafka consumer in the service's group and processes
-//! at least once: it stores an order's offset only after processing it, and
-//! commits what is stored once a second, when it stops, and before it gives
-//! partitions up in a rebalance. So a stopped or rescaled service loses
-//! nothing and, when nothing crashes, processes nothing twice.
+//! Each member is its own Kafka consumer in the service's group and is
+//! delivered each record at least once: it stores an order's offset only
+//! after processing it, and commits what is stored once a second, when it
+//! stops, and before it gives partitions up in a rebalance. So a stopped or
+//! rescaled service loses nothing.
+//!
+//! Each service is also an idempotent consumer: it remembers the order ids
+//! it processed (the last `--service-remembered-orders`), and a record whose
+//! id it already processed is not processed again: a redelivery after a
+//! crash (the same offset, counted `redelivered`) or a second record of the
+//! order (another offset, counted `duplicates_dropped`), which a client's
+//! retry after an in-doubt timeout can write. A real service would keep
+//! these ids with what processing changed, in one transaction; here they
+//! live as long as the gateway.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -181,6 +191,9 @@ struct Shared {
     failed_attempts: AtomicU64,
     gave_up: AtomicU64,
     redelivered: AtomicU64,
+    duplicates_dropped: AtomicU64,
+    /// The order ids processed, to process each order once.
+    seen: Mutex<SeenOrders>,
     /// Highest offset processed per partition, to notice redeliveries.
     highest: Mutex<HashMap<i32, i64>>,
     /// Each running member's partitions, by client id, as it was told in
@@ -223,6 +236,10 @@ impl Service {
             failed_attempts: AtomicU64::new(0),
             gave_up: AtomicU64::new(0),
             redelivered: AtomicU64::new(0),
+            duplicates_dropped: AtomicU64::new(0),
+            seen: Mutex::new(SeenOrders::new(
+                usize::try_from(config.service_remembered_orders).unwrap_or(usize::MAX),
+            )),
             changing: AtomicUsize::new(0),
             highest: Mutex::new(HashMap::new()),
             assignments: Mutex::new(BTreeMap::new()),
@@ -249,6 +266,7 @@ impl Service {
             failed_attempts: s.failed_attempts.load(Ordering::Relaxed),
             gave_up: s.gave_up.load(Ordering::Relaxed),
             redelivered: s.redelivered.load(Ordering::Relaxed),
+            duplicates_dropped: s.duplicates_dropped.load(Ordering::Relaxed),
             changing: s.changing.load(Ordering::Acquire) > 0,
             assignments: lock(&s.assignments)
                 .iter()
@@ -473,16 +491,30 @@ impl Shared {
     /// [`MAX_ATTEMPTS`]. False when told to stop before it was done.
     async fn process(&self, message: &Delivery<'_>, member: u32, stop: &CancellationToken) -> bool {
         let (partition, offset) = (message.partition(), message.offset());
+        let order_id = message.order_id();
+        let seen = order_id.as_deref().and_then(|id| lock(&self.seen).get(id));
+        match seen {
+            Some(at) if at == (partition, offset) => {
+                self.redelivered.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            Some(_) => {
+                self.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            None => {}
+        }
         if lock(&self.highest)
             .get(&partition)
             .is_some_and(|&highest| offset <= highest)
         {
+            // Delivered again, and its id is unknown (none, or forgotten).
             self.redelivered.fetch_add(1, Ordering::Relaxed);
         }
         let mut done = ProcessedOrder {
             partition,
             offset,
-            order_id: message.order_id(),
+            order_id: order_id.clone(),
             produced_at_ms: message.produced_at_ms(),
             processed_at_ms: 0,
             member,
@@ -521,6 +553,9 @@ impl Shared {
             let entry = highest.entry(partition).or_insert(offset);
             *entry = (*entry).max(offset);
         }
+        if let Some(id) = &order_id {
+            lock(&self.seen).insert(id, (partition, offset));
+        }
         done.processed_at_ms = now_ms();
         let mut pending = lock(&self.pending);
         if pending.len() == MAX_PENDING {
@@ -534,6 +569,47 @@ impl Shared {
         if let Some(slot) = lock(&self.assignments).get_mut(client_id) {
             *slot = partitions;
         }
+    }
+}
+
+/// The order ids a service processed, and where: the last `capacity` of
+/// them. Ids are kept as a 64-bit hash keyed at random per process, so no
+/// producer can make two ids collide on purpose.
+struct SeenOrders {
+    at: HashMap<u64, (i32, i64)>,
+    order: VecDeque<u64>,
+    hasher: RandomState,
+    capacity: usize,
+}
+
+impl SeenOrders {
+    fn new(capacity: usize) -> Self {
+        Self {
+            at: HashMap::new(),
+            order: VecDeque::new(),
+            hasher: RandomState::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Where `order_id` was first processed, if it was.
+    fn get(&self, order_id: &str) -> Option<(i32, i64)> {
+        self.at.get(&self.hasher.hash_one(order_id)).copied()
+    }
+
+    /// `order_id` was processed at this partition and offset.
+    fn insert(&mut self, order_id: &str, at: (i32, i64)) {
+        let hash = self.hasher.hash_one(order_id);
+        if self.at.contains_key(&hash) {
+            return;
+        }
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.at.remove(&oldest);
+        }
+        self.at.insert(hash, at);
+        self.order.push_back(hash);
     }
 }
 
@@ -551,5 +627,24 @@ impl Rebalances for AssignmentSlot {
 
     fn revoked(&self) {
         self.shared.set_assignment(&self.client_id, Vec::new());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_remembers_where_it_processed_the_last_orders() {
+        let mut seen = SeenOrders::new(2);
+        assert_eq!(seen.get("a"), None);
+        seen.insert("a", (0, 1));
+        seen.insert("b", (1, 5));
+        assert_eq!(seen.get("a"), Some((0, 1)));
+        assert_eq!(seen.get("b"), Some((1, 5)));
+        seen.insert("c", (0, 2));
+        assert_eq!(seen.get("a"), None, "the oldest goes first");
+        assert_eq!(seen.get("c"), Some((0, 2)));
+        assert_eq!((seen.at.len(), seen.order.len()), (2, 2));
     }
 }

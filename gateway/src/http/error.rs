@@ -143,7 +143,9 @@ impl From<FieldError> for ApiError {
 impl From<PlaceError> for ApiError {
     fn from(err: PlaceError) -> Self {
         match err {
-            PlaceError::Produce(_) => Self::BrokerUnavailable(err.to_string()),
+            PlaceError::Produce(_) | PlaceError::KeyLog(_) => {
+                Self::BrokerUnavailable(err.to_string())
+            }
             // A placing task that panicked or was cancelled: the gateway's
             // fault, not the broker's.
             PlaceError::Interrupted(_) => Self::Internal(err.to_string()),

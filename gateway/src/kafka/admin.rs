@@ -71,10 +71,25 @@ impl TopicAdmin {
         partitions: i32,
         replication_factor: i32,
     ) -> Result<(), CreateError> {
-        let new_topic = NewTopic::new(
-            name,
-            partitions,
-            TopicReplication::Fixed(replication_factor),
+        self.create_with(name, partitions, replication_factor, &[])
+            .await
+    }
+
+    /// Creates topic `name` with these topic configs (`cleanup.policy`, …).
+    pub(crate) async fn create_with(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<(), CreateError> {
+        let new_topic = configs.iter().fold(
+            NewTopic::new(
+                name,
+                partitions,
+                TopicReplication::Fixed(replication_factor),
+            ),
+            |topic, &(key, value)| topic.set(key, value),
         );
         let options = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
         let results = self

@@ -80,6 +80,14 @@ pub(super) fn range_consumer(config: &Config) -> KafkaResult<BaseConsumer> {
         .create()
 }
 
+/// The key log's reader (see [`reader`]); it reports reaching the log's
+/// end, which is how a gateway knows it has read every key written so far.
+pub(super) fn key_log_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
+    reader(config, "keys")
+        .set("enable.partition.eof", "true")
+        .create()
+}
+
 /// A member of a demo service's consumer group: at-least-once. Offsets are
 /// stored only after an order is processed and committed from the store by
 /// the member (see `member`), never by librdkafka on its own.

@@ -7,6 +7,7 @@
 //! - `client`: the settings of every client, the guarantees applied last.
 //! - `admin`: the topic's metadata, creating topics, listing the cluster's.
 //! - `producer`: writes a record and waits for the broker's acknowledgement.
+//! - `keys`: the key log, where gateways share acknowledged Idempotency-Keys.
 //! - `live`: the live view's consumer, manually assigned, never committing.
 //! - `reader`: reads offset ranges of a topic again (replays, resumes).
 //! - `member`: a member of a demo service's consumer group.
@@ -21,6 +22,7 @@ pub(crate) mod admin;
 mod assignment;
 mod client;
 pub(crate) mod groups;
+pub(crate) mod keys;
 pub(crate) mod live;
 pub(crate) mod member;
 pub(crate) mod producer;

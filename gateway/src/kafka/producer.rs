@@ -20,13 +20,18 @@ pub enum ProduceError {
     /// before the broker went quiet, and the client cannot know.
     #[error(
         "the broker did not acknowledge the order within {0:?}; it may still have been \
-         written (a broker that goes away mid-write can keep it): look for it before placing it again"
+         written (a broker that goes away mid-write can keep it): retry with the same \
+         Idempotency-Key (a second record has the same order_id), or look for it before \
+         placing it again"
     )]
     TimedOut(Duration),
 }
 
 /// One record to write, borrowed from whoever built it.
 pub(crate) struct Outgoing<'a> {
+    /// Another topic than the producer's own, and the partition there
+    /// (the key log); `None`: the producer's topic, partitioned by key.
+    pub(crate) topic: Option<(&'a str, i32)>,
     pub(crate) key: &'a str,
     pub(crate) payload: &'a [u8],
     pub(crate) headers: &'a [(&'a str, &'a str)],
@@ -73,11 +78,14 @@ impl RecordProducer {
                 })
             },
         );
-        let future_record = FutureRecord::to(&self.topic)
+        let mut future_record = FutureRecord::to(record.topic.map_or(&*self.topic, |(t, _)| t))
             .key(record.key)
             .payload(record.payload)
             .timestamp(record.timestamp_ms)
             .headers(headers);
+        if let Some((_, partition)) = record.topic {
+            future_record = future_record.partition(partition);
+        }
 
         // librdkafka fails the delivery after message.timeout.ms on its own;
         // the outer timeout is a guard in case that report never comes, and

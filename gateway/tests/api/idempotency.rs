@@ -1,9 +1,20 @@
-//! `Idempotency-Key` on `POST /api/orders`, against the real broker: a retry
-//! writes nothing new.
+//! `Idempotency-Key` on `POST /api/orders`, against real brokers: a retry
+//! of an acknowledged order writes nothing new, on any gateway of the topic;
+//! a retry after an in-doubt timeout may write a second record, with the
+//! same order id, and the demo services process the order once.
 
+use gateway::config::ServiceSpec;
+use rdkafka::Message;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::FutureRecord;
+use rdkafka::util::Timeout;
 use serde_json::Value;
-use wire::{ErrorBody, ErrorCode, OrderAccepted};
+use wire::services::ServiceView;
+use wire::{ErrorBody, ErrorCode, Order, OrderAccepted, headers};
 
+use crate::broker::PrivateCluster;
 use crate::helpers::*;
 
 async fn post_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
@@ -86,4 +97,206 @@ async fn malformed_keys_are_refused_and_write_nothing() {
         assert_eq!(error.field.as_deref(), Some("Idempotency-Key"));
     }
     assert_eq!(record_count(&app.topic), 0);
+}
+
+/// One demo service, `billing`: no processing time, no failures, one member.
+fn billing() -> Vec<ServiceSpec> {
+    vec![ServiceSpec {
+        name: "billing".into(),
+        processing_ms: 0,
+        failure_rate: 0.0,
+        members: 1,
+    }]
+}
+
+/// Waits until the service has handled `records` records, processed or
+/// dropped as duplicates.
+async fn handled(app: &TestApp, records: u64) -> ServiceView {
+    until("the service to handle every record", || async {
+        let s = app.service("billing").await;
+        (s.processed + s.duplicates_dropped >= records).then_some(s)
+    })
+    .await
+}
+
+/// Creates `topic` with one partition on the nodes `replicas`, the first
+/// its leader.
+async fn create_led_by(brokers: &str, topic: &str, replicas: &[i32], configs: &[(&str, &str)]) {
+    let admin: AdminClient<DefaultClientContext> =
+        client_config_at(brokers).create().expect("admin");
+    let assignment: &[&[i32]] = &[replicas];
+    let topic_spec = configs.iter().fold(
+        NewTopic::new(topic, 1, TopicReplication::Variable(assignment)),
+        |spec, (key, value)| spec.set(key, value),
+    );
+    let options = AdminOptions::new().operation_timeout(Some(PATIENCE));
+    for result in admin
+        .create_topics([&topic_spec], &options)
+        .await
+        .expect("create topics")
+    {
+        result.expect("topic created");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_an_in_doubt_timeout_has_the_same_order_id_and_is_processed_once() {
+    let cluster = PrivateCluster::new();
+    cluster.start().await;
+    let brokers = cluster.brokers();
+    let topic = unique("in-doubt");
+    // The order's partition is led by node 2 and the key log by node 1:
+    // pausing node 2 stalls the order's write, not the check of its key.
+    create_led_by(&brokers, &topic, &[2, 1, 3], &[]).await;
+    create_led_by(
+        &brokers,
+        &format!("{topic}-idempotency-keys"),
+        &[1, 2, 3],
+        &[("cleanup.policy", "compact,delete")],
+    )
+    .await;
+    let app = spawn_with(|c| {
+        c.brokers = brokers.clone();
+        c.topic = topic.clone();
+        c.replication_factor = 3;
+        // Under the brokers' 9 s session timeout: node 2 stays the leader.
+        c.delivery_timeout_ms = 2_500;
+        c.no_services = false;
+        c.services = billing();
+    })
+    .await;
+    app.wait_healthy().await;
+    assert_eq!(
+        post_with_key(&app, "warm-up", &order("w")).await.status(),
+        202
+    );
+
+    // SIGSTOP: the broker takes the request and says nothing.
+    let body = order("in-doubt-customer");
+    cluster.nodes[1].pause();
+    let first = post_with_key(&app, "retry-me", &body).await;
+    let status = first.status();
+    let error: ErrorBody = first.json().await.expect("error body");
+    cluster.nodes[1].resume();
+    assert_eq!(status, 503, "{error:?}");
+    assert_eq!(error.code, ErrorCode::BrokerUnavailable);
+
+    let retry = post_with_key(&app, "retry-me", &body).await;
+    assert_eq!(retry.status(), 202);
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+    let ack: OrderAccepted = retry.json().await.expect("ack");
+
+    // The first attempt's record may have landed when the broker woke up
+    // (before the retry's: one connection, in order); every record of the
+    // key carries the same id, in its header and in its value.
+    let records: Vec<_> = read_topic_at(&brokers, &topic)
+        .await
+        .into_iter()
+        .filter(|m| header(m, headers::IDEMPOTENCY_KEY).as_deref() == Some("retry-me"))
+        .collect();
+    assert!(
+        (1..=2).contains(&records.len()),
+        "{} records",
+        records.len()
+    );
+    for record in &records {
+        assert_eq!(
+            header(record, headers::ORDER_ID),
+            Some(ack.order_id.clone())
+        );
+        let order: Order = serde_json::from_slice(record.payload().expect("value")).expect("order");
+        assert_eq!(order.order_id, ack.order_id);
+    }
+    let duplicates = records.len() as u64 - 1;
+    let service = handled(&app, 2 + duplicates).await;
+    assert_eq!(service.processed, 2, "the warm-up and the order, once each");
+    assert_eq!(service.duplicates_dropped, duplicates);
+    eprintln!("records written for the key: {}", records.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_sent_to_another_gateway_gets_the_first_acknowledgement_and_writes_nothing() {
+    let first = spawn_app().await;
+    first.wait_healthy().await;
+    let topic = first.topic.clone();
+    let body = order("two-gateways");
+    let placed = post_with_key(&first, "shared-key", &body).await;
+    assert_eq!(placed.status(), 202);
+    let placed: OrderAccepted = placed.json().await.expect("ack");
+
+    // A gateway started since, asked at once: it has not read the key log
+    // yet, and must before it decides.
+    let second = spawn_with(|c| c.topic = topic.clone()).await;
+    let retried = post_with_key(&second, "shared-key", &body).await;
+    assert_eq!(retried.status(), 202);
+    assert_eq!(
+        retried
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    let retried: OrderAccepted = retried.json().await.expect("ack");
+    assert_eq!(retried, placed);
+    // Another order under that key is refused there too.
+    let reused = post_with_key(&second, "shared-key", &order("someone-else")).await;
+    assert_eq!(reused.status(), 422);
+    assert_eq!(record_count(&topic), 1);
+
+    // The key log holds the key's hash and the acknowledgement, not the key.
+    let keys = read_topic(&format!("{topic}-idempotency-keys")).await;
+    assert_eq!(keys.len(), 1);
+    let hash = keys[0].key().expect("record key");
+    assert_eq!(hash.len(), 32);
+    assert!(hash.iter().all(u8::is_ascii_hexdigit));
+    let value: Value = serde_json::from_slice(keys[0].payload().expect("value")).expect("json");
+    assert_eq!(value["order_id"], placed.order_id.as_str());
+    assert_eq!(value["offset"], placed.offset);
+    assert!(!String::from_utf8_lossy(keys[0].payload().expect("value")).contains("shared-key"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_record_of_an_order_from_another_producer_is_dropped_and_counted() {
+    let app = spawn_with(|c| {
+        c.no_services = false;
+        c.services = billing();
+    })
+    .await;
+    app.wait_healthy().await;
+    let response = app.post_order(&order("copied")).await;
+    assert_eq!(response.status(), 202);
+    let ack: OrderAccepted = response.json().await.expect("ack");
+    assert_eq!(handled(&app, 1).await.processed, 1);
+
+    // The same record again, as another program's retry would write it.
+    let original = read_topic(&app.topic).await.remove(0);
+    let copied_headers = original.headers().map_or_else(OwnedHeaders::new, |h| {
+        rdkafka::message::Headers::iter(h).fold(OwnedHeaders::new(), |all, header| {
+            all.insert(Header {
+                key: header.key,
+                value: header.value,
+            })
+        })
+    });
+    producer()
+        .send(
+            FutureRecord::to(&app.topic)
+                .partition(ack.partition)
+                .key(original.key().expect("key"))
+                .payload(original.payload().expect("value"))
+                .headers(copied_headers),
+            Timeout::After(PATIENCE),
+        )
+        .await
+        .expect("produce the copy");
+
+    let service = handled(&app, 2).await;
+    assert_eq!(
+        (
+            service.processed,
+            service.duplicates_dropped,
+            service.redelivered
+        ),
+        (1, 1, 0)
+    );
 }
