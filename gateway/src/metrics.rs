@@ -11,7 +11,7 @@
 use prometheus_client::encoding::text::encode;
 pub(crate) use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+pub(crate) use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -41,6 +41,11 @@ pub(crate) struct Metrics {
     pub(crate) resumes: Counter,
     /// Replays started.
     pub(crate) replays: Counter,
+    /// Reads of the topic's history from Kafka running now (replays and
+    /// resumes), each on a thread of the blocking pool.
+    pub(crate) history_reads: Gauge,
+    /// Reads of history stopped because whoever asked went away.
+    pub(crate) history_reads_cancelled: Counter,
     /// Errors the live consumer reported (the broker away, mostly).
     pub(crate) consumer_errors: Counter,
     /// Acknowledged Idempotency-Keys that could not be written to the key
@@ -110,6 +115,18 @@ impl Metrics {
         );
         let replays = Counter::default();
         registry.register("replays", "Replays started", replays.clone());
+        let history_reads = Gauge::default();
+        registry.register(
+            "history_reads",
+            "Reads of the topic's history from Kafka running now (replays and resumes)",
+            history_reads.clone(),
+        );
+        let history_reads_cancelled = Counter::default();
+        registry.register(
+            "history_reads_cancelled",
+            "Reads of history stopped because whoever asked went away",
+            history_reads_cancelled.clone(),
+        );
         let consumer_errors = Counter::default();
         registry.register(
             "consumer_errors",
@@ -133,6 +150,8 @@ impl Metrics {
             records_lagged,
             resumes,
             replays,
+            history_reads,
+            history_reads_cancelled,
             consumer_errors,
             key_log_failures,
             group_lag,

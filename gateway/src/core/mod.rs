@@ -153,7 +153,7 @@ impl<F: Frame> Core<F> {
             services,
             load,
             replays: Replays::new(config.clone(), &config.topic, metrics.clone()),
-            resumes: Resumes::new(config.clone(), &config.topic),
+            resumes: Resumes::new(config.clone(), &config.topic, metrics.clone()),
             health: HealthCheck::new(&config.brokers),
             admin,
             shutdown,

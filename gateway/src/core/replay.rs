@@ -15,7 +15,7 @@ use crate::admission::{Admission, Client, Refused};
 use crate::config::Config;
 pub(crate) use crate::kafka::reader::Start;
 use crate::kafka::reader::{READ_TIMEOUT, RangeReader, ReadError};
-use crate::metrics::Metrics;
+use crate::metrics::{Gauge, Metrics};
 
 /// Replays running at once, at most: each is a Kafka client of its own and
 /// may hold up to a page of records.
@@ -96,15 +96,21 @@ impl Replays {
             .request_timeout()
             .saturating_sub(Duration::from_secs(1))
             .min(READ_TIMEOUT);
-        read(&self.config, &self.topic, permit, move |reader| {
-            let ranges = reader.ranges(plan.start, plan.partition)?;
-            let read = reader.read(&ranges, plan.limit, within, &cancel)?;
-            Ok(ReplayPage {
-                ranges,
-                records: read.records,
-                truncated: read.truncated,
-            })
-        })
+        read(
+            &self.config,
+            &self.topic,
+            &self.metrics,
+            permit,
+            move |reader| {
+                let ranges = reader.ranges(plan.start, plan.partition)?;
+                let read = reader.read(&ranges, plan.limit, within, &cancel)?;
+                Ok(ReplayPage {
+                    ranges,
+                    records: read.records,
+                    truncated: read.truncated,
+                })
+            },
+        )
         .await
         .map_err(|err| ReplayError::of(err, within))
     }
@@ -116,21 +122,46 @@ pub(super) fn per_client(config: &Config) -> usize {
 }
 
 /// Runs `f` with a new reader of `topic` on the blocking pool, holding
-/// `permit` (a turn) until it is done.
+/// `permit` (a turn) until it is done, and counted in `metrics` meanwhile
+/// (and, if it was cancelled, as such).
 pub(super) async fn read<T: Send + 'static>(
     config: &Arc<Config>,
     topic: &str,
+    metrics: &Arc<Metrics>,
     permit: impl Send + 'static,
     f: impl FnOnce(&RangeReader) -> Result<T, ReadError> + Send + 'static,
 ) -> Result<T, ReadError> {
-    let (config, topic) = (config.clone(), topic.to_owned());
+    let (config, topic, metrics) = (config.clone(), topic.to_owned(), metrics.clone());
     tokio::task::spawn_blocking(move || {
+        // Whoever asked may be gone by now: the read runs to its end (or
+        // its cancellation) all the same, and is counted until then.
+        let _running = Running::new(&metrics.history_reads);
         let read = RangeReader::new(&config, &topic)
             .map_err(ReadError::from)
             .and_then(|reader| f(&reader));
+        if matches!(read, Err(ReadError::Cancelled)) {
+            metrics.history_reads_cancelled.inc();
+        }
         drop(permit);
         read
     })
     .await
     .unwrap_or_else(|e| Err(ReadError::Interrupted(e.to_string())))
+}
+
+/// One running read, counted in a gauge until dropped (a panicking read
+/// too).
+struct Running<'a>(&'a Gauge);
+
+impl<'a> Running<'a> {
+    fn new(gauge: &'a Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }

@@ -21,6 +21,7 @@ use super::replay::{per_client, read};
 use crate::admission::{Admission, Client};
 use crate::config::Config;
 use crate::kafka::reader::READ_TIMEOUT;
+use crate::metrics::Metrics;
 
 /// Most records one resume reads from Kafka.
 pub(crate) const MAX_RECORDS: usize = 5_000;
@@ -48,11 +49,13 @@ pub(crate) struct Resumes {
     /// Resumes per client, reading or waiting to: one address's many
     /// resumes must not queue ahead of everyone else's.
     per_client: Arc<Admission>,
+    metrics: Arc<Metrics>,
 }
 
 impl Resumes {
-    pub(crate) fn new(config: Arc<Config>, topic: &str) -> Self {
+    pub(crate) fn new(config: Arc<Config>, topic: &str, metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             topic: topic.to_owned(),
             slots: Arc::new(Semaphore::new(MAX_CONCURRENT)),
             per_client: Admission::new(usize::MAX, per_client(&config)),
@@ -126,9 +129,13 @@ impl Resumes {
             );
             return Err(size);
         };
-        let read = read(&self.config, &self.topic, permit, move |reader| {
-            reader.read(&gaps, MAX_RECORDS, READ_TIMEOUT, &cancel)
-        })
+        let read = read(
+            &self.config,
+            &self.topic,
+            &self.metrics,
+            permit,
+            move |reader| reader.read(&gaps, MAX_RECORDS, READ_TIMEOUT, &cancel),
+        )
         .await;
         match read {
             Ok(read) => Ok(read

@@ -9,13 +9,13 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// The value of the sample `series` (`name` or `name{labels}`), if any.
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     let content_type = response

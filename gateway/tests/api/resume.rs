@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use wire::stream::{PartitionOffset, resume_param};
 use wire::{LiveRecord, Payload};
 
+use crate::broker::PrivateBroker;
 use crate::helpers::*;
+use crate::metrics::{sample, scrape};
 
 /// What a client tracks: per partition, the next offset it needs.
 #[derive(Default)]
@@ -180,4 +182,53 @@ async fn a_bad_resume_is_refused_and_another_topics_is_ignored() {
         .live_with(&format!("last=0&topic={}&resume=0:0", app.topic))
         .await;
     assert_eq!(history, 2);
+}
+
+#[tokio::test]
+async fn a_resume_stops_reading_from_kafka_when_its_client_goes() {
+    // A broker of the test's own, to pause: the resume's read then waits
+    // on it, as a read of a large gap on a slow broker does.
+    let broker = PrivateBroker::new(|_, _| String::new());
+    broker.start().await;
+    let app = spawn_with(|c| {
+        c.brokers = broker.brokers();
+        c.history = 5;
+    })
+    .await;
+    app.wait_healthy().await;
+    let (mut live, _, hello) = app.live_with("last=0").await;
+    // One customer, one partition: 20 records, of which the gateway holds
+    // the last 5, so a resume from the start reads 15 from Kafka.
+    for _ in 0..20 {
+        assert_eq!(app.post_order(&order("one-customer")).await.status(), 202);
+    }
+    for _ in 0..20 {
+        live.next_record().await;
+    }
+    let resume = Positions::from_hello(&hello).query(&app.topic);
+
+    broker.pause();
+    let url = format!("ws://{}/ws?{resume}", app.addr);
+    let (client, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connect");
+    let reads = |text: &str| sample(text, "kafka_flow_history_reads").unwrap_or(-1.0);
+    until("the resume to read from Kafka", || async {
+        (reads(&scrape(&app).await) == 1.0).then_some(())
+    })
+    .await;
+    drop(client);
+    // Without its cancellation the read would go on to its own time limit
+    // and end timed out, not cancelled.
+    let text = until("the read to stop", || async {
+        let text = scrape(&app).await;
+        (reads(&text) == 0.0).then_some(text)
+    })
+    .await;
+    assert_eq!(
+        sample(&text, "kafka_flow_history_reads_cancelled_total"),
+        Some(1.0),
+        "{text}"
+    );
+    broker.resume();
 }
