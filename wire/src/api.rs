@@ -73,6 +73,9 @@ pub struct ErrorBody {
 pub enum ErrorCode {
     /// 400: the body is not JSON.
     MalformedJson,
+    /// 400: the body could not be read as sent: its HTTP framing is broken
+    /// (a bad chunk size, say) or the client stopped sending mid-body.
+    UnreadableBody,
     /// 415: the request did not say `Content-Type: application/json`.
     UnsupportedMediaType,
     /// 413: the body is larger than the gateway accepts.

@@ -19,6 +19,8 @@ use crate::core::topics::{TopicError, TopicSetting};
 pub enum ApiError {
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
+    #[error("the body could not be read: {0}")]
+    UnreadableBody(String),
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
     #[error("the body is larger than the {limit} bytes the gateway accepts")]
@@ -73,6 +75,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::MalformedJson(_) => ErrorCode::MalformedJson,
+            Self::UnreadableBody(_) => ErrorCode::UnreadableBody,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Self::InvalidField { .. } => ErrorCode::InvalidField,
@@ -96,7 +99,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedJson(_) | Self::UnreadableBody(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,

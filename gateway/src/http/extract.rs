@@ -17,7 +17,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A JSON body extractor whose every rejection is an [`ApiError`]: 415
 /// without a JSON content type, 413 over `LIMIT` bytes, 400 when the body
-/// is not JSON, 422 naming the field when it is JSON of the wrong shape.
+/// is not JSON (or cannot be read as framed), 422 naming the field when it
+/// is JSON of the wrong shape.
 /// (A route with a `LIMIT` other than [`MAX_BODY_BYTES`] sets the same
 /// limit with `DefaultBodyLimit`, which is what the body read obeys.)
 ///
@@ -43,6 +44,12 @@ impl<T: DeserializeOwned, const LIMIT: usize> FromRequest<AppState> for StrictJs
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::UnsupportedMediaType);
         }
+        // A body announced larger than the limit is refused before any of
+        // it is read: a client that sent `Expect: 100-continue` is told 413
+        // instead of `100 Continue`, and sends nothing more.
+        if declared_length(req.headers()).is_some_and(|length| length > LIMIT as u64) {
+            return Err(ApiError::PayloadTooLarge { limit: LIMIT });
+        }
         let (turns, mine) = if LIMIT > MAX_BODY_BYTES {
             (&state.large_bodies, &state.large_bodies_by_client)
         } else {
@@ -66,11 +73,23 @@ impl<T: DeserializeOwned, const LIMIT: usize> FromRequest<AppState> for StrictJs
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge { limit: LIMIT }
             } else {
-                ApiError::MalformedJson(rejection.body_text())
+                // The framing failed before any JSON was seen.
+                ApiError::UnreadableBody(rejection.body_text())
             }
         })?;
         parse(&bytes).map(StrictJson)
     }
+}
+
+/// The body's `Content-Length`, when it says one (hyper has already refused
+/// a malformed or contradictory one).
+fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {

@@ -90,7 +90,10 @@ pub fn build() -> Value {
         Value::Object(responses)
     };
     let write_errors: &[(&str, &str)] = &[
-        ("400", "the body is not JSON"),
+        (
+            "400",
+            "the body is not JSON, or could not be read as framed",
+        ),
         ("401", "a write without the API token the gateway requires"),
         ("413", "the body is over 64 KiB"),
         ("415", "no Content-Type: application/json"),

@@ -131,6 +131,30 @@ async fn malformed_json_is_400_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_body_with_broken_chunked_framing_is_400_unreadable_and_writes_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let mut tcp = TcpStream::connect(app.addr).await.expect("connect");
+    // One good chunk, then a chunk size that is not hexadecimal.
+    let request = format!(
+        "POST /api/orders HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n5\r\n{{\"cus\r\nZZ\r\n",
+        app.addr
+    );
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    // The framing is lost, so the gateway answers and closes.
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).expect("a body");
+    let body: ErrorBody = serde_json::from_str(body).expect("error body in the documented shape");
+    assert_eq!(body.code, ErrorCode::UnreadableBody, "{body:?}");
+    assert_eq!(record_count(&app.topic), 0);
+}
+
+#[tokio::test]
 async fn out_of_range_field_is_422_naming_it_and_writes_nothing() {
     let app = spawn_app().await;
     app.wait_healthy().await;
@@ -172,6 +196,27 @@ async fn oversized_body_is_413_and_writes_nothing() {
     big["customer_id"] = json!("x".repeat(gateway::http::extract::MAX_BODY_BYTES));
     let response = app.post_order(&big).await;
     assert_refused(&app, response, 413, ErrorCode::PayloadTooLarge, None).await;
+}
+
+#[tokio::test]
+async fn a_body_announced_too_large_is_413_before_the_client_sends_it() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let mut tcp = TcpStream::connect(app.addr).await.expect("connect");
+    let request = format!(
+        "POST /api/orders HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 1048576\r\nExpect: 100-continue\r\n\r\n",
+        app.addr
+    );
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    // The first answer is the refusal, not `100 Continue`.
+    let mut status = String::new();
+    BufReader::new(tcp)
+        .read_line(&mut status)
+        .await
+        .expect("read");
+    assert!(status.starts_with("HTTP/1.1 413 "), "{status}");
 }
 
 #[tokio::test]
