@@ -247,8 +247,10 @@ fn host_part(host: &str) -> &str {
     }
 }
 
-/// Middleware: a request naming a host that is not the gateway's is 403.
-/// A request without `Host` (HTTP/1.0, not a browser) passes.
+/// Middleware: a request naming a host that is not the gateway's is 403,
+/// whether it names it in `Host` or in an absolute-form target
+/// (`GET http://name/…`, which HTTP/1.1 says wins over `Host`). A request
+/// naming none (HTTP/1.0, not a browser) passes.
 pub(crate) async fn check_host(
     State(state): State<AppState>,
     request: Request,
@@ -259,6 +261,13 @@ pub(crate) async fn check_host(
         if !allowed {
             let shown = String::from_utf8_lossy(host.as_bytes()).into_owned();
             return ApiError::ForeignHost(shown).into_response();
+        }
+    }
+    if let Some(authority) = request.uri().authority() {
+        // Without any `user@` part.
+        let named = authority.as_str().rsplit('@').next().unwrap_or_default();
+        if !state.hosts.allows(named) {
+            return ApiError::ForeignHost(named.to_owned()).into_response();
         }
     }
     next.run(request).await

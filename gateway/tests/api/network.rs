@@ -75,6 +75,19 @@ async fn a_request_naming_a_host_that_is_not_the_gateways_is_refused() {
     tcp.read_exact(&mut head).await.expect("a status line");
     assert_eq!(&head, b"HTTP/1.1 403");
 
+    // A target in absolute form names the host too (and for HTTP/1.1
+    // wins over `Host`, RFC 9112 3.2.2): it must be one of the gateway's.
+    let (status, body) = exchange(
+        connect_from(&app, "127.0.0.1").await,
+        &get(
+            &format!("http://{evil}/api/services"),
+            &format!("127.0.0.1:{port}"),
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+
     for host in [
         format!("127.0.0.1:{port}"),
         format!("localhost:{port}"),
