@@ -90,7 +90,9 @@ pub struct Config {
     pub header_timeout_ms: u64,
 
     /// Most TCP connections at once, WebSockets included; more are answered
-    /// 503 and closed.
+    /// 503 and closed. The open-file limit is raised to this plus 512 as far
+    /// as the hard limit allows; with fewer files, fewer connections are
+    /// served (and a warning says how many).
     #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,

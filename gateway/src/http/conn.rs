@@ -48,6 +48,14 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long a refused connection is given to read its 503.
 const REFUSAL_GRACE: Duration = Duration::from_secs(1);
 
+/// Files the gateway keeps for itself besides connections: its Kafka
+/// clients' sockets and wake-up pipes (a few per broker for each client: the
+/// producer, the consumers, up to 24 service members, the readers), the
+/// refusals being written, the files it serves.
+pub(crate) const RESERVED_FILES: u64 = 512;
+/// The fewest connections served, however few files the process may open.
+const MIN_CONNECTIONS: usize = 16;
+
 /// The bounds on connections.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -56,6 +64,35 @@ pub(crate) struct Limits {
     pub(crate) max_per_address: usize,
     /// How long shutdown waits for connections to finish what they are doing.
     pub(crate) drain: Duration,
+}
+
+impl Limits {
+    /// Fits the connection bounds to the files this process may open. Its
+    /// soft limit is raised as far as needed, up to its hard limit; if that
+    /// is still short, fewer connections are served than asked, so that
+    /// connections past the bound are refused with 503 rather than left
+    /// unaccepted, and the Kafka clients still find a file to open.
+    pub(crate) fn fit_to_open_files(mut self) -> Self {
+        let asked = u64::try_from(self.max_connections).unwrap_or(u64::MAX);
+        let wanted = asked.saturating_add(RESERVED_FILES);
+        match rlimit::increase_nofile_limit(wanted) {
+            Ok(limit) if limit < wanted => {
+                let room = usize::try_from(limit.saturating_sub(RESERVED_FILES))
+                    .unwrap_or(usize::MAX)
+                    .max(MIN_CONNECTIONS);
+                tracing::warn!(
+                    "this process may open {limit} files, too few for --max-connections {asked} \
+                     and {RESERVED_FILES} of its own: serving at most {room} connections \
+                     (raise `ulimit -n` to serve more)"
+                );
+                self.max_connections = room;
+                self.max_per_address = self.max_per_address.min(room);
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "could not read or raise the open-file limit"),
+        }
+        self
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes; then calls

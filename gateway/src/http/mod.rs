@@ -150,7 +150,8 @@ pub(crate) async fn serve(
         max_per_address: usize::try_from(config.max_connections_per_address).unwrap_or(usize::MAX),
         // Requests in flight may finish, up to the time any request may take.
         drain: config.request_timeout(),
-    };
+    }
+    .fit_to_open_files();
     conn::serve(
         listener,
         router(state, &config),

@@ -464,11 +464,26 @@ impl GatewayProcess {
     /// Starts the gateway on a fresh topic of `brokers` with `args`, and
     /// waits until it says where it listens.
     pub async fn start(brokers: &str, args: &[&str]) -> Self {
+        Self::start_under(&[], brokers, args).await
+    }
+
+    /// [`Self::start`], run by `wrapper` (a command and its arguments that
+    /// runs the rest, such as `prlimit --nofile=600 --`), if not empty.
+    pub async fn start_under(wrapper: &[&str], brokers: &str, args: &[&str]) -> Self {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
 
         let topic = unique("process");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        let gateway = env!("CARGO_BIN_EXE_gateway");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(gateway);
+                command
+            }
+            None => Command::new(gateway),
+        };
+        let mut child = command
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -538,6 +553,20 @@ impl GatewayProcess {
     /// `host:port`.
     pub fn host(&self) -> String {
         self.address.trim_start_matches("http://").to_owned()
+    }
+
+    /// Its open-file limits, soft and hard, from `/proc/PID/limits`.
+    pub fn open_file_limits(&self) -> (u64, u64) {
+        let pid = self.child.as_ref().map_or(0, std::process::Child::id);
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("/proc limits");
+        let line = limits
+            .lines()
+            .find_map(|l| l.strip_prefix("Max open files"))
+            .unwrap_or_else(|| panic!("no open-file limit in {limits}"));
+        let mut values = line
+            .split_whitespace()
+            .map(|v| v.parse().expect("a number"));
+        (values.next().expect("soft"), values.next().expect("hard"))
     }
 
     /// A line of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).

@@ -521,3 +521,57 @@ async fn one_address_cannot_hold_every_turn_to_send_a_batch() {
     assert_eq!(status, 202, "another address is served: {body}");
     drop(slow);
 }
+
+#[tokio::test]
+async fn the_connection_bound_fits_the_files_the_process_may_open() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let bound = [
+        "--max-connections",
+        "1000",
+        "--max-connections-per-address",
+        "1000",
+    ];
+    let quiet = ["--no-services", "--header-timeout-ms", "60000"];
+
+    // Room to raise the soft limit: raised as far as the bound needs
+    // (1,000 connections and the 512 files the gateway keeps for itself).
+    let roomy = GatewayProcess::start_under(
+        &["prlimit", "--nofile=256:4096", "--"],
+        &brokers(),
+        &[&bound[..], &quiet[..]].concat(),
+    )
+    .await;
+    roomy.wait_healthy().await;
+    assert_eq!(roomy.open_file_limits(), (1512, 4096));
+    roomy.terminate(Duration::from_secs(15)).await;
+
+    // No room: 600 files leave 88 connections, and the 89th is refused
+    // with 503 rather than left unaccepted.
+    let tight = GatewayProcess::start_under(
+        &["prlimit", "--nofile=600:600", "--"],
+        &brokers(),
+        &[&bound[..], &quiet[..]].concat(),
+    )
+    .await;
+    let mut held = Vec::new();
+    for i in 0..=88 {
+        let mut tcp = TcpStream::connect(tight.host()).await.expect("connect");
+        // A route that does not exist: answered at once, the connection kept.
+        let request = format!("GET /api/none HTTP/1.1\r\nHost: {}\r\n\r\n", tight.host());
+        tcp.write_all(request.as_bytes()).await.expect("send");
+        let mut reader = BufReader::new(tcp);
+        let mut status = String::new();
+        reader.read_line(&mut status).await.expect("a status line");
+        let expected = if i < 88 {
+            "HTTP/1.1 404 "
+        } else {
+            "HTTP/1.1 503 "
+        };
+        assert!(status.starts_with(expected), "connection {i}: {status}");
+        held.push(reader);
+    }
+    drop(held);
+    let (_, clean, log) = tight.terminate(Duration::from_secs(15)).await;
+    assert!(clean, "{log}");
+    assert!(log.contains("serving at most 88 connections"), "{log}");
+}
