@@ -11,11 +11,13 @@
 //! rescaled service loses nothing.
 //!
 //! Each service is also an idempotent consumer: it remembers the order ids
-//! it processed (the last `--service-remembered-orders`), and a record whose
-//! id it already processed is not processed again: a redelivery after a
-//! crash (the same offset, counted `redelivered`) or a second record of the
-//! order (another offset, counted `duplicates_dropped`), which a client's
-//! retry after an in-doubt timeout can write. A real service would keep
+//! it processed (the last `--service-remembered-orders`, from the `order-id`
+//! header), and a record whose id it already processed is not processed
+//! again: a redelivery after a crash (the same offset, counted
+//! `redelivered`) or a second record of the order (another offset, counted
+//! `duplicates_dropped`), which a client's retry after an in-doubt timeout
+//! can write. A redelivered record without an id is known by its offset:
+//! at or below the highest this service processed in its partition. A real service would keep
 //! these ids with what processing changed, in one transaction; here they
 //! live as long as the gateway.
 
@@ -508,8 +510,12 @@ impl Shared {
             .get(&partition)
             .is_some_and(|&highest| offset <= highest)
         {
-            // Delivered again, and its id is unknown (none, or forgotten).
+            // Delivered again, and its id is unknown (a record of another
+            // producer, without one; or forgotten): its offset says this
+            // service processed it, since each partition is processed in
+            // order.
             self.redelivered.fetch_add(1, Ordering::Relaxed);
+            return true;
         }
         let mut done = ProcessedOrder {
             partition,

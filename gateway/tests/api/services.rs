@@ -337,7 +337,8 @@ async fn crash(app: &TestApp, name: &str) -> reqwest::Response {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crashed_member_leaves_its_uncommitted_orders_to_be_processed_again() {
+async fn a_crashed_member_leaves_its_uncommitted_orders_to_be_delivered_again_and_none_is_processed_twice()
+ {
     // Members commit only on a rebalance or a stop here (the timer is ten
     // minutes), so what the crashed member processed is all uncommitted.
     let app = app_with_service_in("crashy", 2, |c| {
@@ -361,6 +362,15 @@ async fn a_crashed_member_leaves_its_uncommitted_orders_to_be_processed_again() 
         seen.insert(ack.partition);
         on_crashed += u64::from(its_partitions.contains(&ack.partition));
         placed += 1;
+    }
+    // Records of another producer, without an order id, on every partition:
+    // known again by their offsets.
+    for partition in 0..3 {
+        for _ in 0..2 {
+            produce_raw(&app.topic, Some(partition), None, b"no order id").await;
+            placed += 1;
+            on_crashed += u64::from(its_partitions.contains(&partition));
+        }
     }
     until("every order to be processed once", || async {
         (app.service("crashy").await.processed == placed).then_some(())
