@@ -51,6 +51,9 @@ pub(crate) struct Metrics {
     /// Acknowledged Idempotency-Keys that could not be written to the key
     /// log (a retry to another gateway then writes a second record).
     pub(crate) key_log_failures: Counter,
+    /// Keyed orders answered with the first acknowledgement of their key,
+    /// writing nothing.
+    pub(crate) idempotent_replays: Counter,
     /// Each followed group's lag per partition (set when read).
     pub(crate) group_lag: Family<Labels, Gauge>,
 }
@@ -89,6 +92,12 @@ impl Metrics {
             "Acknowledged Idempotency-Keys that could not be written to the key log",
             key_log_failures.clone(),
         );
+        let idempotent_replays = Counter::default();
+        registry.register(
+            "idempotent_replays",
+            "Keyed orders answered with their key's first acknowledgement, writing nothing",
+            idempotent_replays.clone(),
+        );
         let live_clients = Gauge::default();
         registry.register(
             "live_clients",
@@ -98,7 +107,7 @@ impl Metrics {
         let records_fanned_out = Counter::default();
         registry.register(
             "records_fanned_out",
-            "Records delivered to stream clients, each record once per client",
+            "Records queued to stream clients, each record once per client",
             records_fanned_out.clone(),
         );
         let records_lagged = Counter::default();
@@ -154,6 +163,7 @@ impl Metrics {
             history_reads_cancelled,
             consumer_errors,
             key_log_failures,
+            idempotent_replays,
             group_lag,
         }
     }

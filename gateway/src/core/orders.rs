@@ -88,7 +88,10 @@ impl Orders {
         // bytes make `2.0` and `2` one order.
         let order_id = hash.order_id(&serde_json::to_vec(&order).unwrap_or_default());
         let claim = match self.keys.local.begin(hash, order_id, Instant::now()) {
-            Begin::Replay(acked) => return Ok(Placed::Replayed(self.accepted(&acked))),
+            Begin::Replay(acked) => {
+                self.metrics.idempotent_replays.inc();
+                return Ok(Placed::Replayed(self.accepted(&acked)));
+            }
             Begin::InProgress => return Err(PlaceError::KeyInProgress),
             Begin::Mismatch => return Err(PlaceError::KeyReused),
             Begin::New(claim) => claim,
@@ -127,7 +130,10 @@ impl Orders {
         .map_err(|e| PlaceError::Interrupted(e.to_string()))??;
         Ok(match placed {
             (acked, false) => Placed::New(self.accepted(&acked)),
-            (acked, true) => Placed::Replayed(self.accepted(&acked)),
+            (acked, true) => {
+                self.metrics.idempotent_replays.inc();
+                Placed::Replayed(self.accepted(&acked))
+            }
         })
     }
 

@@ -46,7 +46,7 @@ use axum::routing::{get, patch, post};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::services::{ServeDir, ServeFile};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 pub use self::error::ApiError;
 use self::extract::MAX_BODY_BYTES;
@@ -216,7 +216,14 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/metrics", get(metrics::scrape))
         .fallback_service(dashboard(config))
-        .layer(TraceLayer::new_for_http());
+        // A 5xx is logged as a warning: most are the broker being away
+        // (503), which the health endpoint and the metrics already say; the
+        // gateway's own failures (500) log their cause as an error where
+        // they happen.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+        );
     // Preflight requests are answered before anything else, but for the
     // host check, which comes first of all.
     let app = match security::cors(&config.allowed_origins) {

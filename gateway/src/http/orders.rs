@@ -59,8 +59,19 @@ pub(crate) async fn place(
 pub(crate) async fn place_batch(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     StrictJson(batch): StrictJson<NewOrderBatch, MAX_BATCH_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
+    // A key the batch would ignore is refused, not dropped: a client that
+    // relies on it would place the batch twice on a retry.
+    if headers.contains_key(IDEMPOTENCY_KEY) {
+        return Err(ApiError::InvalidField {
+            field: "Idempotency-Key".into(),
+            message: "a batch takes no Idempotency-Key: a retried batch is placed again; \
+                      send orders one by one (POST /api/orders) to retry them safely"
+                .into(),
+        });
+    }
     if !(1..=MAX_BATCH_ORDERS).contains(&batch.orders.len()) {
         return Err(ApiError::InvalidField {
             field: "orders".into(),

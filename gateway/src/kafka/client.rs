@@ -5,12 +5,13 @@
 //! passthrough can weaken them: an acknowledged order is on every in-sync
 //! replica, and the live view never commits an offset.
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, StreamConsumer};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::FutureProducer;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, ClientContext};
 
 use crate::config::Config;
 
@@ -82,11 +83,29 @@ pub(super) fn range_consumer(config: &Config) -> KafkaResult<BaseConsumer> {
 
 /// The key log's reader (see [`reader`]); it reports reaching the log's
 /// end, which is how a gateway knows it has read every key written so far.
-pub(super) fn key_log_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
+pub(super) fn key_log_consumer(config: &Config) -> KafkaResult<StreamConsumer<EndIsNoError>> {
     reader(config, "keys")
         .set("enable.partition.eof", "true")
-        .create()
+        .create_with_context(EndIsNoError)
 }
+
+/// A consumer context for a reader that asks to hear of a partition's end.
+/// librdkafka reports the end as an error event too, besides the message
+/// the reader waits for, which the default context logs at ERROR: for the
+/// key log, at every key written.
+pub(super) struct EndIsNoError;
+
+impl ClientContext for EndIsNoError {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(error, KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+            tracing::trace!("librdkafka: {error}: {reason}");
+        } else {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for EndIsNoError {}
 
 /// A member of a demo service's consumer group: at-least-once. Offsets are
 /// stored only after an order is processed and committed from the store by

@@ -5,8 +5,9 @@
 //! One record per acknowledged key, on partition 0: its Kafka key is the
 //! key's hash in hex (never the client's key itself), its value the
 //! acknowledgement as JSON. The topic is created `cleanup.policy=compact,delete`
-//! with `retention.ms` the idempotency window, so it holds about one
-//! window's keys whatever runs.
+//! with `retention.ms` and `segment.ms` the idempotency window, so it holds
+//! at most about two windows' keys whatever runs (Kafka deletes a segment
+//! once it is closed and its newest record is older than the retention).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use super::admin::{CreateError, METADATA_TIMEOUT, TopicAdmin};
+use super::client::EndIsNoError;
 use super::producer::{Outgoing, ProduceError, RecordProducer};
 use super::{Error, blocking};
 use crate::clock::now_ms;
@@ -53,7 +55,7 @@ pub(crate) enum Read {
 /// The key log of one topic: its reader, and what writing to it needs.
 pub(crate) struct KeyLog {
     topic: String,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<EndIsNoError>>,
 }
 
 impl KeyLog {
@@ -85,6 +87,9 @@ impl KeyLog {
                 &[
                     ("cleanup.policy", "compact,delete"),
                     ("retention.ms", &retention),
+                    // Only closed segments are deleted: one a window keeps
+                    // what the log holds to about two windows' keys.
+                    ("segment.ms", &retention),
                 ],
             )
             .await

@@ -59,6 +59,11 @@ async fn a_retry_with_the_same_key_gets_the_first_acknowledgement_and_writes_not
 
     let records = read_topic(&app.topic).await;
     assert_eq!(records.len(), 2, "one record per key");
+    let metrics = crate::metrics::scrape(&app).await;
+    assert_eq!(
+        crate::metrics::sample(&metrics, "kafka_flow_idempotent_replays_total"),
+        Some(1.0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,6 +101,18 @@ async fn malformed_keys_are_refused_and_write_nothing() {
         let error: ErrorBody = response.json().await.expect("error body");
         assert_eq!(error.field.as_deref(), Some("Idempotency-Key"));
     }
+    // A batch would ignore a key, so it is refused rather than dropped.
+    let response = app
+        .http
+        .post(app.url("/api/orders/batch"))
+        .header("idempotency-key", "batch-key")
+        .json(&serde_json::json!({ "orders": [order("c")] }))
+        .send()
+        .await
+        .expect("POST batch");
+    assert_eq!(response.status(), 422);
+    let error: ErrorBody = response.json().await.expect("error body");
+    assert_eq!(error.field.as_deref(), Some("Idempotency-Key"));
     assert_eq!(record_count(&app.topic), 0);
 }
 
@@ -253,6 +270,23 @@ async fn a_retry_sent_to_another_gateway_gets_the_first_acknowledgement_and_writ
     assert_eq!(value["order_id"], placed.order_id.as_str());
     assert_eq!(value["offset"], placed.offset);
     assert!(!String::from_utf8_lossy(keys[0].payload().expect("value")).contains("shared-key"));
+
+    // Compacted, and deleted after the window: a segment rolls every window,
+    // since Kafka deletes only closed segments.
+    let admin: AdminClient<DefaultClientContext> = client_config().create().expect("admin");
+    let key_log = format!("{topic}-idempotency-keys");
+    let described = admin
+        .describe_configs(
+            [&rdkafka::admin::ResourceSpecifier::Topic(&key_log)],
+            &AdminOptions::new().request_timeout(Some(PATIENCE)),
+        )
+        .await
+        .expect("describe configs");
+    let config = described[0].as_ref().expect("the key log's config");
+    let value = |name: &str| config.get(name).and_then(|e| e.value.clone());
+    assert_eq!(value("cleanup.policy").as_deref(), Some("compact,delete"));
+    assert_eq!(value("retention.ms").as_deref(), Some("600000"));
+    assert_eq!(value("segment.ms").as_deref(), Some("600000"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,4 +333,26 @@ async fn a_second_record_of_an_order_from_another_producer_is_dropped_and_counte
         ),
         (1, 1, 0)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_orders_log_no_error() {
+    // The key log's reader hears of the log's end at every key: that is no
+    // error, and an operator's log must not fill with ERROR lines for it.
+    let gateway = GatewayProcess::start(&brokers(), &["--no-services"]).await;
+    gateway.wait_healthy().await;
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        let response = client
+            .post(gateway.url("/api/orders"))
+            .header("idempotency-key", format!("quiet-{i}"))
+            .json(&order("quiet"))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), 202);
+    }
+    let (_, clean, log) = gateway.terminate(std::time::Duration::from_secs(25)).await;
+    assert!(clean, "{log}");
+    assert!(!log.contains("ERROR"), "{log}");
 }
