@@ -198,9 +198,11 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Writes (orders, service commands, load runs, topic creation) allowed
-    /// per second per client address, with a burst of one second's worth;
-    /// more get 429 with Retry-After. 0: no limit.
+    /// Orders allowed per second per client address (a batch of 1,000
+    /// counts 1,000, a load run its orders; any other write, such as a
+    /// service command or a topic creation, counts one), with a burst of one
+    /// second's worth; more get 429 with Retry-After, and a batch or load run
+    /// larger than one second's worth 422. 0: no limit.
     #[arg(long, env = "WRITE_RATE_LIMIT", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub write_rate: u32,
@@ -230,7 +232,7 @@ pub struct Config {
     /// Order ids each demo service remembers, to drop a second record of an
     /// order it processed (33 bytes each, about 4 MB per service at the
     /// default); the oldest are forgotten first, and a second record more
-    /// than this many processed orders behind its first is processed again.
+    /// than this many processed orders after its first is processed again.
     #[arg(long, env = "DEMO_REMEMBERED_ORDERS", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub service_remembered_orders: u64,
@@ -255,7 +257,8 @@ pub struct Config {
     /// How often a demo service member commits the orders it processed, in
     /// milliseconds (it also commits when it stops and before a rebalance
     /// takes its partitions). A member that crashes leaves what it processed
-    /// since its last commit to be processed again.
+    /// since its last commit to be delivered again (and skipped, known by
+    /// its order id or offset).
     #[arg(long, env = "DEMO_COMMIT_INTERVAL_MS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub service_commit_interval_ms: u64,

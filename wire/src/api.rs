@@ -84,12 +84,16 @@ pub enum ErrorCode {
     /// unknown or out of range; `field` names it.
     InvalidField,
     /// 503: the broker did not answer: an order was not acknowledged within
-    /// the delivery timeout, or a read of the topic or its groups failed.
+    /// the delivery timeout (it may still have been written), the key log
+    /// could not be read to its end for a keyed order (nothing written), or
+    /// a read of the topic or its groups failed.
     BrokerUnavailable,
-    /// 503: the gateway has as many live clients as it is configured to serve.
+    /// 503: the gateway, or this client address, has as many connections or
+    /// live clients as it is configured to serve.
     TooManyClients,
-    /// 503: the gateway is already doing as many of these (replays) as it
-    /// does at once; try again shortly.
+    /// 503: the gateway, or this client address, is already doing as many
+    /// of these (replays, request bodies being read) as it does at once;
+    /// try again shortly.
     Busy,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,
@@ -98,15 +102,18 @@ pub enum ErrorCode {
     /// 429: this client sent more writes than the gateway allows per second;
     /// `Retry-After` says when to try again.
     RateLimited,
-    /// 401: the gateway requires an API token for writes, and the request
-    /// had none or another (`Authorization: Bearer <token>`).
+    /// 401: the gateway requires an API token for writes (or, with
+    /// `--protect-reads`, for reads), and the request had none or another
+    /// (`Authorization: Bearer <token>`).
     Unauthorized,
-    /// 403: a WebSocket from a web page whose origin is not allowed.
+    /// 403: a WebSocket or a write from a web page whose origin is not
+    /// allowed, or a request naming a host that is not the gateway's.
     Forbidden,
     /// 409: what the request would create exists or is busy (a topic of that
-    /// name; a load run already running).
+    /// name; a load run already running; an order with this Idempotency-Key
+    /// still being placed; a crash with no member running).
     Conflict,
-    /// 404: no such route.
+    /// 404: no such route, demo service or load run.
     NotFound,
     /// 500: a bug in the gateway; the message says what failed.
     Internal,

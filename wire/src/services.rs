@@ -46,7 +46,6 @@ pub struct ServiceView {
     pub redelivered: u64,
     /// Records dropped because their order id was already processed from
     /// another record: the second record a retry can write.
-    #[serde(default)]
     pub duplicates_dropped: u64,
     /// Each running member as it sees itself: its client id and the
     /// partitions the group coordinator gave it.

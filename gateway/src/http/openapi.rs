@@ -76,10 +76,22 @@ pub fn build() -> Value {
 
     let body = |schema: &Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
     let ok = |description: &str, schema: &Value| json!({"description": description, "content": {"application/json": {"schema": schema}}});
+    // The headers some errors carry, whatever the route.
+    let error_headers = |status: &str| match status {
+        "401" => {
+            json!({"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}})
+        }
+        "429" => {
+            json!({"Retry-After": {"description": "seconds until a write from this address is taken again", "schema": {"type": "integer", "minimum": 1}}})
+        }
+        _ => json!({}),
+    };
     let errors = |pairs: &[(&str, &str)]| {
         let mut responses = serde_json::Map::new();
         for (status, description) in pairs {
-            responses.insert((*status).into(), ok(description, &error));
+            let mut response = ok(description, &error);
+            response["headers"] = error_headers(status);
+            responses.insert((*status).into(), response);
         }
         // Any other status is an error too, in the same shape.
         responses.insert("default".into(), ok("an error", &error));
@@ -114,7 +126,7 @@ pub fn build() -> Value {
         ),
         (
             "503",
-            "the broker did not acknowledge the order within the delivery timeout",
+            "the broker did not acknowledge the order within the delivery timeout (it may still have been written: retry with the same Idempotency-Key), or, for a keyed order, the key log could not be read to its end (nothing written)",
         ),
         (
             "500",
@@ -154,7 +166,14 @@ pub fn build() -> Value {
                     "description": "A retry with the same key within the window gets the first acknowledgement and writes nothing",
                 }],
                 "requestBody": body(&new_order),
-                "responses": with(errors(&order_errors), "202", ok("in Kafka, at this partition and offset", &accepted)),
+                "responses": with(errors(&order_errors), "202", {
+                    let mut accepted = ok("in Kafka, at this partition and offset", &accepted);
+                    accepted["headers"] = json!({"Idempotent-Replayed": {
+                        "description": "`true` when this is the first acknowledgement of the Idempotency-Key, answered again: nothing was written",
+                        "schema": {"type": "string", "enum": ["true"]},
+                    }});
+                    accepted
+                }),
             }},
             "/api/orders/batch": {"post": {
                 "summary": "Place up to 1,000 orders at once: answered once the broker acknowledged each",
@@ -216,7 +235,7 @@ pub fn build() -> Value {
                 "responses": service_changed,
             }},
             "/api/services/{name}/crash": {"post": {
-                "summary": "Crash the service's newest member: it leaves without committing, so the orders it processed since its last commit are processed again by the partitions' next owner",
+                "summary": "Crash the service's newest member: it leaves without committing, so the orders it processed since its last commit are delivered again to the partitions' next owner (counted `redelivered`, not processed twice)",
                 "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": with(errors(&[
                     ("401", "a write without the API token the gateway requires"),
