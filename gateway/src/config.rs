@@ -89,6 +89,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub header_timeout_ms: u64,
 
+    /// How long a write to a client may wait for it to take any bytes, in
+    /// milliseconds; past it the connection (a WebSocket too) is closed. A
+    /// client that sends requests and never reads the answers, or a
+    /// WebSocket client that stopped reading, holds its connection no longer.
+    #[arg(long, env = "GATEWAY_WRITE_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub write_timeout_ms: u64,
+
     /// Most TCP connections at once, WebSockets included; more are answered
     /// 503 and closed. The open-file limit is raised to this plus 512 as far
     /// as the hard limit allows; with fewer files, fewer connections are
@@ -617,6 +625,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("public_hosts", &self.public_hosts)
             .field("header_timeout_ms", &self.header_timeout_ms)
+            .field("write_timeout_ms", &self.write_timeout_ms)
             .field("max_connections", &self.max_connections)
             .field(
                 "max_connections_per_address",

@@ -14,15 +14,20 @@
 //! - at shutdown a connection with no request being handled (idle, or still
 //!   sending a head) is closed at once; one with a request in flight gets it
 //!   answered and closes; whatever is still open after the drain time is
-//!   dropped.
+//!   dropped;
+//! - a write that waits [`Limits::write_timeout`] for the client to take any
+//!   bytes closes the connection ([`WriteDeadline`]).
 //!
 //! Only HTTP/1.1: browsers speak nothing else to a plain-HTTP server, and
 //! an HTTP/2 connection would need bounds of its own.
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -30,9 +35,10 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
@@ -60,6 +66,8 @@ const MIN_CONNECTIONS: usize = 16;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     pub(crate) header_timeout: Duration,
+    /// How long a write may wait for the client to take any bytes.
+    pub(crate) write_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) max_per_address: usize,
     /// How long shutdown waits for connections to finish what they are doing.
@@ -135,7 +143,7 @@ pub(crate) async fn serve(
         match admission.admit(Client::of(peer.ip())) {
             Ok(admitted) => {
                 connections.spawn(connection(
-                    tcp,
+                    WriteDeadline::new(tcp, limits.write_timeout),
                     peer,
                     admitted,
                     app.clone(),
@@ -177,7 +185,7 @@ pub(crate) async fn serve(
 /// Serves one connection until it closes, is told to finish (then it ends
 /// after its request in flight), or is dropped at the end of the drain.
 async fn connection(
-    tcp: TcpStream,
+    tcp: WriteDeadline<TcpStream>,
     peer: SocketAddr,
     admitted: Admitted,
     app: Router,
@@ -230,6 +238,113 @@ async fn connection(
     tokio::select! {
         result = served.as_mut() => log_end(result),
         () = drop_now.cancelled() => {}
+    }
+}
+
+/// A connection whose writes must make progress: a write (or flush) that has
+/// waited [`Limits::write_timeout`] for the client to take any bytes fails,
+/// and hyper, or the WebSocket, then closes the connection. Without it a
+/// client that never reads holds its connection for ever: hyper reads no
+/// further request while an answer waits to be written, so no read timer
+/// runs.
+pub(crate) struct WriteDeadline<T> {
+    inner: T,
+    limit: Duration,
+    /// Armed while a write waits; made once, at the first wait.
+    timer: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+}
+
+impl<T> WriteDeadline<T> {
+    fn new(inner: T, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            timer: None,
+            armed: false,
+        }
+    }
+
+    /// After the inner write said `Pending`: arms the timer if it is not,
+    /// and fails once it has run out.
+    fn wait<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        let deadline = Instant::now() + self.limit;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if !self.armed {
+            timer.as_mut().reset(deadline);
+            self.armed = true;
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took nothing within the write timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn progressed<R>(
+        &mut self,
+        result: Poll<io::Result<R>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<R>> {
+        match result {
+            Poll::Ready(done) => {
+                self.armed = false;
+                Poll::Ready(done)
+            }
+            Poll::Pending => self.wait(cx),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for WriteDeadline<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.progressed(result, cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.progressed(result, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_flush(cx);
+        this.progressed(result, cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.progressed(result, cx)
     }
 }
 

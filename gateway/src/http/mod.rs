@@ -146,6 +146,7 @@ pub(crate) async fn serve(
     }
     let limits = conn::Limits {
         header_timeout: Duration::from_millis(config.header_timeout_ms),
+        write_timeout: Duration::from_millis(config.write_timeout_ms),
         max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
         max_per_address: usize::try_from(config.max_connections_per_address).unwrap_or(usize::MAX),
         // Requests in flight may finish, up to the time any request may take.

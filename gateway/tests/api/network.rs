@@ -575,3 +575,42 @@ async fn the_connection_bound_fits_the_files_the_process_may_open() {
     assert!(clean, "{log}");
     assert!(log.contains("serving at most 88 connections"), "{log}");
 }
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_is_closed_within_the_write_timeout() {
+    let app = spawn_with(|c| {
+        c.write_timeout_ms = 1_000;
+        c.max_connections_per_address = 1;
+    })
+    .await;
+    // A client that pipelines requests for a large answer and reads none:
+    // hyper reads no further request while an answer waits to be written,
+    // so only a write deadline can close it.
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    let mut hog = socket.connect(app.addr).await.expect("connect");
+    let request = format!(
+        "GET /api/openapi.json HTTP/1.1\r\nHost: {}\r\n\r\n",
+        app.addr
+    );
+    let pipelined = request.repeat(2_000);
+    let writing = tokio::spawn(async move {
+        // Ends when the gateway closes the connection (or has read it all).
+        let _ = hog.write_all(pipelined.as_bytes()).await;
+        hog
+    });
+
+    // The address's one connection is the hog's until the gateway closes it.
+    until("the address to be served again", || async {
+        let (status, _) = exchange(
+            connect_from(&app, "127.0.0.1").await,
+            &get("/api/services", &app.addr.to_string(), ""),
+        )
+        .await;
+        (status == 200).then_some(())
+    })
+    .await;
+    drop(writing);
+}
