@@ -233,12 +233,12 @@ pub struct Config {
 
     /// The key log: the compacted topic where the gateways of the topic share
     /// the keys they acknowledged (created when missing). Default:
-    /// TOPIC-idempotency-keys.
+    /// TOPIC-idempotency-keys. It may not be the orders topic.
     #[arg(long, env = "IDEMPOTENCY_TOPIC", value_name = "TOPIC")]
     pub idempotency_topic: Option<String>,
 
     /// Order ids each demo service remembers, to drop a second record of an
-    /// order it processed (33 bytes each, about 4 MB per service at the
+    /// order it processed (17 bytes each, about 2.5 MB per service at the
     /// default); the oldest are forgotten first, and a second record more
     /// than this many processed orders after its first is processed again.
     #[arg(long, env = "DEMO_REMEMBERED_ORDERS", default_value_t = 100_000,
@@ -292,6 +292,11 @@ pub enum ConfigError {
     EmptyToken(PathBuf),
     #[error("the API token (--api-token, GATEWAY_API_TOKEN) is blank: no request could match it")]
     BlankToken,
+    #[error(
+        "--idempotency-topic names the orders topic {0:?}: the key log is compacted and \
+         deleted after the window, which would lose orders; name another topic"
+    )]
+    KeyLogIsTheTopic(String),
     #[error("a Kafka property in {place}: {message}")]
     Property { place: String, message: String },
     #[error(
@@ -406,6 +411,9 @@ impl Config {
     /// file, then `from_env` (KAFKA_PROPERTIES' pairs, ';'-separated), so that
     /// the properties apply in that order and -X comes last.
     pub fn resolve(&mut self, from_env: &str) -> Result<(), ConfigError> {
+        if self.key_log_topic() == self.topic {
+            return Err(ConfigError::KeyLogIsTheTopic(self.topic.clone()));
+        }
         if let Some(path) = &self.api_token_file {
             let token = std::fs::read_to_string(path).map_err(|err| ConfigError::File {
                 what: "--api-token-file",
@@ -865,6 +873,11 @@ mod tests {
         assert!(token.open_writes_refused(any).is_none());
         let mut blank = Config::parse_from(["gateway", "--api-token", " "]);
         assert!(matches!(blank.resolve(""), Err(ConfigError::BlankToken)));
+        let mut key_log = Config::parse_from(["gateway", "--idempotency-topic", "orders"]);
+        assert!(matches!(
+            key_log.resolve(""),
+            Err(ConfigError::KeyLogIsTheTopic(_))
+        ));
         let mut reads = Config::parse_from(["gateway", "--protect-reads"]);
         assert!(matches!(
             reads.resolve(""),

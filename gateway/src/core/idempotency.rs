@@ -248,13 +248,18 @@ impl Idempotency {
     }
 
     /// A key acknowledged by some gateway (this one too), as the key log
-    /// says, at `now`. The first acknowledgement of a key is the one kept;
-    /// a key this gateway is placing is settled by it (see [`Claim::settled`]).
+    /// says, at `now`. A key this gateway is placing is settled by it (see
+    /// [`Claim::settled`]). A key acknowledged twice (retries racing on two
+    /// gateways both wrote) keeps the key log's later record: every gateway
+    /// reads the log in one order, and compaction keeps the last, so all of
+    /// them, and any started later, answer alike.
     pub(crate) fn learn(&self, key: KeyHash, acked: &Acked, now: Instant, now_ms: i64) {
         let mut store = lock(&self.store);
         let now_s = store.seconds(now);
         // Counted from when it was acknowledged, not from when it was read.
-        let age_s = i32::try_from((now_ms - acked.timestamp_ms).max(0) / 1000).unwrap_or(i32::MAX);
+        // Saturating: the record's time is whatever its writer put there.
+        let age_s = i32::try_from(now_ms.saturating_sub(acked.timestamp_ms).max(0) / 1000)
+            .unwrap_or(i32::MAX);
         if age_s > self.window_s {
             return;
         }
@@ -273,6 +278,9 @@ impl Idempotency {
                         since,
                     };
                     store.taken.push_back((key, claim));
+                } else {
+                    remembered.order_id = acked.order_id;
+                    remembered.acked = Some(Placement::of(acked));
                 }
             }
             Entry::Vacant(entry) => {
@@ -420,14 +428,35 @@ mod tests {
     }
 
     #[test]
-    fn the_first_acknowledgement_is_kept() {
+    fn a_key_acknowledged_twice_keeps_the_key_logs_last_record() {
         let keys = Idempotency::new(Duration::from_secs(60), 10);
         let t0 = Instant::now();
         claim(keys.begin(key("k"), ORDER, t0)).finish(&acked(ORDER, 1));
+        assert!(matches!(keys.begin(key("k"), ORDER, t0), Begin::Replay(a) if a.offset == 1));
+        // Its own record, then another gateway's, raced in after it.
         keys.learn(key("k"), &acked(ORDER, 1), t0, 1_000_000);
         keys.learn(key("k"), &acked(ORDER, 2), t0, 1_000_000);
-        assert!(matches!(keys.begin(key("k"), ORDER, t0), Begin::Replay(a) if a.offset == 1));
+        assert!(matches!(keys.begin(key("k"), ORDER, t0), Begin::Replay(a) if a.offset == 2));
         assert_eq!(keys.len(), 1);
+    }
+
+    #[test]
+    fn a_record_of_any_time_is_taken_without_overflow() {
+        let keys = Idempotency::new(Duration::from_secs(60), 10);
+        let t0 = Instant::now();
+        let at = |timestamp_ms| Acked {
+            timestamp_ms,
+            ..acked(ORDER, 1)
+        };
+        // Older than any window: left out.
+        keys.learn(key("min"), &at(i64::MIN), t0, 1_000_000);
+        assert!(matches!(keys.begin(key("min"), ORDER, t0), Begin::New(_)));
+        // From the future: counted from now.
+        keys.learn(key("max"), &at(i64::MAX), t0, 1_000_000);
+        assert!(matches!(
+            keys.begin(key("max"), ORDER, t0),
+            Begin::Replay(_)
+        ));
     }
 
     #[test]

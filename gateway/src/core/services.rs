@@ -21,7 +21,7 @@
 //! these ids with what processing changed, in one transaction; here they
 //! live as long as the gateway.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -493,30 +493,23 @@ impl Shared {
     /// [`MAX_ATTEMPTS`]. False when told to stop before it was done.
     async fn process(&self, message: &Delivery<'_>, member: u32, stop: &CancellationToken) -> bool {
         let (partition, offset) = (message.partition(), message.offset());
-        let order_id = message.order_id();
-        let seen = order_id.as_deref().and_then(|id| lock(&self.seen).get(id));
-        match seen {
-            Some(at) if at == (partition, offset) => {
-                self.redelivered.fetch_add(1, Ordering::Relaxed);
-                return true;
-            }
-            Some(_) => {
-                self.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
-                return true;
-            }
-            None => {}
-        }
         if lock(&self.highest)
             .get(&partition)
             .is_some_and(|&highest| offset <= highest)
         {
-            // Delivered again, and its id is unknown (a record of another
-            // producer, without one; or forgotten): its offset says this
-            // service processed it, since each partition is processed in
-            // order.
+            // Delivered again (after a crash, or a rebalance before a
+            // commit): each partition is processed in order, so an offset at
+            // or below the highest processed was processed, whatever its id.
             self.redelivered.fetch_add(1, Ordering::Relaxed);
             return true;
         }
+        let id = message.order_id_bytes();
+        if id.is_some_and(|id| lock(&self.seen).contains(id)) {
+            // A second record of an order processed from another one.
+            self.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        let order_id = message.order_id();
         let mut done = ProcessedOrder {
             partition,
             offset,
@@ -559,8 +552,8 @@ impl Shared {
             let entry = highest.entry(partition).or_insert(offset);
             *entry = (*entry).max(offset);
         }
-        if let Some(id) = &order_id {
-            lock(&self.seen).insert(id, (partition, offset));
+        if let Some(id) = id {
+            lock(&self.seen).insert(id);
         }
         done.processed_at_ms = now_ms();
         let mut pending = lock(&self.pending);
@@ -578,11 +571,11 @@ impl Shared {
     }
 }
 
-/// The order ids a service processed, and where: the last `capacity` of
-/// them. Ids are kept as a 64-bit hash keyed at random per process, so no
-/// producer can make two ids collide on purpose.
+/// The order ids a service processed: the last `capacity` of them. Ids are
+/// kept as a 64-bit hash keyed at random per process, so no producer can
+/// make two ids collide on purpose.
 struct SeenOrders {
-    at: HashMap<u64, (i32, i64)>,
+    ids: HashSet<u64>,
     order: VecDeque<u64>,
     hasher: RandomState,
     capacity: usize,
@@ -591,30 +584,30 @@ struct SeenOrders {
 impl SeenOrders {
     fn new(capacity: usize) -> Self {
         Self {
-            at: HashMap::new(),
+            ids: HashSet::new(),
             order: VecDeque::new(),
             hasher: RandomState::new(),
             capacity: capacity.max(1),
         }
     }
 
-    /// Where `order_id` was first processed, if it was.
-    fn get(&self, order_id: &str) -> Option<(i32, i64)> {
-        self.at.get(&self.hasher.hash_one(order_id)).copied()
+    /// Whether `order_id` was processed.
+    fn contains(&self, order_id: &[u8]) -> bool {
+        self.ids.contains(&self.hasher.hash_one(order_id))
     }
 
-    /// `order_id` was processed at this partition and offset.
-    fn insert(&mut self, order_id: &str, at: (i32, i64)) {
+    /// `order_id` was processed.
+    fn insert(&mut self, order_id: &[u8]) {
         let hash = self.hasher.hash_one(order_id);
-        if self.at.contains_key(&hash) {
+        if self.ids.contains(&hash) {
             return;
         }
         if self.order.len() == self.capacity
             && let Some(oldest) = self.order.pop_front()
         {
-            self.at.remove(&oldest);
+            self.ids.remove(&oldest);
         }
-        self.at.insert(hash, at);
+        self.ids.insert(hash);
         self.order.push_back(hash);
     }
 }
@@ -641,16 +634,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_service_remembers_where_it_processed_the_last_orders() {
+    fn a_service_remembers_the_last_orders_it_processed() {
         let mut seen = SeenOrders::new(2);
-        assert_eq!(seen.get("a"), None);
-        seen.insert("a", (0, 1));
-        seen.insert("b", (1, 5));
-        assert_eq!(seen.get("a"), Some((0, 1)));
-        assert_eq!(seen.get("b"), Some((1, 5)));
-        seen.insert("c", (0, 2));
-        assert_eq!(seen.get("a"), None, "the oldest goes first");
-        assert_eq!(seen.get("c"), Some((0, 2)));
-        assert_eq!((seen.at.len(), seen.order.len()), (2, 2));
+        assert!(!seen.contains(b"a"));
+        seen.insert(b"a");
+        seen.insert(b"b");
+        seen.insert(b"b");
+        assert!(seen.contains(b"a") && seen.contains(b"b"));
+        seen.insert(b"c");
+        assert!(!seen.contains(b"a"), "the oldest goes first");
+        assert!(seen.contains(b"c"));
+        assert_eq!((seen.ids.len(), seen.order.len()), (2, 2));
     }
 }

@@ -107,11 +107,18 @@ pub(crate) async fn place_batch(
 }
 
 /// The request's `Idempotency-Key`, if it has one; 422 if it is not 1 to
-/// 128 visible ASCII characters.
+/// 128 visible ASCII characters, or if there are several.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ApiError::InvalidField {
+            field: "Idempotency-Key".into(),
+            message: "sent more than once: send one key".into(),
+        });
+    }
     match value.to_str() {
         Ok(key) if valid_key(key) => Ok(Some(key.to_owned())),
         _ => Err(ApiError::InvalidField {

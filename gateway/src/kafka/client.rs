@@ -83,10 +83,24 @@ pub(super) fn range_consumer(config: &Config) -> KafkaResult<BaseConsumer> {
 
 /// The key log's reader (see [`reader`]); it reports reaching the log's
 /// end, which is how a gateway knows it has read every key written so far.
+/// It reads uncommitted records: gateways write keys without transactions,
+/// and a transaction someone else left open on the log must not hide the
+/// keys after it (the end a `read_committed` reader sees stops before it).
 pub(super) fn key_log_consumer(config: &Config) -> KafkaResult<StreamConsumer<EndIsNoError>> {
     reader(config, "keys")
         .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_uncommitted")
         .create_with_context(EndIsNoError)
+}
+
+/// The client that asks where the key log ends. Not the reader: a broker
+/// answers a connection's requests in order, so on the reader's connection
+/// the question waited behind its fetch, held up to `fetch.wait.max.ms`
+/// (500 ms) on an idle log, before every new key.
+pub(super) fn key_log_ends(config: &Config) -> KafkaResult<BaseConsumer> {
+    reader(config, "key-ends")
+        .set("isolation.level", "read_uncommitted")
+        .create()
 }
 
 /// A consumer context for a reader that asks to hear of a partition's end.

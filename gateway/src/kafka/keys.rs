@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
@@ -56,6 +56,8 @@ pub(crate) enum Read {
 pub(crate) struct KeyLog {
     topic: String,
     consumer: Arc<StreamConsumer<EndIsNoError>>,
+    /// Asks where the log ends (see [`super::client::key_log_ends`]).
+    ends: Arc<BaseConsumer>,
 }
 
 impl KeyLog {
@@ -63,6 +65,7 @@ impl KeyLog {
         Ok(Self {
             topic: topic.to_owned(),
             consumer: Arc::new(super::client::key_log_consumer(config)?),
+            ends: Arc::new(super::client::key_log_ends(config)?),
         })
     }
 
@@ -145,9 +148,9 @@ impl KeyLog {
     /// The offset the next key will be written at: a reader that reached it
     /// has read every key acknowledged before this call.
     pub(crate) async fn end(&self) -> Result<i64, Error> {
-        let (topic, consumer) = (self.topic.clone(), self.consumer.clone());
+        let (topic, ends) = (self.topic.clone(), self.ends.clone());
         blocking(move || {
-            Ok(consumer
+            Ok(ends
                 .fetch_watermarks(&topic, PARTITION, METADATA_TIMEOUT)?
                 .1)
         })
@@ -175,10 +178,15 @@ impl KeyLog {
     }
 }
 
-/// A key record from its Kafka key and value; `None` for anything else.
+/// A key record from its Kafka key and value, as a gateway writes them;
+/// `None` for anything else (a position no acknowledgement can have, a key
+/// in another spelling, which compaction would keep beside the first).
 fn parse(key: Option<&[u8]>, value: Option<&[u8]>) -> Option<KeyRecord> {
     let hash = unhex(key?)?;
     let mut record: KeyRecord = serde_json::from_slice(value?).ok()?;
+    if record.partition < 0 || record.offset < 0 {
+        return None;
+    }
     record.key = hash;
     Some(record)
 }
@@ -191,14 +199,21 @@ fn hex(bytes: &[u8; 16]) -> String {
     })
 }
 
+/// 32 lowercase hex digits as [`hex`] writes them, and nothing else.
 fn unhex(text: &[u8]) -> Option<[u8; 16]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
     if text.len() != 32 {
         return None;
     }
     let mut out = [0_u8; 16];
     for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(pair, 16).ok()?;
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
     }
     Some(out)
 }
@@ -225,7 +240,9 @@ mod tests {
     #[test]
     fn a_key_record_reads_back_as_written_and_anything_else_is_skipped() {
         let record = KeyRecord {
-            key: *b"0123456789abcdef",
+            key: [
+                0xab, 0xcd, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0xff,
+            ],
             order_id: uuid::Uuid::from_u128(7),
             partition: 2,
             offset: 41,
@@ -240,5 +257,20 @@ mod tests {
         assert_eq!(parse(Some(&[b'z'; 32]), Some(&value)), None);
         assert_eq!(parse(Some(key.as_bytes()), Some(b"{}")), None);
         assert_eq!(parse(Some(key.as_bytes()), None), None);
+        // Another spelling of the same hash, or a sign from_str_radix takes.
+        let upper = key.to_uppercase();
+        assert_eq!(parse(Some(upper.as_bytes()), Some(&value)), None);
+        let signed = format!("+{}", &key[1..]);
+        assert_eq!(parse(Some(signed.as_bytes()), Some(&value)), None);
+        // A position no acknowledgement has.
+        for (partition, offset) in [(-7, 41), (2, -1)] {
+            let forged = serde_json::to_vec(&KeyRecord {
+                partition,
+                offset,
+                ..record
+            })
+            .expect("json");
+            assert_eq!(parse(Some(key.as_bytes()), Some(&forged)), None);
+        }
     }
 }

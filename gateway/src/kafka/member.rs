@@ -11,6 +11,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
+use rdkafka::message::Headers;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message};
 use wire::headers;
@@ -46,6 +47,18 @@ impl Delivery<'_> {
     /// The `order-id` header the gateway writes, if the record has one.
     pub(crate) fn order_id(&self) -> Option<String> {
         record::header_text(&self.0, headers::ORDER_ID)
+    }
+
+    /// The `order-id` header's bytes as written, whole (not shortened nor
+    /// made text, so that two ids never read alike), if it has a non-empty
+    /// one: what an idempotent consumer knows an order by.
+    pub(crate) fn order_id_bytes(&self) -> Option<&[u8]> {
+        self.0
+            .headers()?
+            .iter()
+            .find(|h| h.key == headers::ORDER_ID)?
+            .value
+            .filter(|v| !v.is_empty())
     }
 
     /// The `produced-at-ms` header the gateway writes, if the record has one.

@@ -103,6 +103,19 @@ async fn malformed_keys_are_refused_and_write_nothing() {
         let error: ErrorBody = response.json().await.expect("error body");
         assert_eq!(error.field.as_deref(), Some("Idempotency-Key"));
     }
+    // Two keys: which one would the order be placed under?
+    let response = app
+        .http
+        .post(app.url("/api/orders"))
+        .header("idempotency-key", "one")
+        .header("idempotency-key", "two")
+        .json(&order("c"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 422);
+    let error: ErrorBody = response.json().await.expect("error body");
+    assert_eq!(error.field.as_deref(), Some("Idempotency-Key"));
     // A batch would ignore a key, so it is refused rather than dropped.
     let response = app
         .http
@@ -329,6 +342,37 @@ async fn a_second_record_of_an_order_from_another_producer_is_dropped_and_counte
         ),
         (1, 1, 0)
     );
+
+    // Ids are compared whole, as bytes: ones that would read alike once
+    // shortened for the page, or once made text, are other orders; an empty
+    // id names none.
+    let long = "q".repeat(300);
+    let ids: [&[u8]; 6] = [
+        format!("{long}1").leak().as_bytes(),
+        format!("{long}2").leak().as_bytes(),
+        &[0xff, 0x01],
+        &[0xfe, 0x01],
+        b"",
+        b"",
+    ];
+    for id in ids {
+        producer()
+            .send(
+                FutureRecord::to(&app.topic)
+                    .partition(0)
+                    .key("odd")
+                    .payload("{}")
+                    .headers(OwnedHeaders::new().insert(Header {
+                        key: headers::ORDER_ID,
+                        value: Some(id),
+                    })),
+                Timeout::After(PATIENCE),
+            )
+            .await
+            .expect("produce");
+    }
+    let service = handled(&app, 8).await;
+    assert_eq!((service.processed, service.duplicates_dropped), (7, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,4 +395,61 @@ async fn keyed_orders_log_no_error() {
     let (_, clean, log) = gateway.terminate(std::time::Duration::from_secs(25)).await;
     assert!(clean, "{log}");
     assert!(!log.contains("ERROR"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_left_open_on_the_key_log_hides_no_key() {
+    use rdkafka::producer::{FutureProducer, Producer};
+    let first = spawn_app().await;
+    first.wait_healthy().await;
+    let topic = first.topic.clone();
+    let second = spawn_with(|c| c.topic = topic.clone()).await;
+    second.wait_healthy().await;
+
+    // Some other program opens a transaction on the key log and never ends
+    // it: a read_committed reader sees nothing past its first record.
+    let hung: FutureProducer = client_config()
+        .set("transactional.id", unique("hung"))
+        .create()
+        .expect("transactional producer");
+    hung.init_transactions(PATIENCE).expect("init transactions");
+    hung.begin_transaction().expect("begin");
+    let key_log = format!("{topic}-idempotency-keys");
+    hung.send(
+        FutureRecord::to(&key_log).key("not-a-key").payload("open"),
+        PATIENCE,
+    )
+    .await
+    .expect("written in the open transaction");
+
+    let body = order("behind-a-transaction");
+    let placed = post_with_key(&first, "after-the-open-one", &body).await;
+    assert_eq!(placed.status(), 202);
+    let placed: OrderAccepted = placed.json().await.expect("ack");
+    let retried = post_with_key(&second, "after-the-open-one", &body).await;
+    assert_eq!(retried.status(), 202);
+    assert_eq!(replayed(&retried), Some("true"));
+    assert_eq!(retried.json::<OrderAccepted>().await.expect("ack"), placed);
+    assert_eq!(record_count(&topic), 1);
+    hung.abort_transaction(PATIENCE).expect("abort");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_key_does_not_wait_for_the_key_logs_fetch() {
+    // Asked on the key log reader's own connection, where the log ends
+    // waited behind its fetch, which an idle broker holds 500 ms: every
+    // new key took half a second. Five in a row take well under that each.
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    assert_eq!(post_with_key(&app, "warm", &order("w")).await.status(), 202);
+    let started = std::time::Instant::now();
+    for i in 0..5 {
+        let response = post_with_key(&app, &format!("fresh-{i}"), &order("w")).await;
+        assert_eq!(response.status(), 202);
+    }
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_millis(1_500),
+        "5 new keys took {took:?}"
+    );
 }
