@@ -258,9 +258,12 @@ pub struct Config {
     #[arg(long, env = "NO_DEMO_SERVICES")]
     pub no_services: bool,
 
-    /// Prefix of the demo services' consumer group ids (`demo-payments`).
-    #[arg(long, env = "DEMO_GROUP_PREFIX", default_value = "demo-")]
-    pub service_group_prefix: String,
+    /// Prefix of the demo services' consumer group ids. Default:
+    /// `demo-TOPIC-` (`demo-orders-payments`), so that dashboards on two
+    /// topics of one cluster never share a group. `demo-` gives the names
+    /// of earlier versions (`demo-payments`), and their committed offsets.
+    #[arg(long, env = "DEMO_GROUP_PREFIX")]
+    pub service_group_prefix: Option<String>,
 
     /// How often a demo service member commits the orders it processed, in
     /// milliseconds (it also commits when it stops and before a rebalance
@@ -493,6 +496,14 @@ impl Config {
             .collect()
     }
 
+    /// The demo services' group id prefix: `--service-group-prefix`, or
+    /// `demo-TOPIC-`.
+    pub fn group_prefix(&self) -> String {
+        self.service_group_prefix
+            .clone()
+            .unwrap_or_else(|| format!("demo-{}-", self.topic))
+    }
+
     /// The key log's topic: `--idempotency-topic`, or TOPIC-idempotency-keys.
     pub fn key_log_topic(&self) -> String {
         self.idempotency_topic
@@ -648,7 +659,7 @@ impl fmt::Debug for Config {
             .field("idempotency_topic", &self.key_log_topic())
             .field("service_remembered_orders", &self.service_remembered_orders)
             .field("services", &self.demo_services())
-            .field("service_group_prefix", &self.service_group_prefix)
+            .field("service_group_prefix", &self.group_prefix())
             .field(
                 "service_commit_interval_ms",
                 &self.service_commit_interval_ms,
@@ -726,6 +737,17 @@ mod tests {
         );
         let config = Config::parse_from(["gateway", "--no-services"]);
         assert!(config.demo_services().is_empty());
+
+        // Groups per topic by default, so two dashboards of one cluster
+        // share none; the earlier names on request.
+        let on = |topic: &str, extra: &[&str]| {
+            let mut args = vec!["gateway", "--topic", topic];
+            args.extend(extra);
+            Config::parse_from(args).group_prefix()
+        };
+        assert_eq!(on("orders", &[]), "demo-orders-");
+        assert_ne!(on("orders", &[]), on("refunds", &[]));
+        assert_eq!(on("orders", &["--service-group-prefix", "demo-"]), "demo-");
 
         for bad in [
             "billing",

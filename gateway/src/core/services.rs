@@ -226,7 +226,7 @@ struct Member {
 impl Service {
     fn new(spec: ServiceSpec, config: Arc<Config>) -> Self {
         let shared = Shared {
-            group_id: format!("{}{}", config.service_group_prefix, spec.name),
+            group_id: format!("{}{}", config.group_prefix(), spec.name),
             name: spec.name,
             settings: Mutex::new(Settings {
                 running: true,

@@ -70,7 +70,7 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     config.static_dir = "/nonexistent".into();
     // Demo services only where a test asks for them, in groups of its own.
     config.no_services = true;
-    config.service_group_prefix = format!("{}-", unique("demo"));
+    config.service_group_prefix = Some(format!("{}-", unique("demo")));
     configure(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");

@@ -222,8 +222,10 @@ async fn a_stopped_service_finds_its_orders_waiting_and_processes_each_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_gateway_resumes_its_services_from_their_committed_offsets() {
     let prefix = format!("{}-", unique("restart"));
-    let first =
-        app_with_service_in("billing", 1, |c| c.service_group_prefix = prefix.clone()).await;
+    let first = app_with_service_in("billing", 1, |c| {
+        c.service_group_prefix = Some(prefix.clone())
+    })
+    .await;
     let group_id = first.service("billing").await.group_id;
     warm_up(&first, &group_id).await;
     let topic = first.topic.clone();
@@ -236,7 +238,7 @@ async fn a_restarted_gateway_resumes_its_services_from_their_committed_offsets()
     }
 
     let second = app_with_service_in("billing", 1, |c| {
-        c.service_group_prefix = prefix.clone();
+        c.service_group_prefix = Some(prefix.clone());
         c.topic = topic.clone();
     })
     .await;
@@ -452,4 +454,36 @@ async fn a_stop_that_cannot_finish_in_time_answers_that_the_service_is_still_sto
         (!view.changing && view.assignments.is_empty()).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_groups_are_named_for_their_topic_by_default() {
+    // Two dashboards on two topics of one cluster: no group in common.
+    let one = GatewayProcess::start(&brokers(), &["--service", "billing:0:0:1"]).await;
+    let two = GatewayProcess::start(&brokers(), &["--service", "billing:0:0:1"]).await;
+    let mut ids = Vec::new();
+    for gateway in [&one, &two] {
+        let group_id = until("the service to report its group", || async {
+            let services: Vec<ServiceView> = gateway.get_json("/api/services").await?;
+            Some(services.first()?.group_id.clone())
+        })
+        .await;
+        assert_eq!(group_id, format!("demo-{}-billing", gateway.topic));
+        ids.push(group_id);
+    }
+    // As the broker has them, by Kafka's own tool.
+    until("both groups on the broker", || async {
+        let output = kafka_tool(
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+            &["--list"],
+        )
+        .await;
+        let listed = String::from_utf8_lossy(&output.stdout).into_owned();
+        ids.iter()
+            .all(|id| listed.lines().any(|l| l.trim() == id))
+            .then_some(())
+    })
+    .await;
+    one.terminate(std::time::Duration::from_secs(25)).await;
+    two.terminate(std::time::Duration::from_secs(25)).await;
 }
