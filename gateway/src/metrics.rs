@@ -54,6 +54,10 @@ pub(crate) struct Metrics {
     /// Keyed orders answered with the first acknowledgement of their key,
     /// writing nothing.
     pub(crate) idempotent_replays: Counter,
+    /// Records each demo service handled, by service and outcome
+    /// (`processed`, `failed_attempts`, `gave_up`, `redelivered`,
+    /// `duplicates_dropped`): the counters `/api/services` shows.
+    pub(crate) service_records: Family<Labels, Counter>,
     /// Each followed group's lag per partition (set when read).
     pub(crate) group_lag: Family<Labels, Gauge>,
 }
@@ -142,6 +146,12 @@ impl Metrics {
             "Errors the live consumer reported",
             consumer_errors.clone(),
         );
+        let service_records = Family::<Labels, Counter>::default();
+        registry.register(
+            "service_records",
+            "Records each demo service handled, by outcome (processed, failed_attempts, gave_up, redelivered, duplicates_dropped)",
+            service_records.clone(),
+        );
         let group_lag = Family::<Labels, Gauge>::default();
         registry.register(
             "group_lag",
@@ -164,6 +174,7 @@ impl Metrics {
             consumer_errors,
             key_log_failures,
             idempotent_replays,
+            service_records,
             group_lag,
         }
     }

@@ -125,7 +125,7 @@ impl<F: Frame> Core<F> {
             window,
             &shutdown,
         );
-        let services = Arc::new(Services::new(&config));
+        let services = Arc::new(Services::new(&config, &metrics));
         let load = Arc::new(Load::default());
         let flow = flow::spawn(
             flow::Sources {

@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ use crate::clock::now_ms;
 use crate::config::{Config, ServiceSpec};
 use crate::kafka;
 use crate::kafka::member::{Delivery, MemberConsumer, Rebalances};
+use crate::metrics::{Counter, Metrics};
 use crate::sync::lock;
 
 /// How long stopping members may take, all together, to commit and leave
@@ -71,11 +72,11 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    pub(crate) fn new(config: &Arc<Config>) -> Self {
+    pub(crate) fn new(config: &Arc<Config>, metrics: &Metrics) -> Self {
         let list = config
             .demo_services()
             .into_iter()
-            .map(|spec| Service::new(spec, config.clone()))
+            .map(|spec| Service::new(spec, config.clone(), metrics))
             .collect();
         Self {
             list,
@@ -189,11 +190,11 @@ struct Shared {
     name: String,
     group_id: String,
     settings: Mutex<Settings>,
-    processed: AtomicU64,
-    failed_attempts: AtomicU64,
-    gave_up: AtomicU64,
-    redelivered: AtomicU64,
-    duplicates_dropped: AtomicU64,
+    processed: Counter,
+    failed_attempts: Counter,
+    gave_up: Counter,
+    redelivered: Counter,
+    duplicates_dropped: Counter,
     /// The order ids processed, to process each order once.
     seen: Mutex<SeenOrders>,
     /// Highest offset processed per partition, to notice redeliveries.
@@ -224,7 +225,18 @@ struct Member {
 }
 
 impl Service {
-    fn new(spec: ServiceSpec, config: Arc<Config>) -> Self {
+    fn new(spec: ServiceSpec, config: Arc<Config>, metrics: &Metrics) -> Self {
+        // Counted once, for the view and for `/metrics` alike.
+        let name = spec.name.clone();
+        let counter = |outcome: &'static str| {
+            metrics
+                .service_records
+                .get_or_create(&vec![
+                    ("service", name.clone()),
+                    ("outcome", outcome.into()),
+                ])
+                .clone()
+        };
         let shared = Shared {
             group_id: format!("{}{}", config.group_prefix(), spec.name),
             name: spec.name,
@@ -234,11 +246,11 @@ impl Service {
                 processing_ms: spec.processing_ms,
                 failure_rate: spec.failure_rate,
             }),
-            processed: AtomicU64::new(0),
-            failed_attempts: AtomicU64::new(0),
-            gave_up: AtomicU64::new(0),
-            redelivered: AtomicU64::new(0),
-            duplicates_dropped: AtomicU64::new(0),
+            processed: counter("processed"),
+            failed_attempts: counter("failed_attempts"),
+            gave_up: counter("gave_up"),
+            redelivered: counter("redelivered"),
+            duplicates_dropped: counter("duplicates_dropped"),
             seen: Mutex::new(SeenOrders::new(
                 usize::try_from(config.service_remembered_orders).unwrap_or(usize::MAX),
             )),
@@ -264,11 +276,11 @@ impl Service {
             members: settings.members,
             processing_ms: settings.processing_ms,
             failure_rate: settings.failure_rate,
-            processed: s.processed.load(Ordering::Relaxed),
-            failed_attempts: s.failed_attempts.load(Ordering::Relaxed),
-            gave_up: s.gave_up.load(Ordering::Relaxed),
-            redelivered: s.redelivered.load(Ordering::Relaxed),
-            duplicates_dropped: s.duplicates_dropped.load(Ordering::Relaxed),
+            processed: s.processed.get(),
+            failed_attempts: s.failed_attempts.get(),
+            gave_up: s.gave_up.get(),
+            redelivered: s.redelivered.get(),
+            duplicates_dropped: s.duplicates_dropped.get(),
             changing: s.changing.load(Ordering::Acquire) > 0,
             assignments: lock(&s.assignments)
                 .iter()
@@ -500,13 +512,13 @@ impl Shared {
             // Delivered again (after a crash, or a rebalance before a
             // commit): each partition is processed in order, so an offset at
             // or below the highest processed was processed, whatever its id.
-            self.redelivered.fetch_add(1, Ordering::Relaxed);
+            self.redelivered.inc();
             return true;
         }
         let id = message.order_id_bytes();
         if id.is_some_and(|id| lock(&self.seen).contains(id)) {
             // A second record of an order processed from another one.
-            self.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
+            self.duplicates_dropped.inc();
             return true;
         }
         let order_id = message.order_id();
@@ -531,13 +543,13 @@ impl Shared {
             // being stopped: stopping waits for the order in hand.
             tokio::time::sleep(Duration::from_millis(processing_ms.into())).await;
             if fastrand::f64() >= failure_rate {
-                self.processed.fetch_add(1, Ordering::Relaxed);
+                self.processed.inc();
                 break;
             }
-            self.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            self.failed_attempts.inc();
             if attempt == MAX_ATTEMPTS {
                 tracing::warn!(service = %self.name, partition, offset, "giving up on an order after {MAX_ATTEMPTS} attempts");
-                self.gave_up.fetch_add(1, Ordering::Relaxed);
+                self.gave_up.inc();
                 done.gave_up = true;
                 break;
             }

@@ -373,6 +373,21 @@ async fn a_second_record_of_an_order_from_another_producer_is_dropped_and_counte
     }
     let service = handled(&app, 8).await;
     assert_eq!((service.processed, service.duplicates_dropped), (7, 1));
+    // The same counters, for a scraper.
+    let metrics = crate::metrics::scrape(&app).await;
+    let series = |outcome: &str| {
+        crate::metrics::sample(
+            &metrics,
+            &format!(
+                "kafka_flow_service_records_total{{service=\"billing\",outcome=\"{outcome}\"}}"
+            ),
+        )
+    };
+    assert_eq!(
+        (series("processed"), series("duplicates_dropped")),
+        (Some(7.0), Some(1.0)),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
