@@ -83,7 +83,7 @@ impl Keys {
                 .wait_for(|read| read.is_some_and(|at| at >= end))
                 .await
                 .map(|_| ())
-                .map_err(|_| "the gateway is stopping".to_owned())
+                .map_err(|_| "its reader has stopped: the gateway is stopping".to_owned())
         };
         match tokio::time::timeout(CATCH_UP_TIMEOUT, caught_up).await {
             Ok(result) => result.map_err(unavailable),
