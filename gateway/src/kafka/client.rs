@@ -75,10 +75,10 @@ pub(super) fn live_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
 
 /// A range reader's consumer (see [`reader`]); it reports reaching a
 /// partition's end, where a read stops.
-pub(super) fn range_consumer(config: &Config) -> KafkaResult<BaseConsumer> {
+pub(super) fn range_consumer(config: &Config) -> KafkaResult<BaseConsumer<EndIsNoError>> {
     reader(config, "replay")
         .set("enable.partition.eof", "true")
-        .create()
+        .create_with_context(EndIsNoError)
 }
 
 /// The key log's reader (see [`reader`]); it reports reaching the log's

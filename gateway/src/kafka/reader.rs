@@ -68,7 +68,7 @@ pub(crate) struct Read {
 
 /// A reader of one topic.
 pub(crate) struct RangeReader {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<super::client::EndIsNoError>,
     topic: String,
 }
 

@@ -391,9 +391,10 @@ async fn a_second_record_of_an_order_from_another_producer_is_dropped_and_counte
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keyed_orders_log_no_error() {
-    // The key log's reader hears of the log's end at every key: that is no
-    // error, and an operator's log must not fill with ERROR lines for it.
+async fn keyed_orders_and_replays_log_no_error() {
+    // The key log's reader hears of the log's end at every key, and a
+    // replay's reader at the end of each partition: that is no error, and an
+    // operator's log must not fill with ERROR lines for it.
     let gateway = GatewayProcess::start(&brokers(), &["--no-services"]).await;
     gateway.wait_healthy().await;
     let client = reqwest::Client::new();
@@ -407,6 +408,12 @@ async fn keyed_orders_log_no_error() {
             .expect("POST");
         assert_eq!(response.status(), 202);
     }
+    let replay = client
+        .get(gateway.url("/api/replay?limit=10"))
+        .send()
+        .await
+        .expect("GET /api/replay");
+    assert_eq!(replay.status(), 200);
     let (_, clean, log) = gateway.terminate(std::time::Duration::from_secs(25)).await;
     assert!(clean, "{log}");
     assert!(!log.contains("ERROR"), "{log}");
