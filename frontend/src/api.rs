@@ -122,6 +122,22 @@ pub(crate) async fn topics() -> Result<Vec<TopicSummary>, ErrorBody> {
     receive(read("/api/topics").send().await).await
 }
 
+/// Why the gateway refuses the page's stream of `topic` (the gateway's own
+/// without one), as it would refuse the WebSocket, which a browser does not
+/// tell the page; `None` when the stream would be served (426: only the
+/// upgrade was missing) or the gateway did not answer.
+pub(crate) async fn stream_refusal(topic: Option<&str>) -> Option<ErrorBody> {
+    let path = match topic {
+        Some(topic) => format!("/ws?topic={topic}"),
+        None => "/ws".to_owned(),
+    };
+    let response = read(&path).send().await.ok()?;
+    if response.status() == 426 {
+        return None;
+    }
+    response.json::<ErrorBody>().await.ok()
+}
+
 /// Creates a topic.
 pub(crate) async fn create_topic(topic: &NewTopic) -> Result<TopicSummary, ErrorBody> {
     send_json(Request::post("/api/topics"), topic).await

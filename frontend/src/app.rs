@@ -16,6 +16,7 @@ use crate::flow_view::{Charts, FlowView, Latency};
 use crate::groups_view::ConsumerGroups;
 use crate::header_view::Header;
 use crate::load_view::Load;
+use crate::location;
 use crate::order_view::OrderForm;
 use crate::partitions_view::PartitionTable;
 use crate::replay_view::Replay;
@@ -32,7 +33,22 @@ pub fn App() -> impl IntoView {
     let connection = RwSignal::new(Connection::Connecting);
     let flow = RwSignal::new(FlowState::default());
     let health = RwSignal::new(None::<Health>);
-    socket::start(feed, flow, connection);
+    let refusal = RwSignal::new(None::<String>);
+    // `?topic=T`: the page watches T; the orders, load and demo services
+    // are the gateway's own topic's, shown only there.
+    let wanted = location::wanted_topic();
+    let home = {
+        let wanted = wanted.clone();
+        Signal::derive(move || match &wanted {
+            None => true,
+            Some(topic) => health.with(|h| {
+                h.as_ref()
+                    .and_then(|h| h.topic.as_ref())
+                    .is_some_and(|t| &t.name == topic)
+            }),
+        })
+    };
+    socket::start(feed, flow, connection, wanted, refusal);
     leptos::task::spawn_local(async move {
         loop {
             let now = api::health().await;
@@ -49,18 +65,20 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Header feed connection health/>
+        <Header feed connection health refusal home/>
         <main class="layout">
             <section class="column">
                 // In the order a person uses them: place orders, watch the
                 // services take them, push a spike, read the topic again;
                 // then the broker's view; the cluster's topics last (the
                 // longest list).
-                <OrderForm/>
-                <Services flow/>
-                <Load flow/>
-                <Replay/>
-                <PartitionTable feed health/>
+                <Show when=move || home.get()>
+                    <OrderForm/>
+                    <Services flow/>
+                    <Load flow/>
+                    <Replay/>
+                </Show>
+                <PartitionTable feed flow/>
                 <ConsumerGroups flow/>
                 <Topics feed/>
             </section>

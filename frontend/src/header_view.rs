@@ -15,13 +15,26 @@ pub fn Header(
     feed: RwSignal<Feed>,
     connection: RwSignal<Connection>,
     health: RwSignal<Option<Health>>,
+    refusal: RwSignal<Option<String>>,
+    home: Signal<bool>,
 ) -> impl IntoView {
     view! {
         <header class="top">
             <h1>"Kafka Flow"</h1>
             <span class="topic" data-testid="topic">
                 {move || feed.with(|f| f.topic().map(|t| format!("topic: {t}")))}
+                {move || (!home.get()).then(|| health.with(|h| {
+                    let mine = h.as_ref().and_then(|h| h.topic.as_ref()).map(|t| t.name.clone());
+                    view! {
+                        " · " <a href="?" data-testid="home-topic" title="orders, load and the demo services are on the gateway's own topic">
+                            {format!("back to {}", mine.unwrap_or_else(|| "the gateway's topic".into()))}
+                        </a>
+                    }
+                }))}
             </span>
+            {move || refusal.get().map(|why| view! {
+                <span class="error" data-testid="stream-refused">{why}</span>
+            })}
             <ConnectionBadge connection/>
             <BrokerBadge health/>
             <AccessBadge health/>

@@ -36,6 +36,7 @@ pub mod flow_view;
 pub mod groups_view;
 pub mod header_view;
 pub mod load_view;
+pub mod location;
 pub mod order_view;
 pub mod partitions_view;
 pub mod replay_view;

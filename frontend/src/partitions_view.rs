@@ -2,19 +2,19 @@
 //! the broker reports.
 
 use leptos::prelude::*;
-use wire::Health;
 use wire::api::PartitionHealth;
 
 use crate::feed::Feed;
+use crate::flow::FlowState;
 
 /// Per partition: records seen by this page, last offset, and the log-end
 /// offset the broker reports.
 #[component]
-pub fn PartitionTable(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>) -> impl IntoView {
+pub fn PartitionTable(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView {
     let rows = move || {
         let mut ids: Vec<i32> = feed.with(|f| f.partitions().keys().copied().collect());
-        health.with(|h| {
-            if let Some(topic) = h.as_ref().and_then(|h| h.topic.as_ref()) {
+        flow.with(|f| {
+            if let Some(topic) = f.snapshot().and_then(|s| s.topic.as_ref()) {
                 ids.extend(topic.partitions.iter().map(|p| p.id));
             }
         });
@@ -33,8 +33,8 @@ pub fn PartitionTable(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>) ->
                     <For each=rows key=|id| *id let(id)>
                         <tr data-testid="partition-row" data-partition=id>
                             <td>{id}</td>
-                            <td data-testid="leader">{move || reported(health, id).map_or_else(|| "–".into(), |p| p.leader.to_string())}</td>
-                            <td data-testid="earliest-offset">{move || reported(health, id).map_or_else(|| "–".into(), |p| p.low_watermark.to_string())}</td>
+                            <td data-testid="leader">{move || reported(flow, id).map_or_else(|| "–".into(), |p| p.leader.to_string())}</td>
+                            <td data-testid="earliest-offset">{move || reported(flow, id).map_or_else(|| "–".into(), |p| p.low_watermark.to_string())}</td>
                             <td data-testid="seen">
                                 {move || feed.with(|f| f.partitions().get(&id).map_or(0, |p| p.seen))}
                             </td>
@@ -42,7 +42,7 @@ pub fn PartitionTable(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>) ->
                                 {move || feed.with(|f| f.partitions().get(&id).map(|p| p.last_offset.to_string()).unwrap_or_else(|| "–".into()))}
                             </td>
                             <td data-testid="log-end-offset">
-                                {move || log_end_offset(feed, health, id).map_or_else(|| "–".into(), |o| o.to_string())}
+                                {move || log_end_offset(feed, flow, id).map_or_else(|| "–".into(), |o| o.to_string())}
                             </td>
                         </tr>
                     </For>
@@ -59,21 +59,22 @@ pub fn PartitionTable(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>) ->
     }
 }
 
-/// The partition as the broker last reported it.
-fn reported(health: RwSignal<Option<Health>>, id: i32) -> Option<PartitionHealth> {
-    health.with(|h| {
-        h.as_ref()
-            .and_then(|h| h.topic.as_ref())
+/// The partition as the broker last reported it (in the latest flow
+/// snapshot, which is of the topic the page watches).
+fn reported(flow: RwSignal<FlowState>, id: i32) -> Option<PartitionHealth> {
+    flow.with(|f| {
+        f.snapshot()
+            .and_then(|s| s.topic.as_ref())
             .and_then(|t| t.partitions.iter().find(|p| p.id == id))
             .cloned()
     })
 }
 
 /// The partition's log-end offset: what the broker last reported, or more
-/// when this page has since seen a later record (health is polled, records
-/// stream).
-fn log_end_offset(feed: RwSignal<Feed>, health: RwSignal<Option<Health>>, id: i32) -> Option<i64> {
-    let reported = reported(health, id).map(|p| p.high_watermark);
+/// when this page has since seen a later record (snapshots come once a
+/// second, records stream).
+fn log_end_offset(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, id: i32) -> Option<i64> {
+    let reported = reported(flow, id).map(|p| p.high_watermark);
     let seen = feed.with(|f| f.partitions().get(&id).map(|p| p.last_offset + 1));
     reported.max(seen)
 }

@@ -43,13 +43,18 @@ pub(crate) fn start(
     feed: RwSignal<Feed>,
     flow: RwSignal<FlowState>,
     connection: RwSignal<Connection>,
+    wanted: Option<String>,
+    refusal: RwSignal<Option<String>>,
 ) {
     leptos::task::spawn_local(async move {
         let repaint = Rc::new(Repaint::default());
         let mut backoff = Backoff::default();
         loop {
             connection.set(Connection::Connecting);
-            if let Ok(mut socket) = WebSocket::open(&feed.with_untracked(url)) {
+            let mut served = false;
+            if let Ok(mut socket) =
+                WebSocket::open(&feed.with_untracked(|f| url(f, wanted.as_deref())))
+            {
                 while let Some(Ok(message)) = socket.next().await {
                     let Message::Text(text) = message else {
                         continue;
@@ -59,8 +64,10 @@ pub(crate) fn start(
                         continue;
                     };
                     if matches!(message, ServerMessage::Hello { .. }) {
+                        served = true;
                         backoff.reset();
                         connection.set(Connection::Live);
+                        refusal.set(None);
                     }
                     match message {
                         ServerMessage::Flow(snapshot) => {
@@ -78,6 +85,11 @@ pub(crate) fn start(
                     }
                     schedule_repaint(feed, flow, &repaint);
                 }
+            }
+            if !served {
+                // Refused before the stream began: ask why, to say it.
+                let why = crate::api::stream_refusal(wanted.as_deref()).await;
+                refusal.set(why.map(|e| crate::api::describe(&e)));
             }
             let delay = backoff.next_delay_ms(js_sys::Math::random());
             connection.set(Connection::Reconnecting { in_ms: delay });
@@ -138,9 +150,10 @@ fn schedule_repaint(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, repaint: &R
     }
 }
 
-/// `ws://` or `wss://` on the page's own host; after the first connection,
-/// with the positions to resume from.
-fn url(feed: &Feed) -> String {
+/// `ws://` or `wss://` on the page's own host, for the `wanted` topic (the
+/// gateway's own without one); after the first connection, with the
+/// positions to resume from (a topic's positions apply to that topic only).
+fn url(feed: &Feed, wanted: Option<&str>) -> String {
     let location = window().location();
     let scheme = match location.protocol().as_deref() {
         Ok("https:") => "wss",
@@ -148,10 +161,14 @@ fn url(feed: &Feed) -> String {
     };
     let host = location.host().unwrap_or_default();
     let mut url = format!("{scheme}://{host}/ws?last={HISTORY_PER_PARTITION}");
-    if let Some((topic, positions)) = feed.resume() {
-        let topic = String::from(js_sys::encode_uri_component(topic));
-        let resume = wire::stream::resume_param(positions);
-        url.push_str(&format!("&topic={topic}&resume={resume}"));
+    match (feed.resume(), wanted) {
+        (Some((topic, positions)), wanted) if wanted.is_none_or(|w| w == topic) => {
+            let topic = String::from(js_sys::encode_uri_component(topic));
+            let resume = wire::stream::resume_param(positions);
+            url.push_str(&format!("&topic={topic}&resume={resume}"));
+        }
+        (_, Some(wanted)) => url.push_str(&format!("&topic={wanted}")),
+        (_, None) => {}
     }
     url
 }

@@ -84,7 +84,7 @@ pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
     }
 }
 
-/// The cluster's topics, this dashboard's marked: the first few, all on
+/// The cluster's topics, the one watched marked and the others linked: the first few, all on
 /// request, or those whose name contains what is typed in the filter.
 #[component]
 fn TopicList(
@@ -129,7 +129,13 @@ fn TopicList(
                                 <li data-testid="topic-row" data-topic=t.name.clone() data-partitions=t.partitions>
                                     <code>{t.name.clone()}</code>
                                     {format!(" — {} partition(s)", t.partitions)}
-                                    {here.then_some(" (this dashboard's)")}
+                                    {if here {
+                                        view! { <span class="hint" data-testid="watching">" (watching)"</span> }.into_any()
+                                    } else {
+                                        // A link, so that a view can be shared or bookmarked.
+                                        let href = crate::location::watch_href(&t.name);
+                                        view! { " " <a data-testid="watch-topic" href=href>"watch"</a> }.into_any()
+                                    }}
                                 </li>
                             }
                         }).collect_view()}

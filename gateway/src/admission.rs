@@ -84,6 +84,11 @@ impl Admission {
         })
     }
 
+    /// Whether one more would be admitted for `client` now.
+    pub(crate) fn would_admit(self: &Arc<Self>, client: Client) -> Result<(), Refused> {
+        self.admit(client).map(drop)
+    }
+
     /// How many are admitted now.
     #[cfg(test)]
     fn admitted(&self) -> usize {

@@ -155,6 +155,32 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=4))]
     pub max_reads_per_address: u64,
 
+    /// Which topics besides this one browsers may watch (`/ws?topic=T`)
+    /// and the topic list shows: a regular expression the whole name must
+    /// match (`orders|payments-.*`). Without it, every topic but Kafka's
+    /// internal ones.
+    #[arg(long = "topics", env = "WATCH_TOPICS", value_name = "REGEX",
+          value_parser = parse_topic_pattern)]
+    pub topics: Option<TopicPattern>,
+
+    /// Also list and watch Kafka's internal topics (names starting `__`,
+    /// such as `__consumer_offsets`), if `--topics` allows them.
+    #[arg(long, env = "SHOW_INTERNAL_TOPICS")]
+    pub show_internal: bool,
+
+    /// Most topics besides this one watched at once (each has a live
+    /// consumer, a history and a poller of its groups); a browser asking
+    /// for one more gets 503 `busy`.
+    #[arg(long, env = "MAX_LIVE_TOPICS", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(0..=256))]
+    pub max_live_topics: u64,
+
+    /// Seconds a watched topic (other than this one) stays read with no
+    /// browser watching it, before its consumer is closed.
+    #[arg(long, env = "LIVE_TOPIC_IDLE_S", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub live_topic_idle_s: u64,
+
     /// An origin (scheme://host:port) whose web pages may open the live
     /// stream and call the API from the browser, besides the gateway's own.
     /// Repeatable; in the environment, separate origins with ','. Without
@@ -496,6 +522,24 @@ impl Config {
             .collect()
     }
 
+    /// Whether browsers may watch `topic` and see it listed: this gateway's
+    /// topic always; another if `--topics` allows it (every topic without
+    /// it), and an internal one (`__…`) only with `--show-internal`.
+    pub fn may_watch(&self, topic: &str) -> bool {
+        if topic == self.topic {
+            return true;
+        }
+        if topic.starts_with("__") && !self.show_internal {
+            return false;
+        }
+        self.topics.as_ref().is_none_or(|p| p.matches(topic))
+    }
+
+    /// How long a watched topic stays read with no browser watching it.
+    pub fn live_topic_idle(&self) -> Duration {
+        Duration::from_secs(self.live_topic_idle_s)
+    }
+
     /// The demo services' group id prefix: `--service-group-prefix`, or
     /// `demo-TOPIC-`.
     pub fn group_prefix(&self) -> String {
@@ -653,6 +697,10 @@ impl fmt::Debug for Config {
             .field("max_clients_per_address", &self.max_clients_per_address)
             .field("max_reads_per_address", &self.max_reads_per_address)
             .field("max_batches_per_address", &self.max_batches_per_address)
+            .field("topics", &self.topics)
+            .field("show_internal", &self.show_internal)
+            .field("max_live_topics", &self.max_live_topics)
+            .field("live_topic_idle_s", &self.live_topic_idle_s)
             .field("write_rate", &self.write_rate)
             .field("idempotency_window_s", &self.idempotency_window_s)
             .field("idempotency_keys", &self.idempotency_keys)
@@ -668,9 +716,67 @@ impl fmt::Debug for Config {
     }
 }
 
+/// `--topics`: a regular expression a whole topic name must match.
+#[derive(Clone)]
+pub struct TopicPattern {
+    /// As the operator wrote it, for `Debug` and messages.
+    source: String,
+    /// Anchored at both ends.
+    regex: regex::Regex,
+}
+
+impl TopicPattern {
+    /// The pattern `source`, as `--topics` takes it.
+    pub fn new(source: &str) -> Result<Self, String> {
+        parse_topic_pattern(source)
+    }
+
+    pub fn matches(&self, topic: &str) -> bool {
+        self.regex.is_match(topic)
+    }
+}
+
+impl fmt::Debug for TopicPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.source)
+    }
+}
+
+/// Compiles `--topics`, anchored so that `orders` does not allow
+/// `orders-old`; the size limit keeps a pathological pattern from taking
+/// the gateway's memory.
+fn parse_topic_pattern(source: &str) -> Result<TopicPattern, String> {
+    let regex = regex::RegexBuilder::new(&format!("^(?:{source})$"))
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|err| format!("not a regular expression: {err}"))?;
+    Ok(TopicPattern {
+        source: source.to_owned(),
+        regex,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topics_are_watched_as_the_allow_list_and_the_internal_switch_say() {
+        let mut config = Config::new("b:9092", "orders");
+        assert!(config.may_watch("orders") && config.may_watch("payments"));
+        assert!(!config.may_watch("__consumer_offsets"));
+        config.show_internal = true;
+        assert!(config.may_watch("__consumer_offsets"));
+        let config =
+            Config::parse_from(["gateway", "--topics", "pay.*|orders-old", "--topic", "o"]);
+        // Anchored: the whole name must match; the gateway's own topic always may.
+        assert!(config.may_watch("payments") && config.may_watch("orders-old"));
+        assert!(!config.may_watch("orders-older") && !config.may_watch("xpayments"));
+        assert!(config.may_watch("o"));
+        assert!(!config.may_watch("__consumer_offsets"));
+        let refused = Config::try_parse_from(["gateway", "--topics", "(unclosed"]);
+        assert!(refused.is_err());
+    }
 
     #[test]
     fn defaults_run_against_a_local_broker() {

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::Config;
+pub use config::{Config, TopicPattern};
 pub use http::ApiError;
 pub use kafka::ProduceError;
 

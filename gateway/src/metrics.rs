@@ -32,6 +32,8 @@ pub(crate) struct Metrics {
     pub(crate) batch_orders: Histogram,
     /// Stream clients connected (set when read).
     pub(crate) live_clients: Gauge,
+    /// Topics watched besides the gateway's own (set when read).
+    pub(crate) live_topics: Gauge,
     /// Records delivered to stream clients: each record once per client.
     pub(crate) records_fanned_out: Counter,
     /// Records a stream client missed because it fell behind its queue, or
@@ -108,6 +110,12 @@ impl Metrics {
             "Stream clients connected to /ws",
             live_clients.clone(),
         );
+        let live_topics = Gauge::default();
+        registry.register(
+            "live_topics",
+            "Topics watched on browsers' demand besides the gateway's own (at most --max-live-topics)",
+            live_topics.clone(),
+        );
         let records_fanned_out = Counter::default();
         registry.register(
             "records_fanned_out",
@@ -165,6 +173,7 @@ impl Metrics {
             produce_seconds,
             batch_orders,
             live_clients,
+            live_topics,
             records_fanned_out,
             records_lagged,
             resumes,

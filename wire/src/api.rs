@@ -117,6 +117,10 @@ pub enum ErrorCode {
     NotFound,
     /// 500: a bug in the gateway; the message says what failed.
     Internal,
+    /// 426: `GET /ws` without a WebSocket upgrade. Everything else about
+    /// the request was fine: a page learns this way why its WebSocket was
+    /// refused, which browsers do not tell it.
+    UpgradeRequired,
     /// A code this build does not know (a newer gateway).
     #[serde(other)]
     Unknown,
@@ -294,6 +298,19 @@ pub struct NewTopic {
     pub replication_factor: Option<i32>,
 }
 
+/// Kafka's rule for topic names, as an error message says it.
+pub const TOPIC_NAME_RULE: &str =
+    "use 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-' (not '.' or '..')";
+
+/// Whether `name` is a legal Kafka topic name: 1 to 249 of
+/// `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn is_topic_name(name: &str) -> bool {
+    let legal = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    !name.is_empty() && name.len() <= 249 && legal && name != "." && name != ".."
+}
+
 /// Most partitions a topic created from the dashboard may have.
 pub const MAX_NEW_TOPIC_PARTITIONS: i32 = 1_000;
 
@@ -302,15 +319,8 @@ impl NewTopic {
     /// `.` or `..`), and a partition count from 1 to
     /// [`MAX_NEW_TOPIC_PARTITIONS`].
     pub fn validate(&self) -> Result<(), crate::FieldError> {
-        let name = &self.name;
-        let legal = name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if name.is_empty() || name.len() > 249 || !legal || name == "." || name == ".." {
-            return Err(crate::FieldError::new(
-                "name",
-                "use 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-' (not '.' or '..')",
-            ));
+        if !is_topic_name(&self.name) {
+            return Err(crate::FieldError::new("name", TOPIC_NAME_RULE));
         }
         if !(1..=MAX_NEW_TOPIC_PARTITIONS).contains(&self.partitions) {
             return Err(crate::FieldError::new(

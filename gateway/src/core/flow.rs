@@ -64,9 +64,17 @@ impl Flow {
 pub(crate) struct Sources<F> {
     pub(crate) topic: TopicAdmin,
     pub(crate) groups: GroupReader,
+    /// The demo services and the load generator, on the gateway's own
+    /// topic; another watched topic has neither.
+    pub(crate) demo: Option<Demo>,
+    pub(crate) hub: Arc<Hub<F>>,
+}
+
+/// What the gateway itself runs on its topic.
+#[derive(Clone)]
+pub(crate) struct Demo {
     pub(crate) services: Arc<Services>,
     pub(crate) load: Arc<Load>,
-    pub(crate) hub: Arc<Hub<F>>,
 }
 
 /// Starts the pollers; they stop at `shutdown`.
@@ -75,22 +83,26 @@ pub(crate) fn spawn<F: Frame>(sources: Sources<F>, shutdown: &CancellationToken)
     let Sources {
         topic,
         groups,
-        services,
-        load,
+        demo,
         hub,
     } = sources;
+    if let Some(demo) = &demo {
+        tokio::spawn(progress(
+            demo.services.clone(),
+            hub.clone(),
+            shutdown.clone(),
+        ));
+    }
     tokio::spawn(snapshots(
         Readers {
             topic,
             groups: Arc::new(Mutex::new(groups)),
-            services: services.clone(),
-            load,
+            demo,
         },
-        hub.clone(),
+        hub,
         sender,
         shutdown.clone(),
     ));
-    tokio::spawn(progress(services, hub, shutdown.clone()));
     Flow { latest }
 }
 
@@ -99,8 +111,7 @@ struct Readers {
     topic: TopicAdmin,
     /// Only the snapshot task uses it; the mutex lets the blocking pool borrow it.
     groups: Arc<Mutex<GroupReader>>,
-    services: Arc<Services>,
-    load: Arc<Load>,
+    demo: Option<Demo>,
 }
 
 async fn snapshots<F: Frame>(
@@ -126,8 +137,7 @@ async fn take(readers: &Readers) -> FlowSnapshot {
     let Readers {
         topic,
         groups,
-        services,
-        load,
+        demo,
     } = readers;
     let mut snapshot = FlowSnapshot {
         at_ms: now_ms(),
@@ -135,7 +145,7 @@ async fn take(readers: &Readers) -> FlowSnapshot {
         error: None,
         groups: Vec::new(),
         services: Vec::new(),
-        load: load.status(),
+        load: demo.as_ref().and_then(|d| d.load.status()),
     };
     match topic.describe().await {
         Err(err) => snapshot.error = Some(err.to_string()),
@@ -167,7 +177,9 @@ async fn take(readers: &Readers) -> FlowSnapshot {
         }
     }
     // After the groups: counters are then at least as new as the offsets.
-    snapshot.services = services.views();
+    if let Some(demo) = demo {
+        snapshot.services = demo.services.views();
+    }
     snapshot
 }
 

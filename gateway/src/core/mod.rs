@@ -35,6 +35,7 @@ pub(crate) mod services;
 pub(crate) mod stream;
 pub(crate) mod topics;
 pub(crate) mod watch;
+pub(crate) mod watches;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,6 +58,7 @@ use self::replay::Replays;
 use self::resume::Resumes;
 use self::services::Services;
 use self::watch::{TopicWatch, WatchSettings};
+use self::watches::Watches;
 use crate::config::Config;
 use crate::kafka;
 use crate::kafka::admin::TopicAdmin;
@@ -72,6 +74,8 @@ pub(crate) struct Core<F> {
     pub(crate) orders: Arc<Orders>,
     /// The configured topic, watched from start to shutdown.
     pub(crate) watch: TopicWatch<F>,
+    /// Other topics, watched while browsers watch them.
+    pub(crate) watches: Arc<Watches<F>>,
     /// The configured topic's admin client; it also lists and creates others.
     admin: TopicAdmin,
     /// The latest flow snapshot, behind `/api/groups`.
@@ -106,7 +110,7 @@ impl<F: Frame> Core<F> {
             LiveConsumer::new(&config, &config.topic)?,
             admin.clone(),
             WatchSettings {
-                create: (config.partitions, config.replication_factor),
+                create: Some((config.partitions, config.replication_factor)),
                 history: config.history,
                 client_queue: usize::try_from(config.client_queue).unwrap_or(usize::MAX),
             },
@@ -131,8 +135,10 @@ impl<F: Frame> Core<F> {
             flow::Sources {
                 topic: admin.clone(),
                 groups: GroupReader::new(config.clone(), services.group_ids()),
-                services: services.clone(),
-                load: load.clone(),
+                demo: Some(flow::Demo {
+                    services: services.clone(),
+                    load: load.clone(),
+                }),
                 hub: watch.hub().clone(),
             },
             &shutdown,
@@ -153,7 +159,13 @@ impl<F: Frame> Core<F> {
             services,
             load,
             replays: Replays::new(config.clone(), &config.topic, metrics.clone()),
-            resumes: Resumes::new(config.clone(), &config.topic, metrics.clone()),
+            resumes: Resumes::new(config.clone(), metrics.clone()),
+            watches: Watches::new(
+                config.clone(),
+                admin.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+            ),
             health: HealthCheck::new(&config.brokers),
             admin,
             shutdown,
@@ -167,6 +179,11 @@ impl<F: Frame> Core<F> {
     /// The configured topic's hub.
     pub(crate) fn hub(&self) -> &Arc<Hub<F>> {
         self.watch.hub()
+    }
+
+    /// Stream clients connected, to any topic.
+    pub(crate) fn live_clients(&self) -> usize {
+        self.hub().clients() + self.watches.clients()
     }
 
     /// Whether the broker answers, the topic exists and is read.
@@ -188,7 +205,7 @@ impl<F: Frame> Core<F> {
     /// lost. Says what it could not do.
     pub(crate) async fn stop(&self) {
         self.shutdown.cancel();
-        self.watch.stopped().await;
+        tokio::join!(self.watch.stopped(), self.watches.stop());
         let starting = lock(&self.starting).take();
         if let Some(starting) = starting {
             let _ = starting.await;

@@ -40,10 +40,9 @@ pub(crate) struct CatchUp<F> {
     pub(crate) missed: u64,
 }
 
-/// The resumes of one topic.
+/// The resumes of every watched topic: one bound for them all.
 pub(crate) struct Resumes {
     config: Arc<Config>,
-    topic: String,
     /// Turns to read, [`MAX_CONCURRENT`] in all; resumes wait for one.
     slots: Arc<Semaphore>,
     /// Resumes per client, reading or waiting to: one address's many
@@ -53,10 +52,9 @@ pub(crate) struct Resumes {
 }
 
 impl Resumes {
-    pub(crate) fn new(config: Arc<Config>, topic: &str, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Self {
         Self {
             metrics,
-            topic: topic.to_owned(),
             slots: Arc::new(Semaphore::new(MAX_CONCURRENT)),
             per_client: Admission::new(usize::MAX, per_client(&config)),
             config,
@@ -71,6 +69,7 @@ impl Resumes {
     /// reported as missed at once.
     pub(crate) async fn catch_up<F: Frame>(
         &self,
+        topic: &str,
         gaps: &[ReplayRange],
         positions: &mut [PartitionOffset],
         client: Client,
@@ -79,7 +78,7 @@ impl Resumes {
         let (gaps, mut missed) = trim(gaps, MAX_RECORDS);
         let filled = match self.per_client.admit(client) {
             Ok(mine) => {
-                let filled = self.fill(gaps.clone(), cancel).await;
+                let filled = self.fill(topic, gaps.clone(), cancel).await;
                 drop(mine);
                 filled
             }
@@ -110,6 +109,7 @@ impl Resumes {
     /// frames and the number of offsets that could not be read.
     async fn fill<F: Frame>(
         &self,
+        topic: &str,
         gaps: Vec<ReplayRange>,
         cancel: CancellationToken,
     ) -> Result<Vec<F>, u64> {
@@ -129,13 +129,9 @@ impl Resumes {
             );
             return Err(size);
         };
-        let read = read(
-            &self.config,
-            &self.topic,
-            &self.metrics,
-            permit,
-            move |reader| reader.read(&gaps, MAX_RECORDS, READ_TIMEOUT, &cancel),
-        )
+        let read = read(&self.config, topic, &self.metrics, permit, move |reader| {
+            reader.read(&gaps, MAX_RECORDS, READ_TIMEOUT, &cancel)
+        })
         .await;
         match read {
             Ok(read) => Ok(read

@@ -13,9 +13,12 @@ use tokio_util::sync::CancellationToken;
 use wire::ServerMessage;
 use wire::stream::PartitionOffset;
 
+use std::sync::Arc;
+
 use super::Core;
 use super::hub::{Frame, Published, Subscription, encode};
 use super::resume::CatchUp;
+use super::watches::{WatchError, Watched};
 use crate::admission::Client;
 use crate::metrics::Counter;
 
@@ -24,12 +27,12 @@ use crate::metrics::Counter;
 const WAIT_FOR_CONSUMER: Duration = Duration::from_secs(5);
 
 /// What a client asked for when it connected.
-pub(crate) struct Request {
+pub(crate) struct Request<F> {
     /// Recent records per partition to send before the live ones.
     pub(crate) last: usize,
-    /// The topic the `resume` offsets are of.
-    pub(crate) topic: Option<String>,
-    /// Per partition, the next offset the client needs.
+    /// Another topic than the gateway's, opened with [`Core::watch_topic`].
+    pub(crate) watching: Option<Arc<Watched<F>>>,
+    /// Per partition of the streamed topic, the next offset the client needs.
     pub(crate) resume: Vec<PartitionOffset>,
     /// Who asked, for the per-client bound on resumes.
     pub(crate) client: Client,
@@ -45,33 +48,50 @@ pub(crate) struct Stream<F> {
     skip_below: HashMap<i32, i64>,
     /// Counts what the client missed by falling behind.
     lagged: Counter,
+    /// Keeps another topic watched while this client streams it.
+    _watching: Option<Arc<Watched<F>>>,
 }
 
 impl<F: Frame> Core<F> {
+    /// The watch of `topic` for a client to stream, or `None` for the
+    /// gateway's own topic; see [`super::watches`].
+    pub(crate) async fn watch_topic(
+        &self,
+        topic: &str,
+    ) -> Result<Option<Arc<Watched<F>>>, WatchError> {
+        if topic == self.config.topic {
+            return Ok(None);
+        }
+        self.watches.open(topic).await.map(Some)
+    }
+
     /// Opens a client's stream: the frames to send first, and the stream of
     /// the rest. What the client missed is read from Kafka meanwhile, until
-    /// `cancel` (the client went away). A resume for another topic (the
-    /// gateway was restarted on a new one) is ignored, and `last` is held to
-    /// the history the hub keeps.
+    /// `cancel` (the client went away). `last` is held to the history the
+    /// hub keeps.
     pub(crate) async fn open_stream(
         &self,
-        request: Request,
+        request: Request<F>,
         cancel: CancellationToken,
     ) -> (Vec<F>, Stream<F>) {
-        let hub = self.hub();
+        let (hub, topic) = match &request.watching {
+            Some(watched) => (watched.hub(), watched.watch.topic()),
+            None => (self.hub(), self.config.topic.as_str()),
+        };
         let last = request
             .last
             .min(usize::try_from(self.config.history).unwrap_or(usize::MAX));
-        let resume = match request.topic {
-            Some(topic) if topic != self.config.topic => Vec::new(),
-            _ => request.resume,
-        };
+        let resume = request.resume;
         if !resume.is_empty() {
             self.metrics.resumes.inc();
         }
-        if !resume.is_empty() && !hub.wait_consuming(WAIT_FOR_CONSUMER).await {
+        // A topic watched a moment ago is not assigned yet: its clients
+        // wait too, so that their hello says where the stream starts.
+        let wait = !resume.is_empty() || request.watching.is_some();
+        if wait && !hub.wait_consuming(WAIT_FOR_CONSUMER).await {
             tracing::info!(
-                "serving a resuming client without its resume: the topic is not read yet"
+                topic,
+                "serving a client without its resume or positions: the topic is not read yet"
             );
         }
         let Subscription {
@@ -86,10 +106,10 @@ impl<F: Frame> Core<F> {
         // Live records queue up for the client meanwhile (bounded, as always).
         let CatchUp { frames, missed } = self
             .resumes
-            .catch_up(&gaps, &mut positions, request.client, cancel)
+            .catch_up(topic, &gaps, &mut positions, request.client, cancel)
             .await;
         let hello = encode(&ServerMessage::Hello {
-            topic: self.config.topic.clone(),
+            topic: topic.to_owned(),
             history: frames.len() + history.len(),
             positions,
         });
@@ -108,6 +128,7 @@ impl<F: Frame> Core<F> {
             processed,
             skip_below,
             lagged: self.metrics.records_lagged.clone(),
+            _watching: request.watching.clone(),
         };
         (first, stream)
     }

@@ -30,12 +30,16 @@ pub(crate) enum TopicSetting {
 }
 
 impl<F> Core<F> {
-    /// Every topic on the cluster except Kafka's internal ones, by name.
+    /// Every topic on the cluster browsers may watch (`--topics`,
+    /// `--show-internal`), by name.
     pub(crate) async fn topics(&self) -> Result<Vec<TopicSummary>, TopicError> {
-        self.admin
+        let mut topics = self
+            .admin
             .list_all()
             .await
-            .map_err(|e| TopicError::Unavailable(e.to_string()))
+            .map_err(|e| TopicError::Unavailable(e.to_string()))?;
+        topics.retain(|t| self.config.may_watch(&t.name));
+        Ok(topics)
     }
 
     /// Creates `topic`, with the gateway's replication factor unless it

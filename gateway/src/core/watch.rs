@@ -24,8 +24,10 @@ const NEW_PARTITIONS_EVERY: Duration = Duration::from_secs(10);
 /// How a watch treats its topic.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WatchSettings {
-    /// Partitions and replication factor of the topic if it must be created.
-    pub(crate) create: (i32, i32),
+    /// Partitions and replication factor to create the topic with when it
+    /// is missing; `None` for a topic the gateway only looks at, which it
+    /// waits for instead.
+    pub(crate) create: Option<(i32, i32)>,
     /// Records per partition the hub keeps, and so where reading starts.
     pub(crate) history: u64,
     /// Records a client may fall behind before it misses some.
@@ -34,6 +36,7 @@ pub(crate) struct WatchSettings {
 
 /// One watched topic: its hub and the task that feeds it.
 pub(crate) struct TopicWatch<F> {
+    topic: String,
     hub: Arc<Hub<F>>,
     /// True once the topic exists (the watch creates it if it is missing).
     exists: watch::Receiver<bool>,
@@ -53,6 +56,7 @@ impl<F: Frame> TopicWatch<F> {
         let history = usize::try_from(settings.history).unwrap_or(usize::MAX);
         let hub = Arc::new(Hub::new(history, settings.client_queue));
         let (exists_tx, exists) = watch::channel(false);
+        let admin_name = admin.name().to_owned();
         let task = tokio::spawn({
             let hub = hub.clone();
             async move {
@@ -64,6 +68,7 @@ impl<F: Frame> TopicWatch<F> {
             }
         });
         Self {
+            topic: admin_name,
             hub,
             exists,
             task: Mutex::new(Some(task)),
@@ -72,6 +77,10 @@ impl<F: Frame> TopicWatch<F> {
 
     pub(crate) fn hub(&self) -> &Arc<Hub<F>> {
         &self.hub
+    }
+
+    pub(crate) fn topic(&self) -> &str {
+        &self.topic
     }
 
     /// Waits until the topic exists; false if the watch stopped first.
@@ -103,16 +112,17 @@ async fn feed<F: Frame>(
     shutdown: &CancellationToken,
 ) {
     let hub = to.hub;
-    let (partitions, replication) = settings.create;
-    let ensured = retry("topic not available yet", shutdown, || async {
-        admin
-            .ensure(partitions, replication)
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await;
-    if ensured.is_none() {
-        return;
+    if let Some((partitions, replication)) = settings.create {
+        let ensured = retry("topic not available yet", shutdown, || async {
+            admin
+                .ensure(partitions, replication)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        if ensured.is_none() {
+            return;
+        }
     }
     exists.send_replace(true);
     // Explicit start offsets, not "the last N": the hub must know where each
@@ -120,7 +130,7 @@ async fn feed<F: Frame>(
     let described = retry("could not read where the topic ends", shutdown, || async {
         match admin.describe().await {
             Ok(Some(health)) => Ok(health),
-            Ok(None) => Err("the topic has no partitions yet".to_owned()),
+            Ok(None) => Err(format!("topic {} has no partitions (yet)", admin.name())),
             Err(err) => Err(err.to_string()),
         }
     })

@@ -14,6 +14,7 @@ use crate::core::orders::PlaceError;
 use crate::core::replay::ReplayError;
 use crate::core::services::CrashError;
 use crate::core::topics::{TopicError, TopicSetting};
+use crate::core::watches::WatchError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -69,6 +70,10 @@ pub enum ApiError {
     Internal(String),
     #[error("the request took longer than {0} ms")]
     Timeout(u128),
+    #[error("{0}")]
+    Watch(WatchError),
+    #[error("this is the live stream: open it as a WebSocket (the request is fine otherwise)")]
+    UpgradeRequired,
 }
 
 impl ApiError {
@@ -94,6 +99,13 @@ impl ApiError {
             | Self::NothingToCrash(_) => ErrorCode::Conflict,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Timeout(_) => ErrorCode::Timeout,
+            Self::UpgradeRequired => ErrorCode::UpgradeRequired,
+            Self::Watch(err) => match err {
+                WatchError::NotAllowed(_) => ErrorCode::Forbidden,
+                WatchError::NoSuchTopic(_) => ErrorCode::NotFound,
+                WatchError::TooMany(_) => ErrorCode::Busy,
+                WatchError::Unavailable(_) => ErrorCode::BrokerUnavailable,
+            },
         }
     }
 
@@ -119,6 +131,14 @@ impl ApiError {
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::ForbiddenOrigin(_) | Self::ForeignHost(_) => StatusCode::FORBIDDEN,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
+            Self::Watch(err) => match err {
+                WatchError::NotAllowed(_) => StatusCode::FORBIDDEN,
+                WatchError::NoSuchTopic(_) => StatusCode::NOT_FOUND,
+                WatchError::TooMany(_) | WatchError::Unavailable(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            },
         }
     }
 

@@ -26,7 +26,8 @@ pub(crate) async fn scrape(State(state): State<AppState>, request: Request) -> R
     }
     let core = &state.core;
     let metrics = &core.metrics;
-    metrics.live_clients.set(gauge_value(core.hub().clients()));
+    metrics.live_clients.set(gauge_value(core.live_clients()));
+    metrics.live_topics.set(gauge_value(core.watches.count()));
     if let Ok(snapshot) = core.flow.latest().await
         && snapshot.error.is_none()
     {

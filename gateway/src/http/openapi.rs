@@ -276,6 +276,22 @@ pub fn build() -> Value {
                     "responses": with(errors(&[]), "204", json!({"description": "the cookie is cleared (Set-Cookie)"})),
                 },
             },
+            "/ws": {"get": {
+                "summary": "The live stream of a topic, as a WebSocket (the messages are in the README); without an upgrade, what the upgrade would get",
+                "description": "With `Upgrade: websocket`, 101 and the stream. Without it, the same checks run and the answer is the error the upgrade would have got, or 426 `upgrade_required` when it would have been served: a browser does not tell a page why its WebSocket was refused, so the page asks this way.",
+                "parameters": [
+                    query("topic", json!({"type": "string", "pattern": r"^(?!\.\.?$)[a-zA-Z0-9._-]{1,249}$"}), "the topic to stream; the gateway's own without it. Another topic must exist and be allowed (--topics, --show-internal), and is read while browsers watch it"),
+                    query("last", json!({"type": "integer", "minimum": 0}), "recent records per partition to send first (at most the history the gateway keeps)"),
+                    query("resume", json!({"type": "string"}), "P:O,P:O,...: per partition of the topic, the next offset the client needs"),
+                ],
+                "responses": with(errors(&[
+                    ("403", "a page from an origin that is not allowed, or a topic the gateway does not show"),
+                    ("404", "no such topic"),
+                    ("422", "a parameter is malformed; `field` names it"),
+                    ("426", "no WebSocket upgrade; the stream would have been served"),
+                    ("503", "as many live clients as the gateway, or this client address, may have (`too_many_clients`), as many topics watched as --max-live-topics (`busy`), or the broker could not be read"),
+                ]), "101", json!({"description": "the WebSocket"})),
+            }},
             "/api/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, Extension, RawQuery, State};
 use axum::http::HeaderMap;
@@ -35,22 +36,26 @@ struct StreamQuery {
     /// Recent records per partition to send before the live ones.
     #[serde(default)]
     last: usize,
-    /// The topic the `resume` offsets are of.
+    /// The topic to stream (the gateway's own without it); `resume`'s
+    /// offsets are this topic's.
     topic: Option<String>,
     /// Per partition, the next offset the client needs (see `wire::stream`).
     #[serde(default)]
     resume: String,
 }
 
-/// `GET /ws`: checks the page's origin and the query, takes one of the
-/// client slots, and upgrades.
+/// `GET /ws`: checks the page's origin and the query, opens the topic (the
+/// gateway's own, or another watched on demand), takes one of the client
+/// slots, and upgrades. Without an upgrade, answers what the upgrade would
+/// have been refused with, or 426: browsers do not tell a page why its
+/// WebSocket failed, so the page asks this way.
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     connection: Option<Extension<ConnectionSlot>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if !security::origin_allowed(&headers, &state.config.allowed_origins) {
         return security::forbidden_origin(&headers).into_response();
@@ -72,18 +77,43 @@ pub(crate) async fn upgrade(
             .into_response();
         }
     };
+    let topic = q.topic.as_deref().unwrap_or(&state.config.topic);
+    if !wire::api::is_topic_name(topic) {
+        return ApiError::InvalidField {
+            field: "topic".into(),
+            message: wire::api::TOPIC_NAME_RULE.into(),
+        }
+        .into_response();
+    }
     let client = Client::of(peer.ip());
-    let request = Request {
-        last: q.last,
-        topic: q.topic,
-        resume,
-        client,
+    let Ok(ws) = ws else {
+        // (Nothing is started for a question.)
+        if topic != state.config.topic
+            && let Err(err) = state.core.watches.check(topic).await
+        {
+            return ApiError::Watch(err).into_response();
+        }
+        if let Err(refused) = state.live_clients.would_admit(client) {
+            return ApiError::TooManyClients(refused).into_response();
+        }
+        return ApiError::UpgradeRequired.into_response();
     };
     // The permit lives as long as the connection: a bound on clients, in
-    // all and per address.
+    // all and per address. Taken before the topic is opened, so that a
+    // client over its bound starts no watch.
     let permit = match state.live_clients.admit(client) {
         Ok(permit) => permit,
         Err(refused) => return ApiError::TooManyClients(refused).into_response(),
+    };
+    let watching = match state.core.watch_topic(topic).await {
+        Ok(watching) => watching,
+        Err(err) => return ApiError::Watch(err).into_response(),
+    };
+    let request = Request {
+        last: q.last,
+        watching,
+        resume,
+        client,
     };
     ws.max_message_size(MAX_READ_BYTES)
         .max_frame_size(MAX_READ_BYTES)
@@ -100,7 +130,7 @@ type Incoming = SplitStream<WebSocket>;
 
 /// Sends the stream's opening frames, then its live frames, until the client
 /// leaves, falls hopelessly behind, or the gateway shuts down.
-async fn serve(socket: WebSocket, state: &AppState, request: Request) {
+async fn serve(socket: WebSocket, state: &AppState, request: Request<Frame>) {
     let (mut sink, mut incoming) = socket.split();
     let core = &state.core;
     // The client may leave while what it missed is read from Kafka: the

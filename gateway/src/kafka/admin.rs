@@ -145,7 +145,14 @@ impl TopicAdmin {
         .await
     }
 
-    /// Every topic on the cluster except Kafka's internal ones, by name.
+    /// Whether topic `name` exists, from the cluster's whole topic list: a
+    /// metadata request naming one missing topic may create it, on a
+    /// broker that creates topics on first use (`auto.create.topics.enable`).
+    pub(crate) async fn exists(&self, name: &str) -> Result<bool, KafkaError> {
+        Ok(self.names().await?.iter().any(|t| t == name))
+    }
+
+    /// Every topic on the cluster, Kafka's internal ones too, by name.
     pub(crate) async fn list_all(&self) -> Result<Vec<TopicSummary>, KafkaError> {
         let admin = self.admin.clone();
         blocking(move || {
@@ -153,7 +160,7 @@ impl TopicAdmin {
             let mut topics: Vec<TopicSummary> = metadata
                 .topics()
                 .iter()
-                .filter(|t| t.error().is_none() && !t.name().starts_with("__"))
+                .filter(|t| t.error().is_none())
                 .map(|t| TopicSummary {
                     name: t.name().to_owned(),
                     partitions: t.partitions().len(),

@@ -10,11 +10,14 @@ use crate::helpers::*;
 
 /// One row of `kafka-consumer-groups --describe`: current offset, log-end
 /// offset, lag (None where the tool prints "-").
-type ToolRow = (Option<i64>, i64, Option<i64>);
+pub(crate) type ToolRow = (Option<i64>, i64, Option<i64>);
 
 /// Runs Kafka's ConsumerGroupCommand through scripts/kafka.sh and parses
 /// its table, keyed by partition.
-async fn kafka_consumer_groups_describe(group: &str, topic: &str) -> HashMap<i32, ToolRow> {
+pub(crate) async fn kafka_consumer_groups_describe(
+    group: &str,
+    topic: &str,
+) -> HashMap<i32, ToolRow> {
     let output = kafka_tool(
         "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
         &["--describe", "--group", group],

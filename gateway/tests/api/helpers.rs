@@ -194,18 +194,34 @@ impl TestApp {
     /// Connects to `/ws?{query}` and waits for the Hello: its history count
     /// and positions.
     pub async fn live_with(&self, query: &str) -> (LiveClient, usize, Vec<PartitionOffset>) {
+        self.watch(&self.topic, query).await
+    }
+
+    /// A client of `/ws?{query}`, whose hello must name `topic`: the
+    /// client, its history count and positions.
+    pub async fn watch(
+        &self,
+        topic: &str,
+        query: &str,
+    ) -> (LiveClient, usize, Vec<PartitionOffset>) {
         let url = format!("ws://{}/ws?{query}", self.addr);
-        let (socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("ws connect");
+        let socket = match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => socket,
+            Err(tungstenite::Error::Http(response)) => panic!(
+                "/ws?{query}: {} {}",
+                response.status(),
+                String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+            ),
+            Err(err) => panic!("/ws?{query}: {err}"),
+        };
         let mut client = LiveClient { socket };
         match client.next_message().await {
             ServerMessage::Hello {
-                topic,
+                topic: hello,
                 history,
                 positions,
             } => {
-                assert_eq!(topic, self.topic);
+                assert_eq!(hello, topic);
                 (client, history, positions)
             }
             other => panic!("expected hello, got {other:?}"),

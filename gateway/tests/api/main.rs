@@ -24,3 +24,4 @@ mod services;
 mod shutdown;
 mod tls;
 mod topics;
+mod watching;
