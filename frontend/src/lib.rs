@@ -8,6 +8,7 @@
 //! - `replay`: the replay form's draft, turned into a query.
 //! - `form`: the order form's draft, parsed into an order.
 //! - `backoff`: reconnect delays; `units`: durations in human units.
+//! - `location`: the topic the page's URL names (`?topic=T`).
 //!
 //! The browser side is thin:
 //! - `socket`: the client of the gateway's stream (reconnects with backoff,

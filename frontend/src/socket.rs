@@ -152,7 +152,7 @@ fn schedule_repaint(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, repaint: &R
 
 /// `ws://` or `wss://` on the page's own host, for the `wanted` topic (the
 /// gateway's own without one); after the first connection, with the
-/// positions to resume from (a topic's positions apply to that topic only).
+/// positions to resume from, which apply to their topic only.
 fn url(feed: &Feed, wanted: Option<&str>) -> String {
     let location = window().location();
     let scheme = match location.protocol().as_deref() {
@@ -161,14 +161,21 @@ fn url(feed: &Feed, wanted: Option<&str>) -> String {
     };
     let host = location.host().unwrap_or_default();
     let mut url = format!("{scheme}://{host}/ws?last={HISTORY_PER_PARTITION}");
-    match (feed.resume(), wanted) {
-        (Some((topic, positions)), wanted) if wanted.is_none_or(|w| w == topic) => {
+    let resume = feed.resume();
+    match (wanted, resume) {
+        (Some(wanted), Some((topic, positions))) if topic == wanted => {
+            let resume = wire::stream::resume_param(positions);
+            url.push_str(&format!("&topic={wanted}&resume={resume}"));
+        }
+        (Some(wanted), _) => url.push_str(&format!("&topic={wanted}")),
+        // Following the gateway's topic, whichever it is after a restart:
+        // the positions say which topic they are of, and apply only to it.
+        (None, Some((topic, positions))) => {
             let topic = String::from(js_sys::encode_uri_component(topic));
             let resume = wire::stream::resume_param(positions);
-            url.push_str(&format!("&topic={topic}&resume={resume}"));
+            url.push_str(&format!("&resume_topic={topic}&resume={resume}"));
         }
-        (_, Some(wanted)) => url.push_str(&format!("&topic={wanted}")),
-        (_, None) => {}
+        (None, None) => {}
     }
     url
 }

@@ -175,6 +175,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=256))]
     pub max_live_topics: u64,
 
+    /// Most topics besides this one that browsers at one client address
+    /// (an IPv6 /64) watch at once, so that one address cannot take every
+    /// watch; more get 503 `busy`.
+    #[arg(long, env = "MAX_LIVE_TOPICS_PER_ADDRESS", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub max_live_topics_per_address: u64,
+
     /// Seconds a watched topic (other than this one) stays read with no
     /// browser watching it, before its consumer is closed.
     #[arg(long, env = "LIVE_TOPIC_IDLE_S", default_value_t = 60,
@@ -700,6 +707,10 @@ impl fmt::Debug for Config {
             .field("topics", &self.topics)
             .field("show_internal", &self.show_internal)
             .field("max_live_topics", &self.max_live_topics)
+            .field(
+                "max_live_topics_per_address",
+                &self.max_live_topics_per_address,
+            )
             .field("live_topic_idle_s", &self.live_topic_idle_s)
             .field("write_rate", &self.write_rate)
             .field("idempotency_window_s", &self.idempotency_window_s)
@@ -746,6 +757,11 @@ impl fmt::Debug for TopicPattern {
 /// `orders-old`; the size limit keeps a pathological pattern from taking
 /// the gateway's memory.
 fn parse_topic_pattern(source: &str) -> Result<TopicPattern, String> {
+    // Alone first: `a)|(b` would compile once wrapped, and not be anchored.
+    regex::RegexBuilder::new(source)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|err| format!("not a regular expression: {err}"))?;
     let regex = regex::RegexBuilder::new(&format!("^(?:{source})$"))
         .size_limit(1 << 20)
         .build()
@@ -774,8 +790,12 @@ mod tests {
         assert!(!config.may_watch("orders-older") && !config.may_watch("xpayments"));
         assert!(config.may_watch("o"));
         assert!(!config.may_watch("__consumer_offsets"));
-        let refused = Config::try_parse_from(["gateway", "--topics", "(unclosed"]);
-        assert!(refused.is_err());
+        for bad in ["(unclosed", "a)|(b"] {
+            assert!(
+                Config::try_parse_from(["gateway", "--topics", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,16 @@
 //! what it no longer holds in memory (up to a bound; what is beyond it is
 //! reported as [`ServerMessage::Lagged`]). This is what lets a browser ride
 //! out a gateway restart, or move to another gateway, without a gap.
+//!
+//! `topic=T` selects the topic streamed (the gateway's own without it), and
+//! `resume` positions are always that topic's.
+//!
+//! Framing: every message is one JSON object tagged `type`; clients skip
+//! types and fields they do not know. One connection is one stream (a topic,
+//! later a filter) chosen in its URL. Messages for anything more on one
+//! connection (searches, subscriptions a client opens by message) will carry
+//! a `sub` naming it, the URL's stream none; several records in one message
+//! will be `{"type":"records","records":[…]}`, read as that many records.
 
 use serde::{Deserialize, Serialize};
 

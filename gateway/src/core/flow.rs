@@ -124,13 +124,15 @@ async fn snapshots<F: Frame>(
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
         let snapshot = take(&readers).await;
         hub.set_flow(encode(&ServerMessage::Flow(snapshot.clone())));
         latest.send_replace(Some(Arc::new(snapshot)));
     }
+    // Closing librdkafka clients blocks: not on a runtime thread.
+    tokio::task::spawn_blocking(move || drop(readers));
 }
 
 async fn take(readers: &Readers) -> FlowSnapshot {

@@ -13,12 +13,10 @@ use tokio_util::sync::CancellationToken;
 use wire::ServerMessage;
 use wire::stream::PartitionOffset;
 
-use std::sync::Arc;
-
 use super::Core;
 use super::hub::{Frame, Published, Subscription, encode};
 use super::resume::CatchUp;
-use super::watches::{WatchError, Watched};
+use super::watches::{Lease, WatchError};
 use crate::admission::Client;
 use crate::metrics::Counter;
 
@@ -31,7 +29,7 @@ pub(crate) struct Request<F> {
     /// Recent records per partition to send before the live ones.
     pub(crate) last: usize,
     /// Another topic than the gateway's, opened with [`Core::watch_topic`].
-    pub(crate) watching: Option<Arc<Watched<F>>>,
+    pub(crate) watching: Option<Lease<F>>,
     /// Per partition of the streamed topic, the next offset the client needs.
     pub(crate) resume: Vec<PartitionOffset>,
     /// Who asked, for the per-client bound on resumes.
@@ -49,7 +47,7 @@ pub(crate) struct Stream<F> {
     /// Counts what the client missed by falling behind.
     lagged: Counter,
     /// Keeps another topic watched while this client streams it.
-    _watching: Option<Arc<Watched<F>>>,
+    _watching: Option<Lease<F>>,
 }
 
 impl<F: Frame> Core<F> {
@@ -58,11 +56,12 @@ impl<F: Frame> Core<F> {
     pub(crate) async fn watch_topic(
         &self,
         topic: &str,
-    ) -> Result<Option<Arc<Watched<F>>>, WatchError> {
+        client: Client,
+    ) -> Result<Option<Lease<F>>, WatchError> {
         if topic == self.config.topic {
             return Ok(None);
         }
-        self.watches.open(topic).await.map(Some)
+        self.watches.open(topic, client).await.map(Some)
     }
 
     /// Opens a client's stream: the frames to send first, and the stream of
@@ -128,7 +127,7 @@ impl<F: Frame> Core<F> {
             processed,
             skip_below,
             lagged: self.metrics.records_lagged.clone(),
-            _watching: request.watching.clone(),
+            _watching: request.watching,
         };
         (first, stream)
     }

@@ -65,6 +65,9 @@ impl<F: Frame> TopicWatch<F> {
                     metrics: &metrics,
                 };
                 feed(&consumer, &admin, settings, to, exists_tx, &shutdown).await;
+                // Closing librdkafka clients blocks: not on a runtime thread
+                // (a watched topic closes while the gateway runs).
+                tokio::task::spawn_blocking(move || drop((consumer, admin)));
             }
         });
         Self {

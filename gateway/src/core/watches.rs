@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::cache::Cached;
 use super::flow;
 use super::hub::{Frame, Hub};
 use super::watch::{TopicWatch, WatchSettings};
+use crate::admission::Client;
 use crate::config::Config;
 use crate::kafka::admin::TopicAdmin;
 use crate::kafka::groups::GroupReader;
@@ -26,8 +28,30 @@ use crate::kafka::live::LiveConsumer;
 use crate::metrics::Metrics;
 use crate::sync::lock;
 
+/// Most records a watched topic's hub holds, over all its partitions:
+/// `--history` per partition, less on a topic of many partitions. (A
+/// record shown is at most about 16 KiB.)
+const WATCH_HISTORY: usize = 5_000;
+
+/// A watch's Kafka clients, made before it starts.
+struct Clients {
+    admin: TopicAdmin,
+    consumer: LiveConsumer,
+}
+
+/// Drops librdkafka clients on the blocking pool: closing one blocks.
+fn drop_blocking<T: Send + 'static>(clients: Option<T>) {
+    if let Some(clients) = clients {
+        tokio::task::spawn_blocking(move || drop(clients));
+    }
+}
+
 /// How often watched topics are checked for having no client.
 const REAP_EVERY: Duration = Duration::from_secs(1);
+/// How long the cluster's topic list is shared by every request that
+/// checks a topic exists: opening streams, and asking why one would be
+/// refused, costs the broker at most one topic list a second.
+const TOPIC_LIST_FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// Why a topic cannot be watched.
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +66,17 @@ pub enum WatchError {
          closed when no browser has watched it for a while: try again then"
     )]
     TooMany(usize),
+    #[error(
+        "this client address watches {0} topics besides the gateway's own already, as many as \
+         one address may (--max-live-topics-per-address): close one first"
+    )]
+    TooManyForClient(usize),
     /// The broker did not say whether the topic exists.
     #[error("could not look the topic up: {0}")]
     Unavailable(String),
+    /// librdkafka refused the clients' settings: the gateway's fault.
+    #[error("{0}")]
+    Clients(String),
 }
 
 /// One topic watched on demand: its watch, and its flow poller feeding the
@@ -71,11 +103,50 @@ pub(crate) struct Watches<F> {
     config: Arc<Config>,
     /// Asks the cluster which topics exist.
     admin: TopicAdmin,
+    /// Its last answer: each topic's partition count.
+    names: Cached<Result<Arc<HashMap<String, usize>>, String>>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     /// By topic. A client holds its topic's `Arc` for as long as it
-    /// watches; an entry only the map holds is unused.
+    /// watches; an entry only the map holds is unused. Locked before
+    /// `held` where both are.
     watched: Mutex<HashMap<String, Entry<F>>>,
+    /// The topics each client address watches, with how many of its
+    /// clients watch each.
+    held: Arc<Mutex<HashMap<Client, HashMap<String, usize>>>>,
+}
+
+/// A client's hold on a watched topic; released when dropped.
+pub(crate) struct Lease<F> {
+    watched: Arc<Watched<F>>,
+    held: Arc<Mutex<HashMap<Client, HashMap<String, usize>>>>,
+    client: Client,
+    topic: String,
+}
+
+impl<F> std::ops::Deref for Lease<F> {
+    type Target = Watched<F>;
+
+    fn deref(&self) -> &Watched<F> {
+        &self.watched
+    }
+}
+
+impl<F> Drop for Lease<F> {
+    fn drop(&mut self) {
+        let mut held = lock(&self.held);
+        if let Some(mine) = held.get_mut(&self.client) {
+            if let Some(count) = mine.get_mut(&self.topic) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    mine.remove(&self.topic);
+                }
+            }
+            if mine.is_empty() {
+                held.remove(&self.client);
+            }
+        }
+    }
 }
 
 impl<F: Frame> Watches<F> {
@@ -89,54 +160,130 @@ impl<F: Frame> Watches<F> {
         let watches = Arc::new(Self {
             config,
             admin,
+            names: Cached::new(TOPIC_LIST_FRESH_FOR),
             metrics,
             shutdown,
             watched: Mutex::new(HashMap::new()),
+            held: Arc::new(Mutex::new(HashMap::new())),
         });
         tokio::spawn(reap(Arc::downgrade(&watches)));
         watches
     }
 
-    /// Whether `topic` may be watched, exists, and is watched already or
-    /// would fit: what [`Watches::open`] would say, without starting a
-    /// watch.
-    pub(crate) async fn check(&self, topic: &str) -> Result<(), WatchError> {
-        self.allowed_and_existing(topic).await?;
-        let watched = lock(&self.watched);
-        if watched.contains_key(topic) || watched.len() < self.max() {
-            Ok(())
-        } else {
-            Err(WatchError::TooMany(watched.len()))
-        }
-    }
-
-    /// The watch of `topic`, started if it is not watched yet. The caller
-    /// keeps the topic watched for as long as it holds the `Arc`.
-    pub(crate) async fn open(&self, topic: &str) -> Result<Arc<Watched<F>>, WatchError> {
-        if let Some(entry) = lock(&self.watched).get_mut(topic) {
-            entry.unused_since = None;
-            return Ok(entry.watched.clone());
-        }
+    /// Whether `client` may watch `topic`: it may be watched, exists, and
+    /// is watched already or would fit, in all and for the client. What
+    /// [`Watches::open`] would say, without starting a watch.
+    pub(crate) async fn check(&self, topic: &str, client: Client) -> Result<(), WatchError> {
         self.allowed_and_existing(topic).await?;
         let mut watched = lock(&self.watched);
-        // Another client may have started it while the cluster was asked.
-        if let Some(entry) = watched.get_mut(topic) {
-            entry.unused_since = None;
-            return Ok(entry.watched.clone());
+        self.fits(&mut watched, topic, client, false)
+    }
+
+    /// The watch of `topic` for `client`, started if it is not watched yet.
+    /// The topic stays watched, and counts among the client's, for as long
+    /// as the lease is held.
+    pub(crate) async fn open(&self, topic: &str, client: Client) -> Result<Lease<F>, WatchError> {
+        // Checked even for a topic watched already: it may have been deleted.
+        let partitions = self.allowed_and_existing(topic).await?;
+        // librdkafka clients are made (and dropped) outside the lock: that
+        // takes a while, and blocks.
+        let clients = if lock(&self.watched).contains_key(topic) {
+            None
+        } else {
+            Some(self.kafka_clients(topic)?)
+        };
+        let mut watched = lock(&self.watched);
+        if self.shutdown.is_cancelled() {
+            drop_blocking(clients);
+            return Err(WatchError::Unavailable(
+                "the gateway is shutting down".into(),
+            ));
         }
-        if watched.len() >= self.max() {
-            return Err(WatchError::TooMany(watched.len()));
+        if let Err(err) = self.fits(&mut watched, topic, client, true) {
+            drop_blocking(clients);
+            return Err(err);
         }
-        let started = Arc::new(self.start(topic)?);
-        watched.insert(
-            topic.to_owned(),
-            Entry {
-                watched: started.clone(),
-                unused_since: None,
-            },
-        );
-        tracing::info!(topic, live_topics = watched.len(), "watching a topic");
-        Ok(started)
+        let watched_now = match (watched.get_mut(topic), clients) {
+            // Started by another client meanwhile, or watched already.
+            (Some(entry), clients) => {
+                drop_blocking(clients);
+                entry.unused_since = None;
+                entry.watched.clone()
+            }
+            (None, clients) => {
+                let clients = match clients {
+                    Some(clients) => clients,
+                    // Closed meanwhile: made under the lock this once.
+                    None => self.kafka_clients(topic)?,
+                };
+                let started = Arc::new(self.start(clients, partitions));
+                watched.insert(
+                    topic.to_owned(),
+                    Entry {
+                        watched: started.clone(),
+                        unused_since: None,
+                    },
+                );
+                tracing::info!(topic, live_topics = watched.len(), "watching a topic");
+                started
+            }
+        };
+        *lock(&self.held)
+            .entry(client)
+            .or_default()
+            .entry(topic.to_owned())
+            .or_insert(0) += 1;
+        Ok(Lease {
+            watched: watched_now,
+            held: self.held.clone(),
+            client,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Whether `client` may watch `topic` besides what is watched now. A
+    /// topic no client watches gives its place to a new one (the longest
+    /// unwatched first, when `evict`), so that topics idling out their
+    /// `--live-topic-idle-s` never keep a client from another.
+    fn fits(
+        &self,
+        watched: &mut HashMap<String, Entry<F>>,
+        topic: &str,
+        client: Client,
+        evict: bool,
+    ) -> Result<(), WatchError> {
+        let held = lock(&self.held);
+        let mine = held.get(&client);
+        let per_client =
+            usize::try_from(self.config.max_live_topics_per_address).unwrap_or(usize::MAX);
+        let holds_it = mine.is_some_and(|m| m.contains_key(topic));
+        if !holds_it && mine.map_or(0, HashMap::len) >= per_client {
+            return Err(WatchError::TooManyForClient(per_client));
+        }
+        drop(held);
+        if watched.contains_key(topic) || watched.len() < self.max() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let unwatched = watched
+            .iter()
+            .filter(|(_, e)| Arc::strong_count(&e.watched) == 1)
+            .min_by_key(|(_, e)| e.unused_since.unwrap_or(now))
+            .map(|(t, _)| t.clone());
+        match unwatched {
+            None => Err(WatchError::TooMany(watched.len())),
+            Some(_) if !evict => Ok(()),
+            Some(closing) => {
+                if let Some(entry) = watched.remove(&closing) {
+                    entry.watched.stop.cancel();
+                }
+                tracing::info!(
+                    topic = closing,
+                    "closed a watched topic no browser watched, for another"
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Topics watched now, besides the gateway's own.
@@ -170,34 +317,58 @@ impl<F: Frame> Watches<F> {
         usize::try_from(self.config.max_live_topics).unwrap_or(usize::MAX)
     }
 
-    async fn allowed_and_existing(&self, topic: &str) -> Result<(), WatchError> {
+    /// The topic's partition count, if it may be watched and exists.
+    async fn allowed_and_existing(&self, topic: &str) -> Result<usize, WatchError> {
         if !self.config.may_watch(topic) {
             return Err(WatchError::NotAllowed(topic.to_owned()));
         }
         // The whole list, not a lookup of the one name: a metadata request
         // naming a missing topic may create it on a broker that creates
         // topics on first use.
-        match self.admin.exists(topic).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(WatchError::NoSuchTopic(topic.to_owned())),
-            Err(err) => Err(WatchError::Unavailable(err.to_string())),
+        let topics = self
+            .names
+            .get(|| async {
+                match self.admin.list_all().await {
+                    Ok(all) => Ok(Arc::new(
+                        all.into_iter().map(|t| (t.name, t.partitions)).collect(),
+                    )),
+                    Err(err) => Err(err.to_string()),
+                }
+            })
+            .await;
+        match topics {
+            Ok(topics) => match topics.get(topic) {
+                Some(&partitions) => Ok(partitions),
+                None => Err(WatchError::NoSuchTopic(topic.to_owned())),
+            },
+            Err(err) => Err(WatchError::Unavailable(err)),
         }
     }
 
-    fn start(&self, topic: &str) -> Result<Watched<F>, WatchError> {
+    /// The Kafka clients of a watch of `topic`.
+    fn kafka_clients(&self, topic: &str) -> Result<Clients, WatchError> {
         let failed = |err: &dyn std::fmt::Display| {
-            WatchError::Unavailable(format!("could not create the topic's clients: {err}"))
+            WatchError::Clients(format!("could not create the topic's clients: {err}"))
         };
+        Ok(Clients {
+            admin: TopicAdmin::new(&self.config, topic).map_err(|e| failed(&e))?,
+            consumer: LiveConsumer::new(&self.config, topic).map_err(|e| failed(&e))?,
+        })
+    }
+
+    /// Starts watching with `clients` a topic of `partitions`.
+    fn start(&self, clients: Clients, partitions: usize) -> Watched<F> {
+        let Clients { admin, consumer } = clients;
         let config = &self.config;
-        let admin = TopicAdmin::new(config, topic).map_err(|e| failed(&e))?;
-        let consumer = LiveConsumer::new(config, topic).map_err(|e| failed(&e))?;
         let stop = self.shutdown.child_token();
+        // At most WATCH_HISTORY records held for a topic of many partitions.
+        let per_partition = (WATCH_HISTORY / partitions.max(1)) as u64;
         let watch = TopicWatch::start(
             consumer,
             admin.clone(),
             WatchSettings {
                 create: None,
-                history: config.history,
+                history: config.history.min(per_partition),
                 client_queue: usize::try_from(config.client_queue).unwrap_or(usize::MAX),
             },
             self.metrics.clone(),
@@ -214,7 +385,7 @@ impl<F: Frame> Watches<F> {
             },
             &stop,
         );
-        Ok(Watched { watch, stop })
+        Watched { watch, stop }
     }
 
     /// Closes the watches nobody has held for the idle time.

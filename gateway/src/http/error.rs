@@ -103,8 +103,9 @@ impl ApiError {
             Self::Watch(err) => match err {
                 WatchError::NotAllowed(_) => ErrorCode::Forbidden,
                 WatchError::NoSuchTopic(_) => ErrorCode::NotFound,
-                WatchError::TooMany(_) => ErrorCode::Busy,
+                WatchError::TooMany(_) | WatchError::TooManyForClient(_) => ErrorCode::Busy,
                 WatchError::Unavailable(_) => ErrorCode::BrokerUnavailable,
+                WatchError::Clients(_) => ErrorCode::Internal,
             },
         }
     }
@@ -135,9 +136,10 @@ impl ApiError {
             Self::Watch(err) => match err {
                 WatchError::NotAllowed(_) => StatusCode::FORBIDDEN,
                 WatchError::NoSuchTopic(_) => StatusCode::NOT_FOUND,
-                WatchError::TooMany(_) | WatchError::Unavailable(_) => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                WatchError::TooMany(_)
+                | WatchError::TooManyForClient(_)
+                | WatchError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                WatchError::Clients(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
     }
@@ -250,6 +252,13 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(
                     axum::http::header::WWW_AUTHENTICATE,
                     axum::http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            // RFC 9110: a 426 names the protocol to upgrade to.
+            Self::UpgradeRequired => {
+                response.headers_mut().insert(
+                    axum::http::header::UPGRADE,
+                    axum::http::HeaderValue::from_static("websocket"),
                 );
             }
             Self::RateLimited(seconds) => {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, Extension, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -42,6 +42,10 @@ struct StreamQuery {
     /// Per partition, the next offset the client needs (see `wire::stream`).
     #[serde(default)]
     resume: String,
+    /// The topic the `resume` offsets are of, when the client did not name
+    /// the topic to stream (it follows the gateway's): offsets of another
+    /// topic are ignored, never applied to this one.
+    resume_topic: Option<String>,
 }
 
 /// `GET /ws`: checks the page's origin and the query, opens the topic (the
@@ -86,17 +90,25 @@ pub(crate) async fn upgrade(
         .into_response();
     }
     let client = Client::of(peer.ip());
-    let Ok(ws) = ws else {
-        // (Nothing is started for a question.)
-        if topic != state.config.topic
-            && let Err(err) = state.core.watches.check(topic).await
-        {
-            return ApiError::Watch(err).into_response();
+    let ws = match ws {
+        Ok(ws) => ws,
+        // A malformed upgrade is refused as axum refuses it.
+        Err(rejection) if headers.contains_key(header::UPGRADE) => {
+            return rejection.into_response();
         }
-        if let Err(refused) = state.live_clients.would_admit(client) {
-            return ApiError::TooManyClients(refused).into_response();
+        // A question: what would the upgrade get? The same checks, in the
+        // same order, and nothing is started.
+        Err(_) => {
+            if let Err(refused) = state.live_clients.would_admit(client) {
+                return ApiError::TooManyClients(refused).into_response();
+            }
+            if topic != state.config.topic
+                && let Err(err) = state.core.watches.check(topic, client).await
+            {
+                return ApiError::Watch(err).into_response();
+            }
+            return ApiError::UpgradeRequired.into_response();
         }
-        return ApiError::UpgradeRequired.into_response();
     };
     // The permit lives as long as the connection: a bound on clients, in
     // all and per address. Taken before the topic is opened, so that a
@@ -105,9 +117,15 @@ pub(crate) async fn upgrade(
         Ok(permit) => permit,
         Err(refused) => return ApiError::TooManyClients(refused).into_response(),
     };
-    let watching = match state.core.watch_topic(topic).await {
+    let watching = match state.core.watch_topic(topic, client).await {
         Ok(watching) => watching,
         Err(err) => return ApiError::Watch(err).into_response(),
+    };
+    // A gateway restarted on another topic: the client's positions are not
+    // this topic's.
+    let resume = match &q.resume_topic {
+        Some(of) if of != topic => Vec::new(),
+        _ => resume,
     };
     let request = Request {
         last: q.last,

@@ -131,8 +131,11 @@ impl TopicAdmin {
         format!("the broker refused: {code}")
     }
 
-    /// The name of every topic on the cluster, Kafka's internal ones too.
-    async fn names(&self) -> Result<Vec<String>, KafkaError> {
+    /// The name of every topic on the cluster, Kafka's internal ones too:
+    /// the way to ask whether one exists, since a metadata request naming a
+    /// missing topic may create it on a broker that creates topics on first
+    /// use (`auto.create.topics.enable`).
+    pub(crate) async fn names(&self) -> Result<Vec<String>, KafkaError> {
         let admin = self.admin.clone();
         blocking(move || {
             let metadata = admin.inner().fetch_metadata(None, METADATA_TIMEOUT)?;
@@ -143,13 +146,6 @@ impl TopicAdmin {
                 .collect())
         })
         .await
-    }
-
-    /// Whether topic `name` exists, from the cluster's whole topic list: a
-    /// metadata request naming one missing topic may create it, on a
-    /// broker that creates topics on first use (`auto.create.topics.enable`).
-    pub(crate) async fn exists(&self, name: &str) -> Result<bool, KafkaError> {
-        Ok(self.names().await?.iter().any(|t| t == name))
     }
 
     /// Every topic on the cluster, Kafka's internal ones too, by name.

@@ -158,9 +158,15 @@ pub(super) fn member_consumer<C: ConsumerContext + 'static>(
     .create_with_context(context)
 }
 
-/// For creating the topic and reading its metadata.
+/// For creating the topic and reading its metadata. Never lets a metadata
+/// request create a topic: an admin client is a producer to librdkafka,
+/// whose producers ask brokers that create topics on first use
+/// (`auto.create.topics.enable`) to create any topic they name, and a
+/// watched topic someone deleted must stay deleted.
 pub(super) fn admin(config: &Config) -> KafkaResult<AdminClient<DefaultClientContext>> {
-    base(config, &[]).create()
+    base(config, &[])
+        .set("allow.auto.create.topics", "false")
+        .create()
 }
 
 /// A consumer that is only ever used for metadata requests: listing groups,

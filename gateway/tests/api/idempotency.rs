@@ -244,6 +244,10 @@ async fn a_retry_after_an_in_doubt_timeout_has_the_same_order_id_and_is_processe
     assert_eq!(service.processed, 2, "the warm-up and the order, once each");
     assert_eq!(service.duplicates_dropped, duplicates);
     eprintln!("records written for the key: {}", records.len());
+    // Stopped while the cluster is up: a member leaving a cluster that is
+    // gone waits for its coordinator on a blocking thread, which the test's
+    // runtime would wait for in turn.
+    app.shutdown().await.expect("a clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -226,8 +226,13 @@ async fn a_head_still_coming_past_64_kib_is_refused() {
 
 /// Opens `/ws` from `from`; the status of the upgrade.
 async fn stream_from(app: &TestApp, from: &str) -> (u16, Option<LiveClient>) {
+    stream_of(app, from, "").await
+}
+
+/// `/ws?{query}` from the address `from`: the status, and the client if served.
+pub(crate) async fn stream_of(app: &TestApp, from: &str, query: &str) -> (u16, Option<LiveClient>) {
     let tcp = connect_from(app, from).await;
-    let request = format!("ws://{}/ws", app.addr)
+    let request = format!("ws://{}/ws?{query}", app.addr)
         .into_client_request()
         .expect("request");
     match tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))

@@ -149,7 +149,7 @@ async fn a_client_moves_to_another_gateway_and_both_gateways_stream_every_order(
 }
 
 #[tokio::test]
-async fn a_bad_resume_is_refused_and_a_resume_is_of_the_topic_it_names() {
+async fn a_bad_resume_is_refused_and_another_topics_positions_never_apply() {
     let app = spawn_app().await;
     app.wait_healthy().await;
     let url = format!("ws://{}/ws?resume=0:x", app.addr);
@@ -175,9 +175,19 @@ async fn a_bad_resume_is_refused_and_a_resume_is_of_the_topic_it_names() {
     // Once a client saw them, the gateway holds them.
     assert_eq!(text(&first.next_record().await), "one");
     assert_eq!(text(&first.next_record().await), "two");
-    // Positions name their topic: one that does not exist (a gateway
-    // restarted on a new topic, its old one deleted) is refused, never
-    // applied to this one.
+    // A client following the gateway's topic says which topic its
+    // positions are of: another topic's (a gateway restarted on a new one)
+    // do not apply here, and no history is sent.
+    let (_, history, _) = app
+        .live_with("last=0&resume_topic=elsewhere&resume=0:0")
+        .await;
+    assert_eq!(history, 0);
+    let (_, history, _) = app
+        .live_with(&format!("last=0&resume_topic={}&resume=0:0", app.topic))
+        .await;
+    assert_eq!(history, 2);
+    // Positions with `topic` are that topic's: one that does not exist is
+    // refused, never applied to this one.
     match tokio_tungstenite::connect_async(format!(
         "ws://{}/ws?last=0&topic=elsewhere-{}&resume=0:0",
         app.addr, app.topic

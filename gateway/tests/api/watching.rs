@@ -13,6 +13,7 @@ use wire::{ErrorBody, ErrorCode, ServerMessage};
 use crate::groups::kafka_consumer_groups_describe;
 use crate::helpers::*;
 use crate::metrics::{sample, scrape};
+use crate::network::stream_of;
 
 /// Creates `topic` with `partitions` through the gateway.
 async fn create(app: &TestApp, topic: &str, partitions: i32) {
@@ -153,12 +154,8 @@ async fn a_client_resumes_another_topic_without_gap_or_duplicate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_topic_more_than_the_bound_is_refused_until_an_unwatched_one_closes() {
-    let app = spawn_with(|c| {
-        c.max_live_topics = 1;
-        c.live_topic_idle_s = 1;
-    })
-    .await;
+async fn one_topic_more_than_the_bound_is_refused_while_every_watched_one_is_watched() {
+    let app = spawn_with(|c| c.max_live_topics = 1).await;
     app.wait_healthy().await;
     let (a, b) = (unique("watched-a"), unique("watched-b"));
     create(&app, &a, 1).await;
@@ -183,18 +180,94 @@ async fn one_topic_more_than_the_bound_is_refused_until_an_unwatched_one_closes(
     // The gateway's own topic does not count.
     app.live(0).await;
 
+    // Once nobody watches the first, it gives its place to the other at
+    // once, long before it would idle out (60 s).
     drop(first);
     drop(second);
-    // Closed a moment after its last client left; then the other fits.
+    let mut on_b = until("the unwatched topic to give its place", || async {
+        let (status, client) = stream_of(&app, "127.0.0.1", &format!("topic={b}")).await;
+        (status == 101).then_some(client)
+    })
+    .await
+    .expect("a client");
+    let hello = on_b.next_message().await;
+    assert!(
+        matches!(&hello, ServerMessage::Hello { topic, .. } if *topic == b),
+        "{hello:?}"
+    );
+    assert_eq!(
+        sample(&scrape(&app).await, "kafka_flow_live_topics"),
+        Some(1.0)
+    );
+    produce_raw(&b, Some(0), None, b"served").await;
+    assert_eq!(text(&on_b.next_record().await), "served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_nobody_watches_is_closed_after_the_idle_time() {
+    let app = spawn_with(|c| c.live_topic_idle_s = 1).await;
+    app.wait_healthy().await;
+    let topic = unique("watched");
+    create(&app, &topic, 1).await;
+    let (client, _, _) = app.watch(&topic, &format!("topic={topic}")).await;
+    assert_eq!(
+        sample(&scrape(&app).await, "kafka_flow_live_topics"),
+        Some(1.0)
+    );
+    drop(client);
     until("the unwatched topic to close", || async {
         let live = sample(&scrape(&app).await, "kafka_flow_live_topics")?;
         (live == 0.0).then_some(())
     })
     .await;
-    assert_eq!(probe(&app, &format!("topic={b}")).await.0, 426);
-    let (mut on_b, _, _) = app.watch(&b, &format!("topic={b}")).await;
-    produce_raw(&b, Some(0), None, b"served").await;
-    assert_eq!(text(&on_b.next_record().await), "served");
+    // Watched again on the next ask, from where its history starts.
+    produce_raw(&topic, Some(0), None, b"again").await;
+    let (mut client, _, _) = app.watch(&topic, &format!("topic={topic}&last=10")).await;
+    let record = client.next_record().await;
+    assert_eq!(text(&record), "again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_watched_topic() {
+    let app = spawn_with(|c| {
+        c.max_live_topics = 4;
+        c.max_live_topics_per_address = 2;
+    })
+    .await;
+    app.wait_healthy().await;
+    let topics: Vec<String> = (0..3).map(|i| unique(&format!("watched-{i}"))).collect();
+    for topic in &topics {
+        create(&app, topic, 1).await;
+    }
+    let query = |topic: &str| format!("topic={topic}");
+    let (status, first) = stream_of(&app, "127.0.0.1", &query(&topics[0])).await;
+    assert_eq!(status, 101);
+    let (status, _second) = stream_of(&app, "127.0.0.1", &query(&topics[1])).await;
+    assert_eq!(status, 101);
+    // Another client of a topic it watches already still may.
+    assert_eq!(
+        stream_of(&app, "127.0.0.1", &query(&topics[0])).await.0,
+        101
+    );
+    let (status, body) = refused(&app, &query(&topics[2])).await;
+    assert_eq!((status, body.code), (503, ErrorCode::Busy));
+    assert!(
+        body.message.contains("--max-live-topics-per-address"),
+        "{}",
+        body.message
+    );
+    // Another address is served the same topic.
+    assert_eq!(
+        stream_of(&app, "127.0.0.2", &query(&topics[2])).await.0,
+        101
+    );
+    // A topic the address let go of no longer counts against it.
+    drop(first);
+    until("the address's first topic to be let go", || async {
+        let (status, client) = stream_of(&app, "127.0.0.1", &query(&topics[2])).await;
+        (status == 101).then_some(client)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,27 +282,20 @@ async fn only_existing_allowed_topics_are_watched_and_listed() {
     create(&app, &allowed, 1).await;
     create(&app, &other, 1).await;
 
-    let (status, body) = refused(&app, &format!("topic={other}")).await;
-    assert_eq!(
-        (status, body.code),
-        (403, ErrorCode::Forbidden),
-        "{}",
-        body.message
-    );
-    let (status, body) = refused(&app, "topic=__consumer_offsets").await;
-    assert_eq!(
-        (status, body.code),
-        (403, ErrorCode::Forbidden),
-        "{}",
-        body.message
-    );
-    let (status, body) = refused(&app, "topic=allowed-missing-topic").await;
-    assert_eq!(
-        (status, body.code),
-        (404, ErrorCode::NotFound),
-        "{}",
-        body.message
-    );
+    for (query, expected) in [
+        (format!("topic={other}"), (403, ErrorCode::Forbidden)),
+        (
+            "topic=__consumer_offsets".to_owned(),
+            (403, ErrorCode::Forbidden),
+        ),
+        (
+            "topic=allowed-missing-topic".to_owned(),
+            (404, ErrorCode::NotFound),
+        ),
+    ] {
+        let (status, body) = refused(&app, &query).await;
+        assert_eq!((status, body.code), expected, "{query}: {}", body.message);
+    }
     let (status, body) = refused(&app, "topic=not%20a%20name").await;
     assert_eq!((status, body.field.as_deref()), (422, Some("topic")));
     // Refusing started nothing, and a missing topic was not created.
