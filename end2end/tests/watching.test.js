@@ -54,6 +54,8 @@ test('a topic picked in the Topics card is watched live, with its groups, at a U
   const { page } = dashboard;
   const before = await orderOnOther('placed-before');
 
+  // Created after the page opened: the list is read again.
+  await page.getByTestId('topics-refresh').click();
   await page.getByTestId('topic-filter').fill(other);
   const row = page.locator(`[data-testid=topic-row][data-topic="${other}"]`);
   await row.getByTestId('watch-topic').click();

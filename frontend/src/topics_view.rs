@@ -75,7 +75,7 @@ pub fn Topics(feed: RwSignal<Feed>) -> impl IntoView {
                         on:input=move |ev| partitions.set(event_target_value(&ev))/>
                 </label>
                 <button type="submit" data-testid="create-topic">"Create"</button>
-                <button type="button" class="secondary" on:click=move |_| refresh()>"Refresh"</button>
+                <button type="button" class="secondary" data-testid="topics-refresh" on:click=move |_| refresh()>"Refresh"</button>
             </form>
             {move || message.get().map(|(ok, text)| view! {
                 <p class=if ok { "ack" } else { "error" } data-testid="topic-message">{text}</p>

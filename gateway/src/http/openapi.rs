@@ -283,6 +283,7 @@ pub fn build() -> Value {
                     query("topic", json!({"type": "string", "pattern": r"^(?!\.\.?$)[a-zA-Z0-9._-]{1,249}$"}), "the topic to stream; the gateway's own without it. Another topic must exist and be allowed (--topics, --show-internal), and is read while browsers watch it"),
                     query("last", json!({"type": "integer", "minimum": 0}), "recent records per partition to send first (at most the history the gateway keeps)"),
                     query("resume", json!({"type": "string"}), "P:O,P:O,...: per partition of the topic, the next offset the client needs"),
+                    query("resume_topic", json!({"type": "string"}), "the topic the resume positions are of, for a client that names no topic: positions of another topic than the gateway's are ignored"),
                 ],
                 "responses": with(errors(&[
                     ("403", "a page from an origin that is not allowed, or a topic the gateway does not show"),
