@@ -182,6 +182,25 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub max_live_topics_per_address: u64,
 
+    /// Most live filters (`/ws?filter=…`) running at once, over all topics.
+    /// Clients with the same filter on the same topic share one, which runs
+    /// in a worker process of its own; a client asking for one more gets
+    /// 503 `busy`.
+    #[arg(long, env = "MAX_LIVE_FILTERS", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(0..=1_024))]
+    pub max_live_filters: u64,
+
+    /// Most live filters that clients at one client address (an IPv6 /64)
+    /// hold at once; more get 503 `busy`.
+    #[arg(long, env = "MAX_LIVE_FILTERS_PER_ADDRESS", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=1_024))]
+    pub max_live_filters_per_address: u64,
+
+    /// The executable that runs filters in worker processes: this one
+    /// unless set (tests, whose executable is not the gateway's, set it).
+    #[arg(skip)]
+    pub filter_worker: Option<PathBuf>,
+
     /// Seconds a watched topic (other than this one) stays read with no
     /// browser watching it, before its consumer is closed.
     #[arg(long, env = "LIVE_TOPIC_IDLE_S", default_value_t = 60,
@@ -406,6 +425,15 @@ impl ServiceSpec {
 impl Config {
     /// A configuration with every default, for `brokers` and `topic`;
     /// what tests start from.
+    /// The executable filters run in: `filter_worker`, or this process's.
+    pub fn filter_worker(&self) -> Result<PathBuf, String> {
+        match &self.filter_worker {
+            Some(exe) => Ok(exe.clone()),
+            None => std::env::current_exe()
+                .map_err(|err| format!("cannot find the gateway's executable: {err}")),
+        }
+    }
+
     pub fn new(brokers: impl Into<String>, topic: impl Into<String>) -> Self {
         let mut config = Config::parse_from(["gateway"]);
         config.brokers = brokers.into();
@@ -710,6 +738,11 @@ impl fmt::Debug for Config {
             .field(
                 "max_live_topics_per_address",
                 &self.max_live_topics_per_address,
+            )
+            .field("max_live_filters", &self.max_live_filters)
+            .field(
+                "max_live_filters_per_address",
+                &self.max_live_filters_per_address,
             )
             .field("live_topic_idle_s", &self.live_topic_idle_s)
             .field("write_rate", &self.write_rate)

@@ -19,7 +19,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// answer) before it exits without them.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
+    // The same executable runs live filters in worker processes.
+    if std::env::var_os(gateway::core::filter::WORKER_ENV).is_some() {
+        return Ok(gateway::core::filter::serve_worker());
+    }
     let (config, warnings) = Config::load()?;
     let filter = || {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn"))
@@ -43,7 +47,7 @@ fn main() -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let served = runtime.block_on(serve(config));
     runtime.shutdown_timeout(EXIT_GRACE);
-    served
+    served.map(|()| std::process::ExitCode::SUCCESS)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -34,6 +34,10 @@ pub(crate) struct Metrics {
     pub(crate) live_clients: Gauge,
     /// Topics watched besides the gateway's own (set when read).
     pub(crate) live_topics: Gauge,
+    /// Live filters running (set when read).
+    pub(crate) live_filters: Gauge,
+    /// Records tested by live filters, each once per filter.
+    pub(crate) filter_tested: Counter,
     /// Records delivered to stream clients: each record once per client.
     pub(crate) records_fanned_out: Counter,
     /// Records a stream client missed because it fell behind its queue, or
@@ -116,6 +120,18 @@ impl Metrics {
             "Topics watched on browsers' demand besides the gateway's own (at most --max-live-topics)",
             live_topics.clone(),
         );
+        let live_filters = Gauge::default();
+        registry.register(
+            "live_filters",
+            "Live filters running, each shared by the clients with the same filter and topic (at most --max-live-filters)",
+            live_filters.clone(),
+        );
+        let filter_tested = Counter::default();
+        registry.register(
+            "filter_tested",
+            "Records tested by live filters, each once per filter",
+            filter_tested.clone(),
+        );
         let records_fanned_out = Counter::default();
         registry.register(
             "records_fanned_out",
@@ -174,6 +190,8 @@ impl Metrics {
             batch_orders,
             live_clients,
             live_topics,
+            live_filters,
+            filter_tested,
             records_fanned_out,
             records_lagged,
             resumes,

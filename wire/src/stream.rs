@@ -13,7 +13,10 @@
 //! out a gateway restart, or move to another gateway, without a gap.
 //!
 //! `topic=T` selects the topic streamed (the gateway's own without it), and
-//! `resume` positions are always that topic's.
+//! `resume` positions are always that topic's. `filter=F` (jq's language,
+//! at most [`MAX_FILTER_BYTES`]) streams only the records F selects, from
+//! when the filter started in the gateway, with [`ServerMessage::Filter`]
+//! saying how it does; it cannot be combined with `resume`.
 //!
 //! Framing: every message is one JSON object tagged `type`; clients skip
 //! types and fields they do not know. One connection is one stream (a topic,
@@ -59,6 +62,39 @@ pub enum ServerMessage {
         service: String,
         orders: Vec<ProcessedOrder>,
     },
+    /// Of a stream with a `filter`: how the filter is doing, when it
+    /// starts and about twice a second while its counts change.
+    Filter(FilterStatus),
+}
+
+/// Longest `filter` a stream takes, in bytes.
+pub const MAX_FILTER_BYTES: usize = 2_048;
+
+/// See [`ServerMessage::Filter`]. Counts are the filter's since it started
+/// running in the gateway (it runs once for every client with the same
+/// filter on the same topic).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FilterStatus {
+    /// The filter, as the client sent it.
+    pub filter: String,
+    /// Records tested.
+    pub tested: u64,
+    /// Records that matched, and were sent.
+    pub matched: u64,
+    /// Records the filter failed on (an error, or a worker stopped for
+    /// taking too long or too much), and so skipped.
+    pub skipped: u64,
+    /// Records not tested because the filter fell behind the topic, or
+    /// was stopped.
+    pub not_tested: u64,
+    /// Why the last skipped record was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Set when the filter was stopped for good (its worker failed record
+    /// after record): why. No record matches after that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// A position in one partition.

@@ -49,6 +49,8 @@ pub(crate) struct Hub<F> {
     processed: broadcast::Sender<F>,
     /// Whether the consumer is assigned to the topic and reading.
     consuming: watch::Sender<bool>,
+    /// How far a client may fall behind; a filter's hub takes the same.
+    client_queue: usize,
 }
 
 /// A record's frame with its position, which a resuming client filters on.
@@ -122,7 +124,35 @@ impl<F: Frame> Hub<F> {
             flow: watch::channel(None).0,
             processed: broadcast::channel(PROCESSED_QUEUE).0,
             consuming: watch::channel(false).0,
+            client_queue: client_queue.max(1),
         }
+    }
+
+    /// Frames kept per partition.
+    pub(crate) fn history(&self) -> usize {
+        lock(&self.history).capacity
+    }
+
+    pub(crate) fn client_queue(&self) -> usize {
+        self.client_queue
+    }
+
+    /// Per partition, the offset of the next record to be published.
+    pub(crate) fn ends(&self) -> Vec<(i32, i64)> {
+        let history = lock(&self.history);
+        let mut ends: Vec<(i32, i64)> = history
+            .per_partition
+            .iter()
+            .map(|(&p, kept)| (p, kept.next))
+            .collect();
+        ends.sort_unstable();
+        ends
+    }
+
+    /// The flow snapshots and progress batches, for a client whose records
+    /// come from elsewhere (a filter's hub).
+    pub(crate) fn side_streams(&self) -> (watch::Receiver<Option<F>>, broadcast::Receiver<F>) {
+        (self.flow.subscribe(), self.processed.subscribe())
     }
 
     /// Replaces the flow snapshot every client is sent.

@@ -17,15 +17,21 @@
 //!
 //! - `stream`: one client's stream of the watched topic, as the stream
 //!   protocol has it; `topics`: the cluster's topics.
+//! - `filters`: live filters, one feed per topic and filter shared by its
+//!   clients; `filter` runs a filter in a worker process that can be
+//!   stopped, and `jq` (inside that process) compiles and tests it.
 //!
 //! [`Core`] holds them all for one gateway: [`Core::start`] builds and starts
 //! them; [`Core::stop`] cancels the shutdown token and stops them in order.
 
 mod cache;
+pub mod filter;
+pub(crate) mod filters;
 pub(crate) mod flow;
 pub(crate) mod health;
 pub(crate) mod hub;
 mod idempotency;
+mod jq;
 mod keylog;
 pub(crate) mod load;
 pub(crate) mod orders;
@@ -47,6 +53,7 @@ use wire::load::{LoadRequest, LoadStatus};
 
 pub(crate) use idempotency::{MAX_KEY_BYTES, valid_key};
 
+use self::filters::Filters;
 use self::flow::Flow;
 use self::health::HealthCheck;
 use self::hub::{Frame, Hub};
@@ -76,6 +83,8 @@ pub(crate) struct Core<F> {
     pub(crate) watch: TopicWatch<F>,
     /// Other topics, watched while browsers watch them.
     pub(crate) watches: Arc<Watches<F>>,
+    /// The live filters of every watched topic.
+    pub(crate) filters: Filters<F>,
     /// The configured topic's admin client; it also lists and creates others.
     admin: TopicAdmin,
     /// The latest flow snapshot, behind `/api/groups`.
@@ -163,6 +172,13 @@ impl<F: Frame> Core<F> {
             watches: Watches::new(
                 config.clone(),
                 admin.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+            ),
+            filters: Filters::new(
+                config.filter_worker(),
+                usize::try_from(config.max_live_filters).unwrap_or(usize::MAX),
+                usize::try_from(config.max_live_filters_per_address).unwrap_or(usize::MAX),
                 metrics.clone(),
                 shutdown.clone(),
             ),

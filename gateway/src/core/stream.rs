@@ -14,6 +14,7 @@ use wire::ServerMessage;
 use wire::stream::PartitionOffset;
 
 use super::Core;
+use super::filters::{FilterLease, OpenFilterError};
 use super::hub::{Frame, Published, Subscription, encode};
 use super::resume::CatchUp;
 use super::watches::{Lease, WatchError};
@@ -34,6 +35,9 @@ pub(crate) struct Request<F> {
     pub(crate) resume: Vec<PartitionOffset>,
     /// Who asked, for the per-client bound on resumes.
     pub(crate) client: Client,
+    /// Only the records this live filter selects (opened with
+    /// [`Core::open_filter`]); never with `resume`.
+    pub(crate) filter: Option<FilterLease<F>>,
 }
 
 /// A client's stream once its opening frames are taken.
@@ -41,6 +45,8 @@ pub(crate) struct Stream<F> {
     records: broadcast::Receiver<Published<F>>,
     flow: watch::Receiver<Option<F>>,
     processed: broadcast::Receiver<F>,
+    /// The filter's status, for a filtered stream.
+    status: Option<watch::Receiver<Option<F>>>,
     /// Live records of a partition below this offset, the client already has
     /// (it had read further than this gateway has, so far).
     skip_below: HashMap<i32, i64>,
@@ -48,6 +54,8 @@ pub(crate) struct Stream<F> {
     lagged: Counter,
     /// Keeps another topic watched while this client streams it.
     _watching: Option<Lease<F>>,
+    /// Keeps the filter running while this client streams it.
+    _filter: Option<FilterLease<F>>,
 }
 
 impl<F: Frame> Core<F> {
@@ -62,6 +70,18 @@ impl<F: Frame> Core<F> {
             return Ok(None);
         }
         self.watches.open(topic, client).await.map(Some)
+    }
+
+    /// The live filter `filter` of the topic `watching` watches (the
+    /// gateway's own without it), for `client`.
+    pub(crate) async fn open_filter(
+        &self,
+        watching: Option<&Lease<F>>,
+        filter: &str,
+        client: Client,
+    ) -> Result<FilterLease<F>, OpenFilterError> {
+        let watch = watching.map_or(&self.watch, |w| &w.watch);
+        self.filters.open(watch, filter, client).await
     }
 
     /// Opens a client's stream: the frames to send first, and the stream of
@@ -101,7 +121,21 @@ impl<F: Frame> Core<F> {
             mut positions,
             gaps,
             skip_below,
-        } = hub.subscribe(last, &resume);
+        } = match &request.filter {
+            // The filter's matches, beside the topic's flow and progress.
+            Some(filter) => {
+                let matches = filter.hub().subscribe(last, &[]);
+                let (flow, processed) = hub.side_streams();
+                Subscription {
+                    flow,
+                    processed,
+                    ..matches
+                }
+            }
+            None => hub.subscribe(last, &resume),
+        };
+        let mut status = request.filter.as_ref().map(|f| f.status());
+        let status_now = status.as_mut().and_then(|s| s.borrow_and_update().clone());
         // Live records queue up for the client meanwhile (bounded, as always).
         let CatchUp { frames, missed } = self
             .resumes
@@ -117,6 +151,7 @@ impl<F: Frame> Core<F> {
         let snapshot = flow.borrow_and_update().clone();
         let first = std::iter::once(hello)
             .chain(lagged)
+            .chain(status_now)
             .chain(snapshot)
             .chain(frames)
             .chain(history)
@@ -125,9 +160,11 @@ impl<F: Frame> Core<F> {
             records,
             flow,
             processed,
+            status,
             skip_below,
             lagged: self.metrics.records_lagged.clone(),
             _watching: request.watching,
+            _filter: request.filter,
         };
         (first, stream)
     }
@@ -145,6 +182,7 @@ impl<F: Frame> Stream<F> {
                         return Some(frame);
                     }
                 }
+                Some(frame) = status_changed(self.status.as_mut()) => return Some(frame),
                 next = self.processed.recv() => match next {
                     Ok(frame) => return Some(frame),
                     // Skipped batches show in the next snapshot's counters.
@@ -161,6 +199,20 @@ impl<F: Frame> Stream<F> {
                     Err(RecvError::Closed) => return None,
                 },
             }
+        }
+    }
+}
+
+/// The next status of a filtered stream; never, for another, or once the
+/// filter is gone.
+async fn status_changed<F: Frame>(status: Option<&mut watch::Receiver<Option<F>>>) -> Option<F> {
+    let status = status?;
+    loop {
+        if status.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        if let Some(frame) = status.borrow_and_update().clone() {
+            return Some(frame);
         }
     }
 }

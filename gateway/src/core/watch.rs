@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wire::ServerMessage;
@@ -17,6 +17,20 @@ use crate::kafka::admin::TopicAdmin;
 use crate::kafka::live::LiveConsumer;
 use crate::metrics::Metrics;
 use crate::sync::lock;
+
+/// Records' documents queued for the topic's live filters, at most: a
+/// filter that falls further behind counts what it could not test. (A
+/// document is at most about 1 MiB, `kafka::record::MAX_FILTERED_BYTES`.)
+const DOCUMENT_QUEUE: usize = 256;
+
+/// A record as the live filters see it: its position, the frame its
+/// clients are sent when it matches, and the document a filter tests.
+pub(crate) struct Document<F> {
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) frame: F,
+    pub(crate) document: bytes::Bytes,
+}
 
 /// How often the topic is checked for partitions added since.
 const NEW_PARTITIONS_EVERY: Duration = Duration::from_secs(10);
@@ -38,6 +52,9 @@ pub(crate) struct WatchSettings {
 pub(crate) struct TopicWatch<F> {
     topic: String,
     hub: Arc<Hub<F>>,
+    /// Records' documents for the live filters; made only while a filter
+    /// reads them.
+    documents: broadcast::Sender<Arc<Document<F>>>,
     /// True once the topic exists (the watch creates it if it is missing).
     exists: watch::Receiver<bool>,
     /// Taken by the first [`TopicWatch::stopped`].
@@ -57,11 +74,14 @@ impl<F: Frame> TopicWatch<F> {
         let hub = Arc::new(Hub::new(history, settings.client_queue));
         let (exists_tx, exists) = watch::channel(false);
         let admin_name = admin.name().to_owned();
+        let documents = broadcast::channel(DOCUMENT_QUEUE).0;
         let task = tokio::spawn({
             let hub = hub.clone();
+            let documents = documents.clone();
             async move {
                 let to = Feeding {
                     hub: &hub,
+                    documents: &documents,
                     metrics: &metrics,
                 };
                 feed(&consumer, &admin, settings, to, exists_tx, &shutdown).await;
@@ -73,6 +93,7 @@ impl<F: Frame> TopicWatch<F> {
         Self {
             topic: admin_name,
             hub,
+            documents,
             exists,
             task: Mutex::new(Some(task)),
         }
@@ -84,6 +105,11 @@ impl<F: Frame> TopicWatch<F> {
 
     pub(crate) fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// The documents of the records read from now on, for a live filter.
+    pub(crate) fn documents(&self) -> broadcast::Receiver<Arc<Document<F>>> {
+        self.documents.subscribe()
     }
 
     /// Waits until the topic exists; false if the watch stopped first.
@@ -156,9 +182,11 @@ async fn feed<F: Frame>(
     hub.set_consuming(false);
 }
 
-/// Where a watch's records go: its hub, and the metrics that count them.
+/// Where a watch's records go: its hub, its filters' documents, and the
+/// metrics that count them.
 struct Feeding<'a, F> {
     hub: &'a Hub<F>,
+    documents: &'a broadcast::Sender<Arc<Document<F>>>,
     metrics: &'a Metrics,
 }
 
@@ -179,17 +207,33 @@ async fn follow<F: Frame>(
     mut assigned: Vec<i32>,
     shutdown: &CancellationToken,
 ) {
-    let Feeding { hub, metrics } = to;
+    let Feeding {
+        hub,
+        documents,
+        metrics,
+    } = to;
     let mut refresh = tokio::time::interval(NEW_PARTITIONS_EVERY);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            received = consumer.recv() => match received {
-                Ok(record) => {
+            // Whether a filter reads documents is asked once the record is
+            // here: a filter that started while the consumer waited gets it.
+            received = consumer.recv(|| documents.receiver_count() > 0) => match received {
+                Ok((record, document)) => {
                     let (partition, offset) = (record.partition, record.offset);
-                    let sent = hub.publish(partition, offset, encode(&ServerMessage::Record(record)));
+                    let frame: F = encode(&ServerMessage::Record(record));
+                    let sent = hub.publish(partition, offset, frame.clone());
                     metrics.records_fanned_out.inc_by(u64::try_from(sent).unwrap_or(0));
+                    if let Some(document) = document {
+                        // An error only means the last filter just left.
+                        let _ = documents.send(Arc::new(Document {
+                            partition,
+                            offset,
+                            frame,
+                            document: document.into(),
+                        }));
+                    }
                 }
                 // Transport errors while the broker is away: librdkafka
                 // reconnects by itself, and recv waits for the next event.

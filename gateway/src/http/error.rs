@@ -8,6 +8,8 @@ use wire::{ErrorBody, ErrorCode, FieldError};
 
 use crate::admission::Refused;
 
+use crate::core::filter::FilterError;
+use crate::core::filters::OpenFilterError;
 use crate::core::flow::FlowError;
 use crate::core::load::LoadError;
 use crate::core::orders::PlaceError;
@@ -72,6 +74,9 @@ pub enum ApiError {
     Timeout(u128),
     #[error("{0}")]
     Watch(WatchError),
+    /// Capacity taken (live filters, in all or by this address).
+    #[error("{0}")]
+    Busy(String),
     #[error("this is the live stream: open it as a WebSocket (the request is fine otherwise)")]
     UpgradeRequired,
 }
@@ -107,6 +112,7 @@ impl ApiError {
                 WatchError::Unavailable(_) => ErrorCode::BrokerUnavailable,
                 WatchError::Clients(_) => ErrorCode::Internal,
             },
+            Self::Busy(_) => ErrorCode::Busy,
         }
     }
 
@@ -141,6 +147,7 @@ impl ApiError {
                 | WatchError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 WatchError::Clients(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -179,6 +186,23 @@ impl From<PlaceError> for ApiError {
                 field: "Idempotency-Key".into(),
                 message: err.to_string(),
             },
+        }
+    }
+}
+
+impl From<OpenFilterError> for ApiError {
+    fn from(err: OpenFilterError) -> Self {
+        match err {
+            OpenFilterError::Filter(FilterError::Invalid(_)) => Self::InvalidField {
+                field: "filter".into(),
+                message: err.to_string(),
+            },
+            OpenFilterError::TooMany(_) | OpenFilterError::TooManyForClient(_) => {
+                Self::Busy(err.to_string())
+            }
+            OpenFilterError::Filter(FilterError::Worker(_)) | OpenFilterError::Unavailable(_) => {
+                Self::Internal(err.to_string())
+            }
         }
     }
 }

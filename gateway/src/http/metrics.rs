@@ -28,6 +28,7 @@ pub(crate) async fn scrape(State(state): State<AppState>, request: Request) -> R
     let metrics = &core.metrics;
     metrics.live_clients.set(gauge_value(core.live_clients()));
     metrics.live_topics.set(gauge_value(core.watches.count()));
+    metrics.live_filters.set(gauge_value(core.filters.count()));
     if let Ok(snapshot) = core.flow.latest().await
         && snapshot.error.is_none()
     {

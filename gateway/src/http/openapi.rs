@@ -284,13 +284,15 @@ pub fn build() -> Value {
                     query("last", json!({"type": "integer", "minimum": 0}), "recent records per partition to send first (at most the history the gateway keeps)"),
                     query("resume", json!({"type": "string"}), "P:O,P:O,...: per partition of the topic, the next offset the client needs"),
                     query("resume_topic", json!({"type": "string"}), "the topic the resume positions are of, for a client that names no topic: positions of another topic than the gateway's are ignored"),
+                    query("filter", json!({"type": "string", "maxLength": wire::stream::MAX_FILTER_BYTES}), "a filter in jq's language over each record as {topic, partition, offset, timestamp, key, headers, value, value_format, truncated, size} (see the README): only records it selects are sent, from when it started, with `filter` status messages; not with resume. One that does not compile is 422 naming the character where it fails"),
                 ],
                 "responses": with(errors(&[
                     ("403", "a page from an origin that is not allowed, or a topic the gateway does not show"),
                     ("404", "no such topic"),
                     ("422", "a parameter is malformed; `field` names it"),
                     ("426", "no WebSocket upgrade; the stream would have been served"),
-                    ("503", "as many live clients as the gateway, or this client address, may have (`too_many_clients`), as many topics watched as --max-live-topics (`busy`), or the broker could not be read"),
+                    ("500", "a filter's worker process could not be started"),
+                    ("503", "as many live clients as the gateway, or this client address, may have (`too_many_clients`), as many topics watched as --max-live-topics or filters running as --max-live-filters, in all or for this address (`busy`), or the broker could not be read"),
                 ]), "101", json!({"description": "the WebSocket"})),
             }},
             "/api/openapi.json": {"get": {

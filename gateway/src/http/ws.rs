@@ -46,6 +46,9 @@ struct StreamQuery {
     /// the topic to stream (it follows the gateway's): offsets of another
     /// topic are ignored, never applied to this one.
     resume_topic: Option<String>,
+    /// Only the records this filter (jq's language) selects; empty for all.
+    #[serde(default)]
+    filter: String,
 }
 
 /// `GET /ws`: checks the page's origin and the query, opens the topic (the
@@ -89,6 +92,10 @@ pub(crate) async fn upgrade(
         }
         .into_response();
     }
+    let filter = match stream_filter(&q.filter, &resume) {
+        Ok(filter) => filter,
+        Err(err) => return err.into_response(),
+    };
     let client = Client::of(peer.ip());
     let ws = match ws {
         Ok(ws) => ws,
@@ -106,6 +113,11 @@ pub(crate) async fn upgrade(
                 && let Err(err) = state.core.watches.check(topic, client).await
             {
                 return ApiError::Watch(err).into_response();
+            }
+            if let Some(filter) = filter
+                && let Err(err) = state.core.filters.check(topic, filter, client).await
+            {
+                return ApiError::from(err).into_response();
             }
             return ApiError::UpgradeRequired.into_response();
         }
@@ -127,11 +139,23 @@ pub(crate) async fn upgrade(
         Some(of) if of != topic => Vec::new(),
         _ => resume,
     };
+    let filter = match filter {
+        Some(filter) => match state
+            .core
+            .open_filter(watching.as_ref(), filter, client)
+            .await
+        {
+            Ok(lease) => Some(lease),
+            Err(err) => return ApiError::from(err).into_response(),
+        },
+        None => None,
+    };
     let request = Request {
         last: q.last,
         watching,
         resume,
         client,
+        filter,
     };
     ws.max_message_size(MAX_READ_BYTES)
         .max_frame_size(MAX_READ_BYTES)
@@ -141,6 +165,36 @@ pub(crate) async fn upgrade(
             // The socket counts among the connections until it closes.
             drop(connection);
         })
+}
+
+/// The stream's filter, if it has one: at most `MAX_FILTER_BYTES`, and not
+/// with `resume` (a filter's records start when the filter does, so there
+/// is no position to resume from; the page reopens a filtered stream).
+fn stream_filter<'q>(
+    filter: &'q str,
+    resume: &[wire::stream::PartitionOffset],
+) -> Result<Option<&'q str>, ApiError> {
+    let filter = filter.trim();
+    if filter.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |message: String| ApiError::InvalidField {
+        field: "filter".into(),
+        message,
+    };
+    if filter.len() > wire::stream::MAX_FILTER_BYTES {
+        return Err(invalid(format!(
+            "is longer than {} bytes",
+            wire::stream::MAX_FILTER_BYTES
+        )));
+    }
+    if !resume.is_empty() {
+        return Err(invalid(
+            "cannot be combined with resume: a filtered stream starts when its filter does;              open it without resume"
+                .into(),
+        ));
+    }
+    Ok(Some(filter))
 }
 
 type Sink = SplitSink<WebSocket, Message>;

@@ -34,12 +34,17 @@ impl LiveConsumer {
         self.consumer.incremental_assign(&self.list(starts)?)
     }
 
-    /// The next record, decoded. Errors are transport errors while the
-    /// broker is away: librdkafka reconnects by itself, and the next call
-    /// waits for the next record.
-    pub(crate) async fn recv(&self) -> Result<LiveRecord, Error> {
+    /// The next record, decoded, and when `document()` says so once it
+    /// arrived, the document filters test it as (`record::document`).
+    /// Errors are transport errors while the broker is away: librdkafka
+    /// reconnects by itself, and the next call waits for the next record.
+    pub(crate) async fn recv(
+        &self,
+        document: impl Fn() -> bool,
+    ) -> Result<(LiveRecord, Option<Vec<u8>>), Error> {
         let message = self.consumer.recv().await?;
-        Ok(record::to_live(&message, now_ms()))
+        let live = record::to_live(&message, now_ms());
+        Ok((live, document().then(|| record::document(&message))))
     }
 
     fn list(&self, starts: &[(i32, i64)]) -> Result<TopicPartitionList, Error> {

@@ -51,6 +51,158 @@ pub fn to_live(message: &impl Message, consumed_at_ms: i64) -> LiveRecord {
     }
 }
 
+/// Most bytes of a value a filter sees: far above what the feed shows
+/// ([`MAX_SHOWN_BYTES`]), so that filters and searches test whole records;
+/// a longer value is given as the text of its first bytes, `truncated`.
+pub const MAX_FILTERED_BYTES: usize = 1024 * 1024;
+
+/// The JSON document filters test a record as (`core::jq`):
+///
+/// ```json
+/// {"topic": "orders", "partition": 0, "offset": 7, "timestamp": 1795857549813,
+///  "key": "customer-42", "headers": [{"key": "order-id", "value": "01a2…"}],
+///  "value": {"total_cents": 1200}, "value_format": "json", "truncated": false, "size": 190}
+/// ```
+///
+/// `value` is the value parsed as JSON when it is JSON (any JSON value, as
+/// `jq` reads it), else its text, else (not UTF-8) its bytes in base64;
+/// `null` when the record has none; `value_format` says which (`json`,
+/// `text`, `base64`, `null`). Headers keep their order and repeated keys;
+/// a header value that is not UTF-8 is base64 with `"base64": true`. Keys
+/// that are not UTF-8 are shown with replacement characters. `timestamp` is
+/// milliseconds since the epoch, or `null`.
+pub fn document(message: &impl Message) -> Vec<u8> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let value = message.payload();
+    let mut out = Vec::with_capacity(256 + value.map_or(0, |v| v.len().min(MAX_FILTERED_BYTES)));
+    let text = |out: &mut Vec<u8>, s: &str| {
+        // Serializing a str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    out.extend_from_slice(b"{\"topic\":");
+    text(&mut out, message.topic());
+    out.extend_from_slice(
+        format!(
+            ",\"partition\":{},\"offset\":{},\"timestamp\":",
+            message.partition(),
+            message.offset()
+        )
+        .as_bytes(),
+    );
+    match message.timestamp().to_millis() {
+        Some(ms) => out.extend_from_slice(ms.to_string().as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"key\":");
+    match message.key() {
+        Some(key) => text(&mut out, &String::from_utf8_lossy(key)),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"headers\":[");
+    if let Some(headers) = message.headers() {
+        for (i, header) in headers.iter().take(MAX_FILTERED_HEADERS).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"key\":");
+            text(&mut out, &String::from_utf8_lossy(header.key.as_bytes()));
+            out.extend_from_slice(b",\"value\":");
+            match header.value.map(std::str::from_utf8) {
+                None => out.extend_from_slice(b"null"),
+                Some(Ok(value)) => text(&mut out, value),
+                Some(Err(_)) => {
+                    let bytes = header.value.unwrap_or_default();
+                    text(&mut out, &STANDARD.encode(bytes));
+                    out.extend_from_slice(b",\"base64\":true");
+                }
+            }
+            out.push(b'}');
+        }
+    }
+    out.extend_from_slice(b"],\"value\":");
+    let size = value.map_or(0, <[u8]>::len);
+    let (format, truncated) = match value {
+        None => {
+            out.extend_from_slice(b"null");
+            ("null", false)
+        }
+        Some(bytes) if bytes.len() <= MAX_FILTERED_BYTES && is_json(bytes) => {
+            out.extend_from_slice(bytes);
+            ("json", false)
+        }
+        Some(bytes) => {
+            let head = &bytes[..bytes.len().min(MAX_FILTERED_BYTES)];
+            let truncated = head.len() < bytes.len();
+            match std::str::from_utf8(head) {
+                Ok(head) => {
+                    text(&mut out, head);
+                    ("text", truncated)
+                }
+                // Text cut inside a character: the text before it.
+                Err(err) if truncated && err.error_len().is_none() => {
+                    let valid = std::str::from_utf8(&head[..err.valid_up_to()]).unwrap_or_default();
+                    text(&mut out, valid);
+                    ("text", true)
+                }
+                Err(_) => {
+                    text(&mut out, &STANDARD.encode(head));
+                    ("base64", truncated)
+                }
+            }
+        }
+    };
+    out.extend_from_slice(
+        format!(",\"value_format\":\"{format}\",\"truncated\":{truncated},\"size\":{size}}}")
+            .as_bytes(),
+    );
+    out
+}
+
+/// Headers a filter sees per record, at most.
+pub const MAX_FILTERED_HEADERS: usize = 1_024;
+
+/// Deepest nesting of a JSON value given to filters, well within what
+/// JSON readers take (serde_json's 128, the document around it included):
+/// a deeper one is tested as text, so that no reader recurses deeper.
+const MAX_FILTERED_DEPTH: usize = 100;
+
+/// Whether `bytes` are one JSON value nested at most
+/// [`MAX_FILTERED_DEPTH`] deep. (serde_json's own depth limit does not
+/// apply when a value is only checked, hence the scan.)
+fn is_json(bytes: &[u8]) -> bool {
+    nested_at_most(bytes, MAX_FILTERED_DEPTH)
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
+/// Whether brackets and braces outside strings nest at most `max` deep.
+fn nested_at_most(bytes: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
 /// The first header named `key`, as (shortened) text.
 pub(super) fn header_text(message: &impl Message, key: &str) -> Option<String> {
     let headers = message.headers()?;
@@ -216,6 +368,107 @@ mod tests {
                     && h.value.as_ref().map(String::len) == Some(MAX_SHORT_TEXT_BYTES))
         );
         assert_eq!(live.key.map(|k| k.len()), Some(MAX_SHORT_TEXT_BYTES));
+    }
+
+    fn document_of(
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) -> serde_json::Value {
+        use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+        let mut owned = OwnedHeaders::new();
+        for &(key, value) in headers {
+            owned = owned.insert(Header { key, value });
+        }
+        let message = OwnedMessage::new(
+            value.map(<[u8]>::to_vec),
+            key.map(<[u8]>::to_vec),
+            "orders".into(),
+            Timestamp::CreateTime(1_795_857_549_813),
+            2,
+            41,
+            Some(owned),
+        );
+        serde_json::from_slice(&document(&message)).expect("a document is JSON")
+    }
+
+    #[test]
+    fn a_document_holds_the_whole_record_for_filters() {
+        let value = b"{\n  \"total_cents\": 12000\n}";
+        let doc = document_of(
+            Some(b"customer-42"),
+            Some(value),
+            &[
+                ("order-id", Some(b"a")),
+                ("order-id", Some(b"b")),
+                ("bin", Some(&[0xff, 0x00])),
+                ("none", None),
+            ],
+        );
+        assert_eq!(
+            doc,
+            json!({
+                "topic": "orders", "partition": 2, "offset": 41, "timestamp": 1_795_857_549_813_i64,
+                "key": "customer-42",
+                "headers": [
+                    {"key": "order-id", "value": "a"},
+                    {"key": "order-id", "value": "b"},
+                    {"key": "bin", "value": "/wA=", "base64": true},
+                    {"key": "none", "value": null}
+                ],
+                "value": {"total_cents": 12000}, "value_format": "json", "truncated": false,
+                "size": value.len()
+            })
+        );
+    }
+
+    #[test]
+    fn a_document_gives_any_value_a_shape() {
+        // Any JSON value, as jq reads a line.
+        assert_eq!(document_of(None, Some(b"42"), &[])["value"], json!(42));
+        let text = document_of(None, Some(b"new order \"created\""), &[]);
+        assert_eq!(text["value"], json!("new order \"created\""));
+        assert_eq!(text["value_format"], "text");
+        assert_eq!(text["key"], json!(null));
+        let binary = document_of(Some(&[0xff]), Some(&[0xff, 0xfe]), &[]);
+        assert_eq!(binary["value"], "//4=");
+        assert_eq!(binary["value_format"], "base64");
+        assert_eq!(binary["key"], "\u{fffd}");
+        let none = document_of(None, None, &[]);
+        assert_eq!(
+            (&none["value"], &none["value_format"]),
+            (&json!(null), &json!("null"))
+        );
+        // Deeper than the bound: tested as text, never parsed deeper.
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let doc = document_of(None, Some(deep.as_bytes()), &[]);
+        assert_eq!(doc["value_format"], "text");
+        let ok = format!(
+            "{}{}",
+            "[".repeat(MAX_FILTERED_DEPTH),
+            "]".repeat(MAX_FILTERED_DEPTH)
+        );
+        assert_eq!(
+            document_of(None, Some(ok.as_bytes()), &[])["value_format"],
+            "json"
+        );
+        // Brackets inside strings do not count.
+        let quoted = format!(r#"{{"a":"{}\"["}}"#, "[".repeat(1000));
+        assert_eq!(
+            document_of(None, Some(quoted.as_bytes()), &[])["value_format"],
+            "json"
+        );
+    }
+
+    #[test]
+    fn a_huge_value_is_given_as_its_first_mebibyte_of_text() {
+        let big = format!(r#"{{"blob":"{}é"}}"#, "x".repeat(MAX_FILTERED_BYTES - 12));
+        let doc = document_of(None, Some(big.as_bytes()), &[]);
+        assert_eq!(doc["value_format"], "text");
+        assert_eq!(doc["truncated"], true);
+        assert_eq!(doc["size"], big.len());
+        let shown = doc["value"].as_str().expect("text");
+        assert!(shown.len() <= MAX_FILTERED_BYTES && big.starts_with(shown));
     }
 
     #[test]

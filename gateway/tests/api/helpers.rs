@@ -71,6 +71,8 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     // Demo services only where a test asks for them, in groups of its own.
     config.no_services = true;
     config.service_group_prefix = Some(format!("{}-", unique("demo")));
+    // Live filters run in the gateway's executable (this one is the tests').
+    config.filter_worker = Some(env!("CARGO_BIN_EXE_gateway").into());
     configure(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");

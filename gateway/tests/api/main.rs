@@ -8,6 +8,7 @@
 mod broker;
 mod dashboard;
 mod faults;
+mod filters;
 mod groups;
 mod helpers;
 mod idempotency;

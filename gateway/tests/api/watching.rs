@@ -40,7 +40,7 @@ fn text(record: &wire::LiveRecord) -> String {
 
 /// The status and error body `/ws?{query}` is refused with, as a
 /// WebSocket upgrade.
-async fn refused(app: &TestApp, query: &str) -> (u16, ErrorBody) {
+pub(crate) async fn refused(app: &TestApp, query: &str) -> (u16, ErrorBody) {
     let url = format!("ws://{}/ws?{query}", app.addr);
     match tokio_tungstenite::connect_async(url).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
@@ -55,7 +55,7 @@ async fn refused(app: &TestApp, query: &str) -> (u16, ErrorBody) {
 
 /// What `GET /ws?{query}` without an upgrade answers: what the upgrade
 /// would be refused with, or 426.
-async fn probe(app: &TestApp, query: &str) -> (u16, ErrorBody) {
+pub(crate) async fn probe(app: &TestApp, query: &str) -> (u16, ErrorBody) {
     let response = app.get(&format!("/ws?{query}")).await;
     let status = response.status().as_u16();
     (status, response.json().await.expect("the error shape"))

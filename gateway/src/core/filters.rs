@@ -1,0 +1,396 @@
+//! Live filters (`/ws?filter=…`): each distinct filter of a topic is one
+//! feed, shared by every client that streams the topic with that filter.
+//! A feed tests each record once, in its worker process
+//! (`core::filter`), and publishes the records that match into a hub of
+//! its own, so its clients get what every stream has (history since the
+//! feed started, bounded queues, `lagged`) with the topic's flow and
+//! progress beside. A feed runs while a client holds it, and at most
+//! `--max-live-filters` run at once (`--max-live-filters-per-address` for
+//! one client address).
+//!
+//! A feed reads the topic's records as documents (`kafka::record::document`)
+//! from the topic watch's bounded queue; documents are made only while some
+//! feed reads them. A feed that falls more than that queue behind counts
+//! what it could not test, and says so in its status.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{Semaphore, broadcast, watch};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use wire::ServerMessage;
+use wire::stream::FilterStatus;
+
+use super::filter::{FilterError, FilterProcess, MAX_BATCH};
+use super::hub::{Frame, Hub, encode};
+use super::jq::Verdict;
+use super::watch::{Document, TopicWatch};
+use crate::admission::Client;
+use crate::metrics::Metrics;
+use crate::sync::lock;
+
+/// Filters compiled at once, at most (each starts a worker process); more
+/// wait for a turn.
+const COMPILES_AT_ONCE: usize = 4;
+/// Bytes of documents one batch sends a worker at most.
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// How often a feed's status is sent to its clients while it changes.
+const STATUS_EVERY: Duration = Duration::from_millis(500);
+
+/// Why a filter cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenFilterError {
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error(
+        "the gateway runs {0} live filters already (--max-live-filters); one stops when its \
+         last client leaves: try again then, or use a filter that runs already"
+    )]
+    TooMany(usize),
+    #[error(
+        "this client address runs {0} live filters already, as many as one address may \
+         (--max-live-filters-per-address): close one first"
+    )]
+    TooManyForClient(usize),
+    #[error("filters are not available: {0}")]
+    Unavailable(String),
+}
+
+/// A topic and a filter: what a feed is shared by.
+type Key = (String, String);
+
+/// The live filters of every watched topic.
+pub(crate) struct Filters<F> {
+    /// The executable that runs filters (the gateway's own).
+    worker: Result<PathBuf, String>,
+    max: usize,
+    max_per_client: usize,
+    feeds: Mutex<HashMap<Key, Weak<Feed<F>>>>,
+    /// The feeds each client address holds, with how many of its clients
+    /// hold each.
+    held: Arc<Mutex<HashMap<Client, HashMap<Key, usize>>>>,
+    compiles: Semaphore,
+    metrics: Arc<Metrics>,
+    /// Every feed stops at shutdown.
+    shutdown: CancellationToken,
+}
+
+/// One running filter of one topic.
+pub(crate) struct Feed<F> {
+    /// The records that match.
+    hub: Arc<Hub<F>>,
+    /// The latest status frame.
+    status: watch::Receiver<Option<F>>,
+    /// Stops the feed's task, and so its worker, with the last client.
+    _stop: DropGuard,
+}
+
+impl<F> Feed<F> {
+    pub(crate) fn hub(&self) -> &Arc<Hub<F>> {
+        &self.hub
+    }
+
+    pub(crate) fn status(&self) -> watch::Receiver<Option<F>> {
+        self.status.clone()
+    }
+}
+
+/// A client's hold on a feed; released when dropped.
+pub(crate) struct FilterLease<F> {
+    feed: Arc<Feed<F>>,
+    held: Arc<Mutex<HashMap<Client, HashMap<Key, usize>>>>,
+    client: Client,
+    key: Key,
+}
+
+impl<F> std::ops::Deref for FilterLease<F> {
+    type Target = Feed<F>;
+
+    fn deref(&self) -> &Feed<F> {
+        &self.feed
+    }
+}
+
+impl<F> Drop for FilterLease<F> {
+    fn drop(&mut self) {
+        let mut held = lock(&self.held);
+        if let Some(mine) = held.get_mut(&self.client) {
+            if let Some(count) = mine.get_mut(&self.key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    mine.remove(&self.key);
+                }
+            }
+            if mine.is_empty() {
+                held.remove(&self.client);
+            }
+        }
+    }
+}
+
+impl<F: Frame> Filters<F> {
+    pub(crate) fn new(
+        worker: Result<PathBuf, String>,
+        max: usize,
+        max_per_client: usize,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            worker,
+            max,
+            max_per_client,
+            feeds: Mutex::new(HashMap::new()),
+            held: Arc::new(Mutex::new(HashMap::new())),
+            compiles: Semaphore::new(COMPILES_AT_ONCE),
+            metrics,
+            shutdown,
+        }
+    }
+
+    /// The feed of `filter` on `watch`'s topic for `client`, started if it
+    /// does not run yet (which is when the filter is compiled, and refused
+    /// if it does not compile).
+    pub(crate) async fn open(
+        &self,
+        watch: &TopicWatch<F>,
+        filter: &str,
+        client: Client,
+    ) -> Result<FilterLease<F>, OpenFilterError> {
+        let key: Key = (watch.topic().to_owned(), filter.to_owned());
+        if let Some(feed) = self.running(&key) {
+            self.fits(&key, client)?;
+            return Ok(self.lease(feed, key, client));
+        }
+        self.fits(&key, client)?;
+        let process = self.compile(filter).await?;
+        let mut feeds = lock(&self.feeds);
+        // Started by another client meanwhile: share it.
+        if let Some(feed) = feeds.get(&key).and_then(Weak::upgrade) {
+            drop(feeds);
+            return Ok(self.lease(feed, key, client));
+        }
+        feeds.retain(|_, feed| feed.strong_count() > 0);
+        if feeds.len() >= self.max {
+            return Err(OpenFilterError::TooMany(feeds.len()));
+        }
+        let feed = Arc::new(self.start(watch, process, filter));
+        feeds.insert(key.clone(), Arc::downgrade(&feed));
+        drop(feeds);
+        tracing::info!(topic = watch.topic(), filter, "started a live filter");
+        Ok(self.lease(feed, key, client))
+    }
+
+    /// Whether `filter` compiles, and `client` could open it: what
+    /// [`Filters::open`] would say, without starting a feed.
+    pub(crate) async fn check(
+        &self,
+        topic: &str,
+        filter: &str,
+        client: Client,
+    ) -> Result<(), OpenFilterError> {
+        let key: Key = (topic.to_owned(), filter.to_owned());
+        self.fits(&key, client)?;
+        if self.running(&key).is_none() {
+            self.compile(filter).await?;
+            let running = lock(&self.feeds)
+                .values()
+                .filter(|f| f.strong_count() > 0)
+                .count();
+            if running >= self.max {
+                return Err(OpenFilterError::TooMany(running));
+            }
+        }
+        Ok(())
+    }
+
+    /// Live filters running now.
+    pub(crate) fn count(&self) -> usize {
+        lock(&self.feeds)
+            .values()
+            .filter(|f| f.strong_count() > 0)
+            .count()
+    }
+
+    fn running(&self, key: &Key) -> Option<Arc<Feed<F>>> {
+        lock(&self.feeds).get(key).and_then(Weak::upgrade)
+    }
+
+    /// Whether `client` may hold one more feed than it does, unless it
+    /// holds this one already.
+    fn fits(&self, key: &Key, client: Client) -> Result<(), OpenFilterError> {
+        let held = lock(&self.held);
+        let mine = held.get(&client);
+        if !mine.is_some_and(|m| m.contains_key(key))
+            && mine.map_or(0, HashMap::len) >= self.max_per_client
+        {
+            return Err(OpenFilterError::TooManyForClient(self.max_per_client));
+        }
+        Ok(())
+    }
+
+    async fn compile(&self, filter: &str) -> Result<FilterProcess, OpenFilterError> {
+        let exe = self
+            .worker
+            .as_ref()
+            .map_err(|e| OpenFilterError::Unavailable(e.clone()))?;
+        let _turn = self
+            .compiles
+            .acquire()
+            .await
+            .map_err(|_| OpenFilterError::Unavailable("shutting down".into()))?;
+        Ok(FilterProcess::start(exe, filter).await?)
+    }
+
+    fn lease(&self, feed: Arc<Feed<F>>, key: Key, client: Client) -> FilterLease<F> {
+        *lock(&self.held)
+            .entry(client)
+            .or_default()
+            .entry(key.clone())
+            .or_insert(0) += 1;
+        FilterLease {
+            feed,
+            held: self.held.clone(),
+            client,
+            key,
+        }
+    }
+
+    /// Starts testing `watch`'s records with `process`, from the next one.
+    fn start(&self, watch: &TopicWatch<F>, process: FilterProcess, filter: &str) -> Feed<F> {
+        let topic_hub = watch.hub();
+        let hub = Arc::new(Hub::new(topic_hub.history(), topic_hub.client_queue()));
+        // Subscribed before the positions are read: nothing falls between.
+        let documents = watch.documents();
+        for (partition, next) in topic_hub.ends() {
+            hub.start(partition, next);
+        }
+        let (status_tx, status) = watch::channel(None);
+        let stop = self.shutdown.child_token();
+        let feeding = Feeding {
+            hub: hub.clone(),
+            status: status_tx,
+            counts: FilterStatus {
+                filter: filter.to_owned(),
+                ..FilterStatus::default()
+            },
+            metrics: self.metrics.clone(),
+        };
+        tokio::spawn(feed(process, documents, feeding, stop.clone()));
+        Feed {
+            hub,
+            status,
+            _stop: stop.drop_guard(),
+        }
+    }
+}
+
+/// What a feed's task publishes to, and counts.
+struct Feeding<F> {
+    hub: Arc<Hub<F>>,
+    status: watch::Sender<Option<F>>,
+    counts: FilterStatus,
+    metrics: Arc<Metrics>,
+}
+
+impl<F: Frame> Feeding<F> {
+    fn publish_status(&self) {
+        self.status
+            .send_replace(Some(encode(&ServerMessage::Filter(self.counts.clone()))));
+    }
+}
+
+/// Tests every document as it comes, in batches of what has queued up,
+/// until `stop` or the topic's watch ends.
+async fn feed<F: Frame>(
+    mut process: FilterProcess,
+    mut documents: broadcast::Receiver<Arc<Document<F>>>,
+    mut to: Feeding<F>,
+    stop: CancellationToken,
+) {
+    to.publish_status();
+    let mut tick = tokio::time::interval(STATUS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut changed = false;
+    loop {
+        let first = tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if std::mem::take(&mut changed) {
+                    to.publish_status();
+                }
+                continue;
+            }
+            next = documents.recv() => next,
+        };
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        match first {
+            Ok(document) => {
+                bytes += document.document.len();
+                batch.push(document);
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                to.counts.not_tested += missed;
+                changed = true;
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            match documents.try_recv() {
+                Ok(document) => {
+                    bytes += document.document.len();
+                    batch.push(document);
+                }
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    to.counts.not_tested += missed;
+                }
+                Err(_) => break,
+            }
+        }
+        let texts: Vec<Bytes> = batch.iter().map(|d| d.document.clone()).collect();
+        let tested = tokio::select! {
+            _ = stop.cancelled() => return,
+            tested = process.test(&texts) => tested,
+        };
+        let (verdicts, stopped) = match tested {
+            Ok(verdicts) => (verdicts, None),
+            Err((verdicts, stopped)) => (verdicts, Some(stopped)),
+        };
+        for (document, verdict) in batch.iter().zip(&verdicts) {
+            to.counts.tested += 1;
+            match verdict {
+                Verdict::Match => {
+                    to.counts.matched += 1;
+                    to.hub
+                        .publish(document.partition, document.offset, document.frame.clone());
+                }
+                Verdict::NoMatch => {}
+                Verdict::Skipped(why) => {
+                    to.counts.skipped += 1;
+                    to.counts.last_error = Some(why.clone());
+                }
+            }
+        }
+        to.metrics.filter_tested.inc_by(verdicts.len() as u64);
+        changed = true;
+        if let Some(stopped) = stopped {
+            to.counts.not_tested += (batch.len() - verdicts.len()) as u64;
+            to.counts.stopped = Some(stopped.0.clone());
+            tracing::info!(
+                filter = to.counts.filter,
+                reason = stopped.0,
+                "stopped a live filter"
+            );
+            to.publish_status();
+            // Clients keep their stream (flow, progress) and see why no
+            // record matches any more; the worker is gone.
+            stop.cancelled().await;
+            return;
+        }
+    }
+}
