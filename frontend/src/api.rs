@@ -126,11 +126,14 @@ pub(crate) async fn topics() -> Result<Vec<TopicSummary>, ErrorBody> {
 /// without one), as it would refuse the WebSocket, which a browser does not
 /// tell the page; `None` when the stream would be served (426: only the
 /// upgrade was missing) or the gateway did not answer.
-pub(crate) async fn stream_refusal(topic: Option<&str>) -> Option<ErrorBody> {
-    let path = match topic {
+pub(crate) async fn stream_refusal(topic: Option<&str>, filter: Option<&str>) -> Option<ErrorBody> {
+    let mut path = match topic {
         Some(topic) => format!("/ws?topic={topic}"),
-        None => "/ws".to_owned(),
+        None => "/ws?".to_owned(),
     };
+    if let Some(filter) = filter {
+        path.push_str(&format!("&filter={}", crate::location::encode(filter)));
+    }
     let response = read(&path).send().await.ok()?;
     if response.status() == 426 {
         return None;

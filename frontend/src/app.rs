@@ -48,7 +48,15 @@ pub fn App() -> impl IntoView {
             }),
         })
     };
-    socket::start(feed, flow, connection, wanted, refusal);
+    let filter = location::wanted_filter();
+    socket::start(
+        feed,
+        flow,
+        connection,
+        wanted.clone(),
+        filter.clone(),
+        refusal,
+    );
     leptos::task::spawn_local(async move {
         loop {
             let now = api::health().await;
@@ -88,7 +96,7 @@ pub fn App() -> impl IntoView {
                     <Charts flow/>
                     <Latency feed flow/>
                 </div>
-                <LiveFeed feed flow/>
+                <LiveFeed feed flow wanted filter refusal/>
             </section>
         </main>
     }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use wire::stream::PartitionOffset;
+use wire::stream::{FilterStatus, PartitionOffset};
 use wire::{LiveRecord, ServerMessage};
 
 use crate::stats::{LatencyWindow, Percentiles};
@@ -88,6 +88,8 @@ pub struct Feed {
     /// Records the gateway dropped for this page because it fell behind.
     missed: u64,
     topic: Option<String>,
+    /// How the stream's live filter does, for a filtered stream.
+    filter: Option<FilterStatus>,
     /// History records still expected since the last `Hello`.
     history_remaining: usize,
     /// Live records: production to the gateway's consumer, and to this page.
@@ -112,6 +114,7 @@ impl Feed {
             positions: BTreeMap::new(),
             missed: 0,
             topic: None,
+            filter: None,
             history_remaining: 0,
             consumed_latency: LatencyWindow::default(),
             shown_latency: LatencyWindow::default(),
@@ -185,6 +188,7 @@ impl Feed {
                 }
             }
             ServerMessage::Lagged { missed } => self.missed += missed,
+            ServerMessage::Filter(status) => self.filter = Some(status),
             // The flow's state is kept by `flow::FlowState`.
             ServerMessage::Flow(_) | ServerMessage::Processed { .. } => {}
         }
@@ -234,6 +238,11 @@ impl Feed {
 
     pub fn total_seen(&self) -> u64 {
         self.partitions.values().map(|p| p.seen).sum()
+    }
+
+    /// The live filter's latest status, for a filtered stream.
+    pub fn filter(&self) -> Option<&FilterStatus> {
+        self.filter.as_ref()
     }
 
     pub fn missed(&self) -> u64 {

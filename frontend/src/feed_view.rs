@@ -9,13 +9,23 @@ use wire::{LiveRecord, Payload, headers};
 use crate::clock::clock_time;
 use crate::fanout::chips;
 use crate::feed::{Feed, FeedEntry};
+use crate::filter_view::FilterBox;
 use crate::flow::FlowState;
 use crate::form::format_cents;
 use crate::units::{duration, latency_level};
 
 /// Every consumed record, newest first.
 #[component]
-pub fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoView {
+pub fn LiveFeed(
+    feed: RwSignal<Feed>,
+    flow: RwSignal<FlowState>,
+    /// The topic the page watches (`None`: the gateway's own).
+    wanted: Option<String>,
+    /// The live filter the page streams through, if any.
+    filter: Option<String>,
+    refusal: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let filtered = filter.is_some();
     // Paused: the rows listed when Pause was pressed, and how many records
     // the page had seen then. Reading goes on (every record is still
     // counted); only the list stands still, to be read.
@@ -46,6 +56,7 @@ pub fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoVie
                     {move || if paused.with(Option::is_some) { "Resume" } else { "Pause" }}
                 </button>
             </div>
+            <FilterBox feed wanted filter refusal/>
             <Show when=move || since().is_some()>
                 <p class="hint" data-testid="feed-paused" data-count=move || since().unwrap_or(0)>
                     {move || format!(
@@ -55,7 +66,11 @@ pub fn LiveFeed(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoVie
                 </p>
             </Show>
             <Show when=move || feed.with(|f| f.entries().len() == 0)>
-                <p class="hint">"Waiting for records… place an order, or produce to the topic with any Kafka client."</p>
+                <p class="hint">{if filtered {
+                    "Waiting for records that match the filter…"
+                } else {
+                    "Waiting for records… place an order, or produce to the topic with any Kafka client."
+                }}</p>
             </Show>
             <Show when=move || feed.with(|f| f.unlisted() > 0)>
                 <p class="hint" data-testid="unlisted" data-count=move || feed.with(|f| f.unlisted())>

@@ -33,6 +33,7 @@ mod api;
 pub mod app;
 mod clock;
 pub mod feed_view;
+pub mod filter_view;
 pub mod flow_view;
 pub mod groups_view;
 pub mod header_view;

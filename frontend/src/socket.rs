@@ -44,6 +44,7 @@ pub(crate) fn start(
     flow: RwSignal<FlowState>,
     connection: RwSignal<Connection>,
     wanted: Option<String>,
+    filter: Option<String>,
     refusal: RwSignal<Option<String>>,
 ) {
     leptos::task::spawn_local(async move {
@@ -52,9 +53,9 @@ pub(crate) fn start(
         loop {
             connection.set(Connection::Connecting);
             let mut served = false;
-            if let Ok(mut socket) =
-                WebSocket::open(&feed.with_untracked(|f| url(f, wanted.as_deref())))
-            {
+            if let Ok(mut socket) = WebSocket::open(
+                &feed.with_untracked(|f| url(f, wanted.as_deref(), filter.as_deref())),
+            ) {
                 while let Some(Ok(message)) = socket.next().await {
                     let Message::Text(text) = message else {
                         continue;
@@ -88,7 +89,7 @@ pub(crate) fn start(
             }
             if !served {
                 // Refused before the stream began: ask why, to say it.
-                let why = crate::api::stream_refusal(wanted.as_deref()).await;
+                let why = crate::api::stream_refusal(wanted.as_deref(), filter.as_deref()).await;
                 refusal.set(why.map(|e| crate::api::describe(&e)));
             }
             let delay = backoff.next_delay_ms(js_sys::Math::random());
@@ -152,8 +153,10 @@ fn schedule_repaint(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, repaint: &R
 
 /// `ws://` or `wss://` on the page's own host, for the `wanted` topic (the
 /// gateway's own without one); after the first connection, with the
-/// positions to resume from, which apply to their topic only.
-fn url(feed: &Feed, wanted: Option<&str>) -> String {
+/// positions to resume from, which apply to their topic only. A filtered
+/// stream starts when its filter does, so it never resumes: it asks for
+/// the filter's recent matches instead (the feed skips what it has seen).
+fn url(feed: &Feed, wanted: Option<&str>, filter: Option<&str>) -> String {
     let location = window().location();
     let scheme = match location.protocol().as_deref() {
         Ok("https:") => "wss",
@@ -161,6 +164,13 @@ fn url(feed: &Feed, wanted: Option<&str>) -> String {
     };
     let host = location.host().unwrap_or_default();
     let mut url = format!("{scheme}://{host}/ws?last={HISTORY_PER_PARTITION}");
+    if let Some(filter) = filter {
+        url.push_str(&format!("&filter={}", crate::location::encode(filter)));
+        if let Some(wanted) = wanted {
+            url.push_str(&format!("&topic={wanted}"));
+        }
+        return url;
+    }
     let resume = feed.resume();
     match (wanted, resume) {
         (Some(wanted), Some((topic, positions))) if topic == wanted => {
