@@ -10,7 +10,8 @@
 //!   extractors, one thin handler per resource, the error boundary, the
 //!   security and rate-limit middleware.
 //! - `core`: what the gateway does, naming neither axum nor rdkafka: the
-//!   watched topic and its hub, resumes and replays, orders and their
+//!   watched topic and its hub, live filters (in worker processes),
+//!   resumes and replays, orders and their
 //!   idempotency, the demo services, the flow snapshots, the load generator.
 //! - `kafka`: the adapters, the only code that names rdkafka: client
 //!   settings, the producer, the live consumer, the range reader, group

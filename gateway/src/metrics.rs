@@ -47,6 +47,10 @@ pub(crate) struct Metrics {
     pub(crate) resumes: Counter,
     /// Replays started.
     pub(crate) replays: Counter,
+    /// Searches started.
+    pub(crate) searches: Counter,
+    /// Searches running now.
+    pub(crate) searches_running: Gauge,
     /// Reads of the topic's history from Kafka running now (replays and
     /// resumes), each on a thread of the blocking pool.
     pub(crate) history_reads: Gauge,
@@ -152,6 +156,18 @@ impl Metrics {
         );
         let replays = Counter::default();
         registry.register("replays", "Replays started", replays.clone());
+        let searches = Counter::default();
+        registry.register(
+            "searches",
+            "Searches of a topic's history started",
+            searches.clone(),
+        );
+        let searches_running = Gauge::default();
+        registry.register(
+            "searches_running",
+            "Searches running now (at most 2)",
+            searches_running.clone(),
+        );
         let history_reads = Gauge::default();
         registry.register(
             "history_reads",
@@ -196,6 +212,8 @@ impl Metrics {
             records_lagged,
             resumes,
             replays,
+            searches,
+            searches_running,
             history_reads,
             history_reads_cancelled,
             consumer_errors,

@@ -19,6 +19,7 @@ pub mod headers;
 pub mod integral;
 pub mod load;
 pub mod order;
+pub mod search;
 pub mod services;
 pub mod stream;
 

@@ -37,6 +37,7 @@ pub(crate) mod load;
 pub(crate) mod orders;
 pub(crate) mod replay;
 pub(crate) mod resume;
+pub(crate) mod search;
 pub(crate) mod services;
 pub(crate) mod stream;
 pub(crate) mod topics;
@@ -63,6 +64,7 @@ use self::load::{Load, LoadError};
 use self::orders::Orders;
 use self::replay::Replays;
 use self::resume::Resumes;
+use self::search::Searches;
 use self::services::Services;
 use self::watch::{TopicWatch, WatchSettings};
 use self::watches::Watches;
@@ -85,6 +87,8 @@ pub(crate) struct Core<F> {
     pub(crate) watches: Arc<Watches<F>>,
     /// The live filters of every watched topic.
     pub(crate) filters: Filters<F>,
+    /// Searches of the history of any topic.
+    pub(crate) searches: Searches,
     /// The configured topic's admin client; it also lists and creates others.
     admin: TopicAdmin,
     /// The latest flow snapshot, behind `/api/groups`.
@@ -182,6 +186,7 @@ impl<F: Frame> Core<F> {
                 metrics.clone(),
                 shutdown.clone(),
             ),
+            searches: Searches::new(config.clone(), metrics.clone(), shutdown.clone()),
             health: HealthCheck::new(&config.brokers),
             admin,
             shutdown,

@@ -73,7 +73,7 @@ impl Replays {
         Self {
             metrics,
             topic: topic.to_owned(),
-            slots: Admission::new(MAX_CONCURRENT, per_client(&config)),
+            slots: Admission::new(MAX_CONCURRENT, per_client_reads(&config)),
             config,
         }
     }
@@ -96,10 +96,11 @@ impl Replays {
             .request_timeout()
             .saturating_sub(Duration::from_secs(1))
             .min(READ_TIMEOUT);
-        read(
+        run_reader(
             &self.config,
             &self.topic,
             &self.metrics,
+            RangeReader::new,
             permit,
             move |reader| {
                 let ranges = reader.ranges(plan.start, plan.partition)?;
@@ -117,17 +118,18 @@ impl Replays {
 }
 
 /// Reads from Kafka one client may run at once, of each kind.
-pub(super) fn per_client(config: &Config) -> usize {
+pub(super) fn per_client_reads(config: &Config) -> usize {
     usize::try_from(config.max_reads_per_address).unwrap_or(1)
 }
 
-/// Runs `f` with a new reader of `topic` on the blocking pool, holding
-/// `permit` (a turn) until it is done, and counted in `metrics` meanwhile
-/// (and, if it was cancelled, as such).
-pub(super) async fn read<T: Send + 'static>(
+/// Runs `f` with a new reader of `topic` (made by `make`) on the blocking
+/// pool, holding `permit` (a turn) until it is done, and counted in
+/// `metrics` meanwhile (and, if it was cancelled, as such).
+pub(super) async fn run_reader<T: Send + 'static>(
     config: &Arc<Config>,
     topic: &str,
     metrics: &Arc<Metrics>,
+    make: fn(&Config, &str) -> Result<RangeReader, ReadError>,
     permit: impl Send + 'static,
     f: impl FnOnce(&RangeReader) -> Result<T, ReadError> + Send + 'static,
 ) -> Result<T, ReadError> {
@@ -136,9 +138,7 @@ pub(super) async fn read<T: Send + 'static>(
         // Whoever asked may be gone by now: the read runs to its end (or
         // its cancellation) all the same, and is counted until then.
         let _running = Running::new(&metrics.history_reads);
-        let read = RangeReader::new(&config, &topic)
-            .map_err(ReadError::from)
-            .and_then(|reader| f(&reader));
+        let read = make(&config, &topic).and_then(|reader| f(&reader));
         if matches!(read, Err(ReadError::Cancelled)) {
             metrics.history_reads_cancelled.inc();
         }

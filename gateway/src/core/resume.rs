@@ -17,10 +17,10 @@ use wire::api::ReplayRange;
 use wire::stream::PartitionOffset;
 
 use super::hub::{Frame, encode};
-use super::replay::{per_client, read};
+use super::replay::{per_client_reads, run_reader};
 use crate::admission::{Admission, Client};
 use crate::config::Config;
-use crate::kafka::reader::READ_TIMEOUT;
+use crate::kafka::reader::{READ_TIMEOUT, RangeReader};
 use crate::metrics::Metrics;
 
 /// Most records one resume reads from Kafka.
@@ -56,7 +56,7 @@ impl Resumes {
         Self {
             metrics,
             slots: Arc::new(Semaphore::new(MAX_CONCURRENT)),
-            per_client: Admission::new(usize::MAX, per_client(&config)),
+            per_client: Admission::new(usize::MAX, per_client_reads(&config)),
             config,
         }
     }
@@ -129,9 +129,14 @@ impl Resumes {
             );
             return Err(size);
         };
-        let read = read(&self.config, topic, &self.metrics, permit, move |reader| {
-            reader.read(&gaps, MAX_RECORDS, READ_TIMEOUT, &cancel)
-        })
+        let read = run_reader(
+            &self.config,
+            topic,
+            &self.metrics,
+            RangeReader::new,
+            permit,
+            move |reader| reader.read(&gaps, MAX_RECORDS, READ_TIMEOUT, &cancel),
+        )
         .await;
         match read {
             Ok(read) => Ok(read

@@ -318,7 +318,7 @@ impl<F: Frame> Watches<F> {
     }
 
     /// The topic's partition count, if it may be watched and exists.
-    async fn allowed_and_existing(&self, topic: &str) -> Result<usize, WatchError> {
+    pub(crate) async fn allowed_and_existing(&self, topic: &str) -> Result<usize, WatchError> {
         if !self.config.may_watch(topic) {
             return Err(WatchError::NotAllowed(topic.to_owned()));
         }

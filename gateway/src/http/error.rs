@@ -14,6 +14,7 @@ use crate::core::flow::FlowError;
 use crate::core::load::LoadError;
 use crate::core::orders::PlaceError;
 use crate::core::replay::ReplayError;
+use crate::core::search::SearchError;
 use crate::core::services::CrashError;
 use crate::core::topics::{TopicError, TopicSetting};
 use crate::core::watches::WatchError;
@@ -203,6 +204,24 @@ impl From<OpenFilterError> for ApiError {
             OpenFilterError::Filter(FilterError::Worker(_)) | OpenFilterError::Unavailable(_) => {
                 Self::Internal(err.to_string())
             }
+        }
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(err: SearchError) -> Self {
+        match err {
+            SearchError::Busy(_) => Self::Busy(err.to_string()),
+            SearchError::Filter(FilterError::Invalid(_)) => Self::InvalidField {
+                field: "filter".into(),
+                message: err.to_string(),
+            },
+            SearchError::Filter(FilterError::Worker(_)) => Self::Internal(err.to_string()),
+            SearchError::NoPartition { .. } => Self::InvalidField {
+                field: "partition".into(),
+                message: err.to_string(),
+            },
+            SearchError::Unavailable(message) => Self::BrokerUnavailable(message),
         }
     }
 }

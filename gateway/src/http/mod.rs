@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod orders;
 mod ratelimit;
 mod replay;
+mod search;
 mod security;
 mod services;
 mod topics;
@@ -178,6 +179,7 @@ fn router(state: AppState, config: &Config) -> Router {
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
         .route("/replay", get(replay::replay))
+        .route("/search", get(search::search))
         .route("/topics", get(topics::list).post(topics::create))
         .route(
             "/load",

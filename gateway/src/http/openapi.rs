@@ -18,6 +18,7 @@ use wire::api::{
     TopicSummary,
 };
 use wire::load::{LoadRequest, LoadStatus};
+use wire::search::SearchEvent;
 use wire::services::{ServiceUpdate, ServiceView};
 use wire::{ErrorBody, NewOrder, OrderAccepted};
 
@@ -53,6 +54,7 @@ pub fn build() -> Value {
         load_status,
         batch,
         batch_results,
+        search_event,
     ] = [
         generator.subschema_for::<NewOrder>(),
         generator.subschema_for::<OrderAccepted>(),
@@ -70,6 +72,7 @@ pub fn build() -> Value {
         generator.subschema_for::<LoadStatus>(),
         generator.subschema_for::<NewOrderBatch>(),
         generator.subschema_for::<BatchResults>(),
+        generator.subschema_for::<SearchEvent>(),
     ]
     .map(|schema| schema.to_value());
     let schemas = Value::Object(generator.take_definitions(true));
@@ -209,6 +212,28 @@ pub fn build() -> Value {
                     ("422", "a parameter is missing, unknown or out of range; `field` names it"),
                     ("503", "the broker could not be read, or as many replays are running as the gateway, or this client address, may run (`busy`)"),
                 ]), "200", ok("the records in the range, merged across partitions oldest first (by timestamp, then partition, then offset)", &replay)),
+            }},
+            "/api/search": {"get": {
+                "summary": "Search a topic's history for what a filter selects, answered as it goes (NDJSON)",
+                "description": "Scans each partition's range (from the beginning, an offset or a time, until the log end when the search began or a time), merged across partitions by timestamp, oldest or newest first, with manual assignment and no commits. Each line is one event: `started`, then `match`es (records as the stream sends them) and `progress` (scanned, matched, skipped, positions, records per second) about four times a second, then `done` (why: `end`, `limit`, `filter_stopped`, `timed_out`) or `error`. A client that closes the response stops the search. One search per client address and 2 in all at a time; at most 5 minutes each.",
+                "parameters": [
+                    query("topic", json!({"type": "string", "pattern": r"^(?!\.\.?$)[a-zA-Z0-9._-]{1,249}$"}), "the topic to search; the gateway's own without it. Another must exist and be allowed (--topics, --show-internal)"),
+                    query("filter", json!({"type": "string", "maxLength": wire::stream::MAX_FILTER_BYTES}), "jq's language over each record as the live filters see it (see the README); every record matches without one"),
+                    query("from", json!({"type": "string", "enum": ["beginning", "offset", "timestamp"]}), "where to start"),
+                    query("partition", json!({"type": "integer", "format": "int32", "minimum": 0}), "one partition only (needed with from=offset)"),
+                    query("offset", json!({"type": "integer", "format": "int64", "minimum": 0}), "needed with from=offset"),
+                    query("timestamp_ms", json!({"type": "integer", "format": "int64", "minimum": 0}), "needed with from=timestamp"),
+                    query("until_ms", json!({"type": "integer", "format": "int64", "minimum": 0}), "records from this time on are not scanned"),
+                    query("direction", json!({"type": "string", "enum": ["oldest", "newest"]}), "which records come first; default oldest"),
+                    query("limit", json!({"type": "integer", "minimum": 1, "maximum": wire::search::MAX_SEARCH_MATCHES}), "matches at most; default 500"),
+                ],
+                "responses": with(errors(&[
+                    ("403", "a topic the gateway does not show"),
+                    ("404", "no such topic"),
+                    ("422", "a parameter is missing, unknown or out of range, or the filter does not compile; `field` names it"),
+                    ("500", "the filter's worker process could not be started"),
+                    ("503", "the broker could not be read, or a search of this client address (or 2 in all) is running (`busy`)"),
+                ]), "200", json!({"description": "the events, one JSON object a line", "content": {"application/x-ndjson": {"schema": search_event}}})),
             }},
             "/api/topics": {
                 "get": {

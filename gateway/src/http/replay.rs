@@ -16,9 +16,10 @@ use crate::core::replay::{Plan, Start};
 
 const DEFAULT_LIMIT: usize = 100;
 
+/// Where a read starts: `from=beginning|offset|timestamp`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum From {
+pub(super) enum From {
     #[default]
     Beginning,
     Offset,
@@ -52,21 +53,6 @@ pub(crate) async fn replay(
 /// parameter.
 fn plan(query: &str) -> Result<Plan, ApiError> {
     let q: ReplayQuery = extract::query(query)?;
-    let invalid = |field: &str, message: &str| ApiError::InvalidField {
-        field: field.into(),
-        message: message.into(),
-    };
-    // Checked whenever given, even where `from` does not use them: a
-    // parameter that is wrong is never silently ignored.
-    if q.partition.is_some_and(|p| p < 0) {
-        return Err(invalid("partition", "must be 0 or more"));
-    }
-    if q.offset.is_some_and(|o| o < 0) {
-        return Err(invalid("offset", "must be 0 or more"));
-    }
-    if q.timestamp_ms.is_some_and(|t| t < 0) {
-        return Err(invalid("timestamp_ms", "must be 0 or more"));
-    }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_REPLAY_RECORDS).contains(&limit) {
         return Err(invalid(
@@ -74,21 +60,52 @@ fn plan(query: &str) -> Result<Plan, ApiError> {
             &format!("must be between 1 and {MAX_REPLAY_RECORDS}, got {limit}"),
         ));
     }
-    let start = match q.from {
+    Ok(Plan {
+        start: start(q.from, q.partition, q.offset, q.timestamp_ms)?,
+        partition: q.partition,
+        limit,
+    })
+}
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::InvalidField {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Where a read of the topic starts (`from`, with the partition, offset
+/// and timestamp it needs), for replays and searches. Each parameter is
+/// checked whenever given, even where `from` does not use it: a parameter
+/// that is wrong is never silently ignored.
+pub(super) fn start(
+    from: From,
+    partition: Option<i32>,
+    offset: Option<i64>,
+    timestamp_ms: Option<i64>,
+) -> Result<Start, ApiError> {
+    if partition.is_some_and(|p| p < 0) {
+        return Err(invalid("partition", "must be 0 or more"));
+    }
+    if offset.is_some_and(|o| o < 0) {
+        return Err(invalid("offset", "must be 0 or more"));
+    }
+    if timestamp_ms.is_some_and(|t| t < 0) {
+        return Err(invalid("timestamp_ms", "must be 0 or more"));
+    }
+    Ok(match from {
         From::Beginning => Start::Beginning,
         From::Offset => {
-            if q.partition.is_none() {
+            if partition.is_none() {
                 return Err(invalid("partition", "from=offset needs a partition"));
             }
-            match q.offset {
-                Some(o) if o >= 0 => Start::Offset(o),
-                Some(_) => return Err(invalid("offset", "must be 0 or more")),
+            match offset {
+                Some(o) => Start::Offset(o),
                 None => return Err(invalid("offset", "from=offset needs an offset")),
             }
         }
-        From::Timestamp => match q.timestamp_ms {
-            Some(t) if t >= 0 => Start::Timestamp(t),
-            Some(_) => return Err(invalid("timestamp_ms", "must be 0 or more")),
+        From::Timestamp => match timestamp_ms {
+            Some(t) => Start::Timestamp(t),
             None => {
                 return Err(invalid(
                     "timestamp_ms",
@@ -96,11 +113,6 @@ fn plan(query: &str) -> Result<Plan, ApiError> {
                 ));
             }
         },
-    };
-    Ok(Plan {
-        start,
-        partition: q.partition,
-        limit,
     })
 }
 

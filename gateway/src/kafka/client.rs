@@ -75,8 +75,11 @@ pub(super) fn live_consumer(config: &Config) -> KafkaResult<StreamConsumer> {
 
 /// A range reader's consumer (see [`reader`]); it reports reaching a
 /// partition's end, where a read stops.
-pub(super) fn range_consumer(config: &Config) -> KafkaResult<BaseConsumer<EndIsNoError>> {
-    reader(config, "replay")
+pub(super) fn range_consumer(
+    config: &Config,
+    purpose: &str,
+) -> KafkaResult<BaseConsumer<EndIsNoError>> {
+    reader(config, purpose)
         .set("enable.partition.eof", "true")
         .create_with_context(EndIsNoError)
 }

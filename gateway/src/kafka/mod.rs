@@ -28,6 +28,7 @@ pub(crate) mod member;
 pub(crate) mod producer;
 pub(crate) mod reader;
 pub mod record;
+pub(crate) mod scan;
 
 pub use producer::ProduceError;
 

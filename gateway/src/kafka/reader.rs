@@ -68,16 +68,45 @@ pub(crate) struct Read {
 
 /// A reader of one topic.
 pub(crate) struct RangeReader {
-    consumer: BaseConsumer<super::client::EndIsNoError>,
-    topic: String,
+    pub(super) consumer: BaseConsumer<super::client::EndIsNoError>,
+    pub(super) topic: String,
 }
 
 impl RangeReader {
-    pub(crate) fn new(config: &Config, topic: &str) -> Result<Self, KafkaError> {
+    pub(crate) fn new(config: &Config, topic: &str) -> Result<Self, ReadError> {
         Ok(Self {
-            consumer: super::client::range_consumer(config)?,
+            consumer: super::client::range_consumer(config, "replay")?,
             topic: topic.to_owned(),
         })
+    }
+
+    /// A reader for a search (`RangeReader::scan`), named so in its
+    /// (never joined) group id.
+    pub(crate) fn for_search(config: &Config, topic: &str) -> Result<Self, ReadError> {
+        Ok(Self {
+            consumer: super::client::range_consumer(config, "search")?,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Each selected partition's range from `start` to `end` (the log end
+    /// now, or the first offset at or after a time).
+    pub(crate) fn ranges_until(
+        &self,
+        start: Start,
+        end: Option<i64>,
+        partition: Option<i32>,
+    ) -> Result<Vec<ReplayRange>, ReadError> {
+        let mut ranges = self.ranges(start, partition)?;
+        if let Some(end) = end {
+            let ends = self.ranges(Start::Timestamp(end), partition)?;
+            for range in &mut ranges {
+                if let Some(e) = ends.iter().find(|e| e.partition == range.partition) {
+                    range.to = e.from.max(range.from);
+                }
+            }
+        }
+        Ok(ranges)
     }
 
     /// Each selected partition's range (all of them, or `partition`): its
@@ -289,7 +318,7 @@ impl Cursor {
 
 /// The order records are merged in: by timestamp (records without one
 /// first), then partition, then offset.
-fn merge_key(record: &LiveRecord) -> (i64, i32, i64) {
+pub(super) fn merge_key(record: &LiveRecord) -> (i64, i32, i64) {
     (
         record.timestamp_ms.unwrap_or(i64::MIN),
         record.partition,

@@ -20,6 +20,7 @@ mod orders;
 mod replay;
 mod resume;
 mod sasl;
+mod search;
 mod security;
 mod services;
 mod shutdown;

@@ -1,0 +1,273 @@
+//! Scanning ranges of a topic for a search: every record of each range,
+//! merged across partitions by timestamp, oldest or newest first, handed
+//! on in batches as the record the feed shows and the document a filter
+//! tests. Like every range read, by manual assignment, committing nothing.
+//! Every call here blocks: run it on the blocking pool.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+use wire::LiveRecord;
+use wire::api::ReplayRange;
+use wire::stream::PartitionOffset;
+
+use super::reader::{RangeReader, ReadError, merge_key};
+use super::record;
+use crate::clock::now_ms;
+
+/// The longest a scan waits for a record before it looks at its
+/// cancellation again.
+const POLL: Duration = Duration::from_millis(200);
+/// Records read ahead per partition at a time, at most.
+const CHUNK: usize = 2_000;
+/// Bytes of documents read ahead over all partitions (at least
+/// [`MIN_AHEAD_BYTES`] per partition, so that a 1 MiB record fits).
+const AHEAD_BYTES: usize = 32 * 1024 * 1024;
+const MIN_AHEAD_BYTES: usize = 2 * 1024 * 1024;
+/// Records handed on at once.
+pub(crate) const BATCH: usize = 1_000;
+
+/// Which records come first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    OldestFirst,
+    NewestFirst,
+}
+
+/// A record read by a scan.
+pub(crate) struct Scanned {
+    pub(crate) record: LiveRecord,
+    pub(crate) document: Vec<u8>,
+}
+
+/// Where one partition's scan is, and what it holds read ahead.
+struct Cursor {
+    partition: i32,
+    /// What is not read yet: `[low, high)`. Oldest first reads from `low`
+    /// up, newest first from `high` down.
+    low: i64,
+    high: i64,
+    /// Read, not yet handed on, in the scan's order.
+    ahead: VecDeque<Scanned>,
+    ahead_bytes: usize,
+}
+
+impl Cursor {
+    fn more(&self) -> bool {
+        self.low < self.high
+    }
+
+    /// Where the scan of this partition is: the next offset to read
+    /// oldest first, the lowest offset read newest first (what is left to
+    /// read is below it).
+    fn at(&self, direction: Direction) -> i64 {
+        match direction {
+            Direction::OldestFirst => self.ahead.front().map_or(self.low, |s| s.record.offset),
+            Direction::NewestFirst => self
+                .ahead
+                .front()
+                .map_or(self.high, |s| s.record.offset + 1),
+        }
+    }
+}
+
+impl RangeReader {
+    /// Scans `ranges` in `direction`, handing each batch of at most
+    /// [`BATCH`] records to `each` with every partition's position after
+    /// it, until the ranges end, `each` says stop (false), `cancel` is
+    /// cancelled (`Cancelled`), or `within` has passed (`TimedOut`).
+    pub(crate) fn scan(
+        &self,
+        ranges: &[ReplayRange],
+        direction: Direction,
+        within: Duration,
+        cancel: &CancellationToken,
+        mut each: impl FnMut(Vec<Scanned>, Vec<PartitionOffset>) -> bool,
+    ) -> Result<(), ReadError> {
+        let deadline = Instant::now() + within;
+        let mut cursors: Vec<Cursor> = ranges
+            .iter()
+            .map(|r| Cursor {
+                partition: r.partition,
+                low: r.from,
+                high: r.to.max(r.from),
+                ahead: VecDeque::new(),
+                ahead_bytes: 0,
+            })
+            .collect();
+        let budget = (AHEAD_BYTES / cursors.len().max(1)).max(MIN_AHEAD_BYTES);
+        let positions = |cursors: &[Cursor]| {
+            cursors
+                .iter()
+                .map(|c| PartitionOffset {
+                    partition: c.partition,
+                    offset: c.at(direction),
+                })
+                .collect()
+        };
+        loop {
+            if cursors.iter().any(|c| c.ahead.is_empty() && c.more()) {
+                let low: Vec<usize> = (0..cursors.len())
+                    .filter(|&i| cursors[i].more() && cursors[i].ahead.len() < CHUNK / 2)
+                    .collect();
+                self.read_chunks(&mut cursors, &low, direction, budget, deadline, cancel)?;
+            }
+            let mut batch = Vec::with_capacity(BATCH);
+            while batch.len() < BATCH {
+                // Merge only while every partition that has more holds some:
+                // else the next record may be one not read yet.
+                if cursors.iter().any(|c| c.ahead.is_empty() && c.more()) {
+                    break;
+                }
+                let keys = cursors
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| c.ahead.front().map(|s| (merge_key(&s.record), i)));
+                let next = match direction {
+                    Direction::OldestFirst => keys.min(),
+                    Direction::NewestFirst => keys.max(),
+                };
+                let Some((_, i)) = next else { break };
+                let Some(scanned) = cursors[i].ahead.pop_front() else {
+                    break;
+                };
+                cursors[i].ahead_bytes -= scanned.document.len();
+                batch.push(scanned);
+            }
+            let done = cursors.iter().all(|c| c.ahead.is_empty() && !c.more());
+            if !batch.is_empty() && !each(batch, positions(&cursors)) {
+                return Ok(());
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads the next chunk of the cursors numbered `these`, their
+    /// partitions assigned together: oldest first up to [`CHUNK`] records
+    /// or `budget` bytes from `low`; newest first the chunk of up to
+    /// [`CHUNK`] records below `high`, of which only the newest `budget`
+    /// bytes are kept (the rest is read again as a later, smaller chunk).
+    fn read_chunks(
+        &self,
+        cursors: &mut [Cursor],
+        these: &[usize],
+        direction: Direction,
+        budget: usize,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<(), ReadError> {
+        let mut list = TopicPartitionList::new();
+        let mut filling: HashMap<i32, Filling> = HashMap::new();
+        for &i in these {
+            let c = &mut cursors[i];
+            let (from, to) = match direction {
+                Direction::OldestFirst => (c.low, c.high),
+                Direction::NewestFirst => ((c.high - CHUNK as i64).max(c.low), c.high),
+            };
+            list.add_partition_offset(&self.topic, c.partition, Offset::Offset(from))?;
+            if direction == Direction::NewestFirst {
+                // What is left after this chunk is below it (or what the
+                // budget could not keep of it).
+                c.high = from;
+            }
+            filling.insert(
+                c.partition,
+                Filling {
+                    cursor: i,
+                    to,
+                    chunk: VecDeque::new(),
+                    bytes: 0,
+                },
+            );
+        }
+        self.consumer.assign(&list)?;
+        while !filling.is_empty() {
+            if cancel.is_cancelled() {
+                return Err(ReadError::Cancelled);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ReadError::TimedOut);
+            }
+            let (partition, message) = match self.consumer.poll(left.min(POLL)) {
+                None => continue,
+                Some(Err(KafkaError::PartitionEOF(partition))) => (partition, None),
+                Some(Err(err)) => return Err(err.into()),
+                Some(Ok(message)) => (message.partition(), Some(message)),
+            };
+            let Some(fill) = filling.get_mut(&partition) else {
+                continue;
+            };
+            let cursor = &mut cursors[fill.cursor];
+            // The range ends here: at the log's end (records written since
+            // are not in it), or past the chunk's end.
+            let scanned = match message {
+                Some(m) if m.offset() < fill.to => Scanned {
+                    record: record::to_live(&m, now_ms()),
+                    document: record::document(&m),
+                },
+                _ => {
+                    if direction == Direction::OldestFirst {
+                        cursor.low = cursor.high;
+                    }
+                    if let Some(fill) = filling.remove(&partition) {
+                        let i = fill.cursor;
+                        fill.finish(&mut cursors[i]);
+                    }
+                    continue;
+                }
+            };
+            let offset = scanned.record.offset;
+            let full = match direction {
+                Direction::OldestFirst => {
+                    cursor.low = offset + 1;
+                    cursor.ahead_bytes += scanned.document.len();
+                    cursor.ahead.push_back(scanned);
+                    cursor.ahead.len() >= CHUNK || cursor.ahead_bytes >= budget || !cursor.more()
+                }
+                Direction::NewestFirst => {
+                    fill.bytes += scanned.document.len();
+                    fill.chunk.push_back(scanned);
+                    while fill.bytes > budget && fill.chunk.len() > 1 {
+                        if let Some(dropped) = fill.chunk.pop_front() {
+                            fill.bytes -= dropped.document.len();
+                            cursor.high = cursor.high.max(dropped.record.offset + 1);
+                        }
+                    }
+                    offset + 1 >= fill.to
+                }
+            };
+            if full && let Some(fill) = filling.remove(&partition) {
+                let i = fill.cursor;
+                fill.finish(&mut cursors[i]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One partition's chunk being read.
+struct Filling {
+    cursor: usize,
+    /// Where the chunk ends (exclusive).
+    to: i64,
+    /// Newest first: the chunk so far, oldest first, and its bytes.
+    chunk: VecDeque<Scanned>,
+    bytes: usize,
+}
+
+impl Filling {
+    /// Hands a newest-first chunk to its cursor, newest first.
+    fn finish(self, cursor: &mut Cursor) {
+        for scanned in self.chunk.into_iter().rev() {
+            cursor.ahead_bytes += scanned.document.len();
+            cursor.ahead.push_back(scanned);
+        }
+    }
+}
