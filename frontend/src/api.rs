@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wire::api::{NewTopic, ReplayPage, TopicSummary};
 use wire::load::{LoadRequest, LoadStatus};
+use wire::search::SearchEvent;
 use wire::services::{ServiceUpdate, ServiceView};
 use wire::{ErrorBody, ErrorCode, Health, NewOrder, OrderAccepted};
 
@@ -104,6 +105,56 @@ async fn receive<R: DeserializeOwned>(
             .json::<ErrorBody>()
             .await
             .unwrap_or_else(|_| unreachable(format!("HTTP {status}"))))
+    }
+}
+
+/// Runs a search (`query` from [`crate::search::SearchDraft`]), handing
+/// each event of its answer to `each` as it arrives, until the answer ends
+/// or `stop` aborts it (which stops the search in the gateway too).
+/// Refusals come back as the error body.
+pub(crate) async fn search(
+    query: &str,
+    stop: &web_sys::AbortSignal,
+    mut each: impl FnMut(SearchEvent),
+) -> Result<(), ErrorBody> {
+    use wasm_bindgen::JsCast;
+    let sent = read(&format!("/api/search?{query}"))
+        .abort_signal(Some(stop))
+        .send()
+        .await;
+    let response = sent.map_err(|e| unreachable(e.to_string()))?;
+    if !response.ok() {
+        let status = response.status();
+        return Err(response
+            .json::<ErrorBody>()
+            .await
+            .unwrap_or_else(|_| unreachable(format!("HTTP {status}"))));
+    }
+    let Some(body) = response.body() else {
+        return Ok(());
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut lines = crate::search::Lines::default();
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read())
+            .await
+            .map_err(|_| unreachable("the answer was cut off".into()))?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            return Ok(());
+        }
+        let Ok(bytes) = js_sys::Reflect::get(&chunk, &"value".into()) else {
+            return Ok(());
+        };
+        for line in lines.push(&js_sys::Uint8Array::new(&bytes).to_vec()) {
+            // A line this build does not understand is skipped.
+            if let Ok(event) = serde_json::from_str(&line) {
+                each(event);
+            }
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::location;
 use crate::order_view::OrderForm;
 use crate::partitions_view::PartitionTable;
 use crate::replay_view::Replay;
+use crate::search_view::Search;
 use crate::services_view::Services;
 use crate::socket::{self, Connection};
 use crate::topics_view::Topics;
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Load flow/>
                     <Replay/>
                 </Show>
+                <Search wanted=wanted.clone()/>
                 <PartitionTable feed flow/>
                 <ConsumerGroups flow/>
                 <Topics feed/>
@@ -96,7 +98,7 @@ pub fn App() -> impl IntoView {
                     <Charts flow/>
                     <Latency feed flow/>
                 </div>
-                <LiveFeed feed flow wanted filter refusal/>
+                <LiveFeed feed flow wanted=wanted.clone() filter refusal/>
             </section>
         </main>
     }

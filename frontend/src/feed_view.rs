@@ -49,7 +49,7 @@ pub fn LiveFeed(
         })
     };
     view! {
-        <div class="card">
+        <div class="card" data-testid="feed-card">
             <div class="card-head">
                 <h2>"Live from Kafka"</h2>
                 <button type="button" class="secondary small" data-testid="feed-pause" on:click=toggle>

@@ -97,7 +97,10 @@ pub fn FilterBox(
             }).collect_view()}
         </p>
         {active.then(|| view! {
-            <p class="hint" data-testid="filter-status">
+            <p class="hint" data-testid="filter-status"
+                data-tested=move || feed.with(|f| f.filter().map(|s| s.tested))
+                data-matched=move || feed.with(|f| f.filter().map(|s| s.matched))
+                data-skipped=move || feed.with(|f| f.filter().map(|s| s.skipped))>
                 {move || status().unwrap_or_else(|| "starting the filter…".into())}
             </p>
             {move || refusal.get().map(|why| view! {

@@ -26,6 +26,7 @@ pub mod feed;
 pub mod flow;
 pub mod form;
 pub mod replay;
+pub mod search;
 pub mod stats;
 pub mod units;
 
@@ -42,6 +43,7 @@ pub mod location;
 pub mod order_view;
 pub mod partitions_view;
 pub mod replay_view;
+pub mod search_view;
 pub mod services_view;
 pub mod socket;
 pub mod token_view;

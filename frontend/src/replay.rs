@@ -60,6 +60,12 @@ impl Default for ReplayDraft {
 impl ReplayDraft {
     /// The query string, or the field to fix. The gateway checks again.
     pub fn to_query(&self) -> Result<String, FieldError> {
+        self.query_up_to(MAX_REPLAY_RECORDS)
+    }
+
+    /// The query string of where to read and how many records, at most
+    /// `max` (a search takes more than a replay).
+    pub fn query_up_to(&self, max: usize) -> Result<String, FieldError> {
         let error = |field: &str, message: &str| FieldError {
             field: field.into(),
             message: message.into(),
@@ -100,13 +106,8 @@ impl ReplayDraft {
             .trim()
             .parse()
             .ok()
-            .filter(|l| (1..=MAX_REPLAY_RECORDS).contains(l))
-            .ok_or_else(|| {
-                error(
-                    "limit",
-                    &format!("between 1 and {MAX_REPLAY_RECORDS} records"),
-                )
-            })?;
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| error("limit", &format!("between 1 and {max} records")))?;
         query.push_str(&format!("&limit={limit}"));
         Ok(query)
     }

@@ -82,7 +82,7 @@ fn ReplayResult(page: ReplayPage, asked_offset: Option<i64>) -> impl IntoView {
 /// One replayed record: a line with where it is, when, its key and a
 /// preview; opened, its whole value (as the gateway shows it) and headers.
 #[component]
-fn ReplayedRow(record: LiveRecord) -> impl IntoView {
+pub(crate) fn ReplayedRow(record: LiveRecord) -> impl IntoView {
     let preview = match &record.payload {
         Payload::Json { value } => value.to_string(),
         Payload::Text { text, .. } => text.clone(),
@@ -116,46 +116,55 @@ fn ReplayForm(
     busy: RwSignal<bool>,
     submit: impl Fn(SubmitEvent) + 'static,
 ) -> impl IntoView {
+    view! {
+        <form class="replay-form" on:submit=submit>
+            <RangeFields draft prefix="replay"/>
+            <button type="submit" data-testid="replay-run" disabled=move || busy.get()>"Replay"</button>
+        </form>
+    }
+}
+
+/// Where to read from, which partition, how many: the fields a replay and
+/// a search share (`prefix` names their test ids).
+#[component]
+pub(crate) fn RangeFields(draft: RwSignal<ReplayDraft>, prefix: &'static str) -> impl IntoView {
     let set_time = move |ev: leptos::ev::Event| {
         // A datetime-local value is in the browser's time zone; Date parses it so.
         let ms = js_sys::Date::parse(&event_target_value(&ev));
         draft.update(|d| d.timestamp_ms = ms.is_finite().then_some(ms as i64));
     };
     let from = move || draft.with(|d| d.from);
-
+    let id = move |name: &str| format!("{prefix}-{name}");
     view! {
-        <form class="replay-form" on:submit=submit>
-            <label class="wide">"From"
-                <select data-testid="replay-from"
-                    on:change=move |ev| draft.update(|d| d.from = From::parse(&event_target_value(&ev)))>
-                    <option value="beginning">"the beginning"</option>
-                    <option value="offset">"an offset"</option>
-                    <option value="timestamp">"a time"</option>
-                </select>
+        <label class="wide">"From"
+            <select data-testid=id("from")
+                on:change=move |ev| draft.update(|d| d.from = From::parse(&event_target_value(&ev)))>
+                <option value="beginning">"the beginning"</option>
+                <option value="offset">"an offset"</option>
+                <option value="timestamp">"a time"</option>
+            </select>
+        </label>
+        <label>"Partition"
+            <input data-testid=id("partition") placeholder="all" inputmode="numeric"
+                prop:value=move || draft.with(|d| d.partition.clone())
+                on:input=move |ev| draft.update(|d| d.partition = event_target_value(&ev))/>
+        </label>
+        <Show when=move || from() == From::Offset>
+            <label>"Offset"
+                <input data-testid=id("offset") inputmode="numeric"
+                    prop:value=move || draft.with(|d| d.offset.clone())
+                    on:input=move |ev| draft.update(|d| d.offset = event_target_value(&ev))/>
             </label>
-            <label>"Partition"
-                <input data-testid="replay-partition" placeholder="all" inputmode="numeric"
-                    prop:value=move || draft.with(|d| d.partition.clone())
-                    on:input=move |ev| draft.update(|d| d.partition = event_target_value(&ev))/>
+        </Show>
+        <Show when=move || from() == From::Timestamp>
+            <label class="time">"Time"
+                <input data-testid=id("time") type="datetime-local" step="1" on:change=set_time/>
             </label>
-            <Show when=move || from() == From::Offset>
-                <label>"Offset"
-                    <input data-testid="replay-offset" inputmode="numeric"
-                        prop:value=move || draft.with(|d| d.offset.clone())
-                        on:input=move |ev| draft.update(|d| d.offset = event_target_value(&ev))/>
-                </label>
-            </Show>
-            <Show when=move || from() == From::Timestamp>
-                <label class="time">"Time"
-                    <input data-testid="replay-time" type="datetime-local" step="1" on:change=set_time/>
-                </label>
-            </Show>
-            <label>"Limit"
-                <input data-testid="replay-limit" inputmode="numeric"
-                    prop:value=move || draft.with(|d| d.limit.clone())
-                    on:input=move |ev| draft.update(|d| d.limit = event_target_value(&ev))/>
-            </label>
-            <button type="submit" data-testid="replay-run" disabled=move || busy.get()>"Replay"</button>
-        </form>
+        </Show>
+        <label>"Limit"
+            <input data-testid=id("limit") inputmode="numeric"
+                prop:value=move || draft.with(|d| d.limit.clone())
+                on:input=move |ev| draft.update(|d| d.limit = event_target_value(&ev))/>
+        </label>
     }
 }
