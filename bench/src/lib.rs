@@ -14,4 +14,5 @@ pub mod live;
 pub mod load;
 pub mod process;
 pub mod report;
+pub mod search;
 pub mod stats;

@@ -10,6 +10,7 @@ use crate::browser::PageMetrics;
 use crate::kafka_tools::{EndToEnd, ProducerPerf};
 use crate::load::LoadResult;
 use crate::process::Usage;
+use crate::search::SearchRun;
 use crate::stats::Percentiles;
 
 pub const START_MARKER: &str = "<!-- bench:results:start -->";
@@ -61,6 +62,15 @@ pub struct BrowserRun {
     pub page: PageMetrics,
 }
 
+/// A search over the same topic, by the gateway and by Kafka's console
+/// consumer piped into `jq`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct SearchBench {
+    pub records: u64,
+    pub gateway: SearchRun,
+    pub console_jq: SearchRun,
+}
+
 /// Everything one `bench` run measured.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Results {
@@ -79,6 +89,8 @@ pub struct Results {
     pub end_to_end: Vec<EndToEndRun>,
     pub fan_out: Vec<FanOutRun>,
     pub browser: Vec<BrowserRun>,
+    /// The search of the history, when it was measured.
+    pub search: Option<SearchBench>,
     pub wasm_bytes: u64,
     pub wasm_gzip_bytes: u64,
 }
@@ -101,6 +113,8 @@ pub const FAN_OUT_TARGET_P99_MS: f64 = 100.0;
 pub const BROWSER_TARGET_RATE: u64 = 1_000;
 pub const LONG_TASK_TARGET_MS: f64 = 50.0;
 pub const WASM_TARGET_GZIP_BYTES: u64 = 400 * 1024;
+pub const SEARCH_TARGET_RATIO: f64 = 5.0;
+pub const SEARCH_TARGET_FIRST_MATCH_MS: f64 = 200.0;
 
 /// One target: what it asks, what was measured, whether it is met.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +188,29 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
                 b.page.long_tasks, b.page.longest_task_ms
             ),
             met: b.page.longest_task_ms <= LONG_TASK_TARGET_MS,
+        });
+    }
+    if let Some(s) = &r.search {
+        let ratio = s.gateway.records_per_second / s.console_jq.records_per_second.max(1e-9);
+        v.push(Verdict {
+            target: format!(
+                "search scans ≥ {SEARCH_TARGET_RATIO:.0}× the records/s of console consumer | jq"
+            ),
+            measured: format!(
+                "{ratio:.1}× ({:.0} vs {:.0} records/s over {} records)",
+                s.gateway.records_per_second, s.console_jq.records_per_second, s.records
+            ),
+            met: ratio >= SEARCH_TARGET_RATIO,
+        });
+        v.push(Verdict {
+            target: format!(
+                "search: first match within {SEARCH_TARGET_FIRST_MATCH_MS:.0} ms of asking"
+            ),
+            measured: format!(
+                "{:.0} ms (console consumer | jq: {:.0} ms)",
+                s.gateway.first_match_ms, s.console_jq.first_match_ms
+            ),
+            met: s.gateway.first_match_ms <= SEARCH_TARGET_FIRST_MATCH_MS,
         });
     }
     v.push(Verdict {
@@ -375,6 +412,29 @@ pub fn render(r: &Results, env: &Environment) -> String {
             p.worst_frame_gap_ms,
             p.dom_elements_max
         );
+    }
+    if let Some(s) = &r.search {
+        let _ = writeln!(
+            o,
+            "\n### Search\n\n{} orders on a topic of 3 partitions, one in {} over 100.00: the gateway's `GET /api/search` with `{}` \
+             against `kafka-console-consumer --from-beginning | jq -c '{}'` on the same topic, each timed from the moment it is asked for \
+             (the console consumer's JVM start included).\n\n\
+             | | records scanned | matches | first match ms | seconds | records/s |\n|---|---|---|---|---|---|",
+            s.records,
+            crate::search::MATCH_EVERY,
+            crate::search::GATEWAY_FILTER,
+            crate::search::JQ_FILTER
+        );
+        for (what, run) in [
+            ("gateway search", &s.gateway),
+            ("console consumer \\| jq", &s.console_jq),
+        ] {
+            let _ = writeln!(
+                o,
+                "| {what} | {} | {} | {:.0} | {:.1} | {:.0} |",
+                run.scanned, run.matched, run.first_match_ms, run.seconds, run.records_per_second
+            );
+        }
     }
     let _ = writeln!(
         o,

@@ -14,7 +14,10 @@ use bench::kafka_tools;
 use bench::live::Client;
 use bench::load::{self, LoadResult, Schedule};
 use bench::process::Meter;
-use bench::report::{self, BrowserRun, EndToEndRun, Environment, FanOutRun, Results, Run};
+use bench::report::{
+    self, BrowserRun, EndToEndRun, Environment, FanOutRun, Results, Run, SearchBench,
+};
+use bench::search;
 use clap::Parser;
 use futures_util::StreamExt;
 
@@ -69,6 +72,9 @@ struct Args {
     /// Rates (events/s) the browser is measured at; none to skip it.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     browser_rates: Vec<u64>,
+    /// Orders on the topic the search is measured on.
+    #[arg(long, default_value_t = 1_000_000)]
+    search_records: u64,
     /// Run only these parts (and print, not write, the results).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Part>,
@@ -84,6 +90,7 @@ enum Part {
     EndToEnd,
     FanOut,
     Browser,
+    Search,
 }
 
 /// Requests in flight at most in an open-loop run: past this, due orders
@@ -228,7 +235,31 @@ impl Suite {
                 r.browser.push(self.browser(rate).await?);
             }
         }
+        if self.wants(Part::Search) {
+            r.search = Some(self.search().await?);
+        }
         Ok(())
+    }
+
+    /// A search of a topic of orders for the 0.1% over 100.00, by the
+    /// gateway and by the console consumer piped into `jq`.
+    async fn search(&self) -> anyhow::Result<SearchBench> {
+        let records = self.args.search_records;
+        eprintln!("bench: search over {records} orders");
+        let topic = self.topic("search");
+        let gw = self.gateway("search", QUIET).await?;
+        search::fill(&self.http, &gw.addr, records).await?;
+        let console_jq =
+            search::console_jq(&self.repo, &self.args.brokers, &topic, records).await?;
+        eprintln!("bench: console consumer | jq {console_jq:?}");
+        let gateway = search::gateway_search(&self.http, &gw.addr, &topic).await?;
+        eprintln!("bench: gateway search {gateway:?}");
+        gw.stop().await?;
+        Ok(SearchBench {
+            records,
+            gateway,
+            console_jq,
+        })
     }
 
     /// Kafka's own numbers on the same broker.

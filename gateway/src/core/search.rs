@@ -233,7 +233,10 @@ async fn test_and_send(
     while let Some((batch, positions)) = scanned.recv().await {
         let (records, documents): (Vec<_>, Vec<Bytes>) = batch
             .into_iter()
-            .map(|s| (s.record, Bytes::from(s.document)))
+            .map(|mut s| {
+                let document = Bytes::from(std::mem::take(&mut s.document));
+                (s, document)
+            })
             .unzip();
         let (verdicts, stopped) = match filter.as_mut() {
             None => (vec![Verdict::Match; records.len()], false),
@@ -265,7 +268,11 @@ async fn test_and_send(
             match verdict {
                 Verdict::Match => {
                     progress.matched += 1;
-                    if events.send(SearchEvent::Match(record)).await.is_err() {
+                    if events
+                        .send(SearchEvent::Match(record.to_live()))
+                        .await
+                        .is_err()
+                    {
                         return Ended::Gone;
                     }
                     if progress.matched as usize >= limit {

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, OwnedMessage};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use wire::LiveRecord;
 use wire::api::ReplayRange;
 use wire::stream::PartitionOffset;
 
-use super::reader::{RangeReader, ReadError, merge_key};
+use super::reader::{RangeReader, ReadError};
 use super::record;
 use crate::clock::now_ms;
 
@@ -38,10 +39,39 @@ pub(crate) enum Direction {
     NewestFirst,
 }
 
-/// A record read by a scan.
+/// A record read by a scan: the document a filter tests, and the record
+/// itself, decoded into what the feed shows only when asked (for a match:
+/// most records of a search are not).
 pub(crate) struct Scanned {
-    pub(crate) record: LiveRecord,
+    message: OwnedMessage,
     pub(crate) document: Vec<u8>,
+}
+
+impl Scanned {
+    fn of(message: &BorrowedMessage<'_>) -> Self {
+        Self {
+            message: message.detach(),
+            document: record::document(message),
+        }
+    }
+
+    pub(crate) fn offset(&self) -> i64 {
+        self.message.offset()
+    }
+
+    /// The record as the feed shows it.
+    pub(crate) fn to_live(&self) -> LiveRecord {
+        record::to_live(&self.message, now_ms())
+    }
+
+    /// The order records are merged in (see `reader::merge_key`).
+    fn merge_key(&self) -> (i64, i32, i64) {
+        (
+            self.message.timestamp().to_millis().unwrap_or(i64::MIN),
+            self.message.partition(),
+            self.message.offset(),
+        )
+    }
 }
 
 /// Where one partition's scan is, and what it holds read ahead.
@@ -66,11 +96,8 @@ impl Cursor {
     /// read is below it).
     fn at(&self, direction: Direction) -> i64 {
         match direction {
-            Direction::OldestFirst => self.ahead.front().map_or(self.low, |s| s.record.offset),
-            Direction::NewestFirst => self
-                .ahead
-                .front()
-                .map_or(self.high, |s| s.record.offset + 1),
+            Direction::OldestFirst => self.ahead.front().map_or(self.low, Scanned::offset),
+            Direction::NewestFirst => self.ahead.front().map_or(self.high, |s| s.offset() + 1),
         }
     }
 }
@@ -100,15 +127,9 @@ impl RangeReader {
             })
             .collect();
         let budget = (AHEAD_BYTES / cursors.len().max(1)).max(MIN_AHEAD_BYTES);
-        let positions = |cursors: &[Cursor]| {
-            cursors
-                .iter()
-                .map(|c| PartitionOffset {
-                    partition: c.partition,
-                    offset: c.at(direction),
-                })
-                .collect()
-        };
+        if direction == Direction::OldestFirst {
+            return self.scan_forward(&mut cursors, budget, deadline, cancel, each);
+        }
         loop {
             if cursors.iter().any(|c| c.ahead.is_empty() && c.more()) {
                 let low: Vec<usize> = (0..cursors.len())
@@ -116,36 +137,122 @@ impl RangeReader {
                     .collect();
                 self.read_chunks(&mut cursors, &low, direction, budget, deadline, cancel)?;
             }
-            let mut batch = Vec::with_capacity(BATCH);
-            while batch.len() < BATCH {
-                // Merge only while every partition that has more holds some:
-                // else the next record may be one not read yet.
-                if cursors.iter().any(|c| c.ahead.is_empty() && c.more()) {
-                    break;
-                }
-                let keys = cursors
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, c)| c.ahead.front().map(|s| (merge_key(&s.record), i)));
-                let next = match direction {
-                    Direction::OldestFirst => keys.min(),
-                    Direction::NewestFirst => keys.max(),
-                };
-                let Some((_, i)) = next else { break };
-                let Some(scanned) = cursors[i].ahead.pop_front() else {
-                    break;
-                };
-                cursors[i].ahead_bytes -= scanned.document.len();
-                batch.push(scanned);
-            }
+            let batch = merge(&mut cursors, direction);
             let done = cursors.iter().all(|c| c.ahead.is_empty() && !c.more());
-            if !batch.is_empty() && !each(batch, positions(&cursors)) {
+            if !batch.is_empty() && !each(batch, positions(&cursors, direction)) {
                 return Ok(());
             }
             if done {
                 return Ok(());
             }
         }
+    }
+
+    /// Oldest first: every partition assigned once, from its range's
+    /// start, and read on while the merge takes its records; a partition
+    /// holding its share of the budget (or [`CHUNK`] records) is paused
+    /// until the merge drained half of it, so that librdkafka fetches
+    /// ahead all along and nothing is read twice.
+    fn scan_forward(
+        &self,
+        cursors: &mut [Cursor],
+        budget: usize,
+        deadline: Instant,
+        cancel: &CancellationToken,
+        mut each: impl FnMut(Vec<Scanned>, Vec<PartitionOffset>) -> bool,
+    ) -> Result<(), ReadError> {
+        let mut list = TopicPartitionList::new();
+        for c in cursors.iter().filter(|c| c.more()) {
+            list.add_partition_offset(&self.topic, c.partition, Offset::Offset(c.low))?;
+        }
+        if list.count() == 0 {
+            return Ok(());
+        }
+        self.consumer.assign(&list)?;
+        let index: HashMap<i32, usize> = cursors
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.partition, i))
+            .collect();
+        let mut paused: Vec<i32> = Vec::new();
+        loop {
+            let batch = merge(cursors, Direction::OldestFirst);
+            if !batch.is_empty() && !each(batch, positions(cursors, Direction::OldestFirst)) {
+                return Ok(());
+            }
+            if cursors.iter().all(|c| c.ahead.is_empty() && !c.more()) {
+                return Ok(());
+            }
+            // Drained enough: fetch again.
+            let drained: Vec<i32> = paused
+                .iter()
+                .copied()
+                .filter(|p| {
+                    index.get(p).is_some_and(|&i| {
+                        let c = &cursors[i];
+                        c.more() && c.ahead.len() < CHUNK / 2 && c.ahead_bytes < budget / 2
+                    })
+                })
+                .collect();
+            if !drained.is_empty() {
+                self.consumer.resume(&self.list_of(&drained)?)?;
+                paused.retain(|p| !drained.contains(p));
+            }
+            if cancel.is_cancelled() {
+                return Err(ReadError::Cancelled);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ReadError::TimedOut);
+            }
+            let (partition, message) = match self.consumer.poll(left.min(POLL)) {
+                None => continue,
+                Some(Err(KafkaError::PartitionEOF(partition))) => (partition, None),
+                Some(Err(err)) => return Err(err.into()),
+                Some(Ok(message)) => (message.partition(), Some(message)),
+            };
+            let Some(&i) = index.get(&partition) else {
+                continue;
+            };
+            let cursor = &mut cursors[i];
+            match message {
+                // The end of a paused partition's log, reported from what
+                // was fetched before the pause: its records after the
+                // pause were dropped, and are fetched again on resuming.
+                None if paused.contains(&partition) => continue,
+                // A record delivered again after a pause: it is held already.
+                Some(m) if m.offset() < cursor.low => continue,
+                Some(m) if m.offset() < cursor.high => {
+                    cursor.low = m.offset() + 1;
+                    let scanned = Scanned::of(&m);
+                    cursor.ahead_bytes += scanned.document.len();
+                    cursor.ahead.push_back(scanned);
+                    let full = cursor.ahead.len() >= CHUNK || cursor.ahead_bytes >= budget;
+                    if cursor.more() && full && !paused.contains(&partition) {
+                        self.consumer.pause(&self.list_of(&[partition])?)?;
+                        paused.push(partition);
+                    }
+                    if cursor.more() {
+                        continue;
+                    }
+                }
+                // Past the range, or at the log's end: this partition is done.
+                _ => cursor.low = cursor.high,
+            }
+            if !paused.contains(&partition) {
+                self.consumer.pause(&self.list_of(&[partition])?)?;
+                paused.push(partition);
+            }
+        }
+    }
+
+    /// These partitions of the topic, as a list for librdkafka.
+    fn list_of(&self, partitions: &[i32]) -> Result<TopicPartitionList, KafkaError> {
+        let mut list = TopicPartitionList::new();
+        for &p in partitions {
+            list.add_partition(&self.topic, p);
+        }
+        Ok(list)
     }
 
     /// Reads the next chunk of the cursors numbered `these`, their
@@ -208,10 +315,7 @@ impl RangeReader {
             // The range ends here: at the log's end (records written since
             // are not in it), or past the chunk's end.
             let scanned = match message {
-                Some(m) if m.offset() < fill.to => Scanned {
-                    record: record::to_live(&m, now_ms()),
-                    document: record::document(&m),
-                },
+                Some(m) if m.offset() < fill.to => Scanned::of(&m),
                 _ => {
                     if direction == Direction::OldestFirst {
                         cursor.low = cursor.high;
@@ -223,7 +327,7 @@ impl RangeReader {
                     continue;
                 }
             };
-            let offset = scanned.record.offset;
+            let offset = scanned.offset();
             let full = match direction {
                 Direction::OldestFirst => {
                     cursor.low = offset + 1;
@@ -237,7 +341,7 @@ impl RangeReader {
                     while fill.bytes > budget && fill.chunk.len() > 1 {
                         if let Some(dropped) = fill.chunk.pop_front() {
                             fill.bytes -= dropped.document.len();
-                            cursor.high = cursor.high.max(dropped.record.offset + 1);
+                            cursor.high = cursor.high.max(dropped.offset() + 1);
                         }
                     }
                     offset + 1 >= fill.to
@@ -270,4 +374,42 @@ impl Filling {
             cursor.ahead.push_back(scanned);
         }
     }
+}
+
+/// Takes records off the cursors in the scan's order, at most [`BATCH`],
+/// while every partition that has more to read holds some (else the next
+/// record may be one not read yet).
+fn merge(cursors: &mut [Cursor], direction: Direction) -> Vec<Scanned> {
+    let mut batch = Vec::new();
+    while batch.len() < BATCH {
+        if cursors.iter().any(|c| c.ahead.is_empty() && c.more()) {
+            break;
+        }
+        let keys = cursors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.ahead.front().map(|s| (s.merge_key(), i)));
+        let next = match direction {
+            Direction::OldestFirst => keys.min(),
+            Direction::NewestFirst => keys.max(),
+        };
+        let Some((_, i)) = next else { break };
+        let Some(scanned) = cursors[i].ahead.pop_front() else {
+            break;
+        };
+        cursors[i].ahead_bytes -= scanned.document.len();
+        batch.push(scanned);
+    }
+    batch
+}
+
+/// Every partition's position (see [`Cursor::at`]).
+fn positions(cursors: &[Cursor], direction: Direction) -> Vec<PartitionOffset> {
+    cursors
+        .iter()
+        .map(|c| PartitionOffset {
+            partition: c.partition,
+            offset: c.at(direction),
+        })
+        .collect()
 }

@@ -175,6 +175,71 @@ async fn a_search_finds_exactly_the_matches_in_both_directions_from_each_start()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_merges_partitions_far_apart_in_time_in_order() {
+    // 7,500 records a partition, each partition's all older than the
+    // next's: oldest first reads partition 0 to its end while the others
+    // hold what they read ahead (and wait), newest first the other way.
+    const PER_PARTITION: i64 = 7_500;
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let producer = producer();
+    let mut sends = Vec::new();
+    for p in 0..3_i64 {
+        for n in 0..PER_PARTITION {
+            let value = json!({"p": p, "n": n}).to_string();
+            let record = FutureRecord::<str, str>::to(&app.topic)
+                .partition(i32::try_from(p).expect("small"))
+                .payload(&value)
+                .timestamp(BASE + p * 1_000_000 + n);
+            sends.push(
+                producer
+                    .send_result(record)
+                    .map_err(|(e, _)| e)
+                    .expect("queued"),
+            );
+        }
+    }
+    for sent in sends {
+        sent.await.expect("delivered").expect("acknowledged");
+    }
+    let every_50th = filter("select(.value.n % 50 == 0) | .value");
+    let order = |events: &[SearchEvent]| -> Vec<(i64, i64)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SearchEvent::Match(r) => match &r.payload {
+                    Payload::Json { value } => Some((value["p"].as_i64()?, value["n"].as_i64()?)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    };
+    let expected: Vec<(i64, i64)> = (0..3)
+        .flat_map(|p| {
+            (0..PER_PARTITION)
+                .filter(|n| n % 50 == 0)
+                .map(move |n| (p, n))
+        })
+        .collect();
+    let events = search(&app, &format!("{every_50th}&limit=10000")).await;
+    assert_eq!(order(&events), expected);
+    assert_eq!(
+        done(events.last().expect("done")),
+        (SearchEnd::End, 3 * PER_PARTITION as u64)
+    );
+    let events = search(&app, &format!("{every_50th}&limit=10000&direction=newest")).await;
+    assert_eq!(
+        order(&events),
+        expected.iter().rev().copied().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        done(events.last().expect("done")),
+        (SearchEnd::End, 3 * PER_PARTITION as u64)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_that_is_left_stops_reading_and_leaves_no_group() {
     let app = spawn_app().await;
     app.wait_healthy().await;
