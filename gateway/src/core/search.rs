@@ -151,7 +151,7 @@ impl Searches {
                     &topic,
                     &metrics,
                     RangeReader::for_search,
-                    permit,
+                    (),
                     move |reader| {
                         reader.scan(&ranges, direction, SEARCH_TIME, &cancel, |batch, at| {
                             scanned_tx.blocking_send((batch, at)).is_ok()
@@ -165,6 +165,9 @@ impl Searches {
         let running = self.metrics.searches_running.clone();
         running.inc();
         tokio::spawn(async move {
+            // The search's turn is held until it is over, the filter's
+            // testing included, not only while Kafka is read.
+            let _turn = permit;
             let _stop_scan = cancel.clone().drop_guard();
             let _counted = Decrement(running);
             let end = test_and_send(scanned, filter, plan.limit, &events).await;

@@ -29,8 +29,11 @@ const CHUNK: usize = 2_000;
 /// [`MIN_AHEAD_BYTES`] per partition, so that a 1 MiB record fits).
 const AHEAD_BYTES: usize = 32 * 1024 * 1024;
 const MIN_AHEAD_BYTES: usize = 2 * 1024 * 1024;
-/// Records handed on at once.
+/// Records handed on at once, at most.
 pub(crate) const BATCH: usize = 1_000;
+/// The longest merged records wait to be handed on (the first match of a
+/// search is on the page soon whatever the batch).
+const HAND_ON_EVERY: Duration = Duration::from_millis(20);
 
 /// Which records come first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +140,7 @@ impl RangeReader {
                     .collect();
                 self.read_chunks(&mut cursors, &low, direction, budget, deadline, cancel)?;
             }
-            let batch = merge(&mut cursors, direction);
+            let batch = merge(&mut cursors, direction, BATCH);
             let done = cursors.iter().all(|c| c.ahead.is_empty() && !c.more());
             if !batch.is_empty() && !each(batch, positions(&cursors, direction)) {
                 return Ok(());
@@ -175,12 +178,25 @@ impl RangeReader {
             .map(|(i, c)| (c.partition, i))
             .collect();
         let mut paused: Vec<i32> = Vec::new();
+        // Merged records are handed on in batches of [`BATCH`], or every
+        // [`HAND_ON_EVERY`], or when the scan waits or ends: one record at
+        // a time would cost a round trip to the filter's worker each.
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut handed = Instant::now();
+        let mut idle = false;
         loop {
-            let batch = merge(cursors, Direction::OldestFirst);
-            if !batch.is_empty() && !each(batch, positions(cursors, Direction::OldestFirst)) {
-                return Ok(());
+            let room = BATCH - batch.len();
+            batch.extend(merge(cursors, Direction::OldestFirst, room));
+            let done = cursors.iter().all(|c| c.ahead.is_empty() && !c.more());
+            let due = batch.len() >= BATCH || done || idle || handed.elapsed() >= HAND_ON_EVERY;
+            if due && !batch.is_empty() {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                handed = Instant::now();
+                if !each(full, positions(cursors, Direction::OldestFirst)) {
+                    return Ok(());
+                }
             }
-            if cursors.iter().all(|c| c.ahead.is_empty() && !c.more()) {
+            if done {
                 return Ok(());
             }
             // Drained enough: fetch again.
@@ -205,7 +221,15 @@ impl RangeReader {
             if left.is_zero() {
                 return Err(ReadError::TimedOut);
             }
-            let (partition, message) = match self.consumer.poll(left.min(POLL)) {
+            // Waiting on the broker: hand on what is merged first.
+            let wait = if batch.is_empty() {
+                left.min(POLL)
+            } else {
+                Duration::ZERO
+            };
+            let polled = self.consumer.poll(wait);
+            idle = polled.is_none();
+            let (partition, message) = match polled {
                 None => continue,
                 Some(Err(KafkaError::PartitionEOF(partition))) => (partition, None),
                 Some(Err(err)) => return Err(err.into()),
@@ -376,12 +400,12 @@ impl Filling {
     }
 }
 
-/// Takes records off the cursors in the scan's order, at most [`BATCH`],
+/// Takes records off the cursors in the scan's order, at most `most`,
 /// while every partition that has more to read holds some (else the next
 /// record may be one not read yet).
-fn merge(cursors: &mut [Cursor], direction: Direction) -> Vec<Scanned> {
+fn merge(cursors: &mut [Cursor], direction: Direction, most: usize) -> Vec<Scanned> {
     let mut batch = Vec::new();
-    while batch.len() < BATCH {
+    while batch.len() < most {
         if cursors.iter().any(|c| c.ahead.is_empty() && c.more()) {
             break;
         }

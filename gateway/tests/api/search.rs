@@ -317,11 +317,26 @@ async fn a_search_is_refused_before_its_first_line_saying_why() {
     let (status, body) = refused("limit=0".into()).await;
     assert_eq!((status, body.field.as_deref()), (422, Some("limit")));
 
-    // One search per client address at a time.
-    let slow = filter("([range(20000)] | length) < 0");
+    // One search per client address at a time, for all of its time: also
+    // once Kafka is read to the end and the filter still tests (about
+    // 10 ms a record, 3 s for the 300).
+    let slow = filter("([range(100000)] | length) < 0");
     let running = app.get(&format!("/api/search?{slow}")).await;
     assert_eq!(running.status(), 200);
+    until("the search's read to end while it still tests", || async {
+        let text = scrape(&app).await;
+        (sample(&text, "kafka_flow_history_reads") == Some(0.0)
+            && sample(&text, "kafka_flow_searches_running") == Some(1.0))
+        .then_some(())
+    })
+    .await;
     let (status, body) = refused(filter(".")).await;
     assert_eq!((status, body.code), (503, ErrorCode::Busy), "{body:?}");
     drop(running);
+    until("the search to end with its client", || async {
+        (sample(&scrape(&app).await, "kafka_flow_searches_running") == Some(0.0)).then_some(())
+    })
+    .await;
+    let events = search(&app, &filter(".value.n == 7")).await;
+    assert_eq!(matches(&events).0, [7]);
 }
