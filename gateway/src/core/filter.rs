@@ -17,8 +17,9 @@
 //! JSON string) on one line. Every later message is a record's document
 //! (see `kafka::record::document`), answered in order with one line each:
 //! `y` (matches), `n` (does not) or `e MESSAGE` (skipped, and why). The
-//! worker reads its input on a thread of its own, so that the gateway's
-//! writes never wait on an evaluation.
+//! gateway writes a batch while it reads the batch's answers, and the
+//! worker reads its input on a thread of its own (a bounded queue ahead of
+//! its evaluator), so that both sides work at once.
 
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::jq::{Invalid, Program, Verdict};
@@ -47,9 +48,11 @@ pub(crate) const WORKER_MEMORY: u64 = 1024 * 1024 * 1024;
 /// Records in a row whose worker had to be killed or died before the
 /// filter is stopped for good.
 pub(crate) const MAX_FAILURES: u32 = 3;
-/// Records one batch sends to a worker at most (the worker's input queue
-/// holds as many, so that writing a batch never waits on an evaluation).
-pub(crate) const MAX_BATCH: usize = 256;
+/// Records one batch sends to a worker at most.
+pub(crate) const MAX_BATCH: usize = 1_000;
+/// Records a worker holds read and not yet tested, at most (its reader
+/// waits beyond, and the gateway's write with it while it reads answers).
+const WORKER_QUEUE: usize = 64;
 /// Largest message either side takes: a record's document is at most the
 /// value cap plus its key, headers and framing.
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -121,7 +124,8 @@ impl FilterProcess {
             self.worker = None;
             if self.failures >= MAX_FAILURES {
                 let stopped = Stopped(format!(
-                    "stopped after {MAX_FAILURES} records in a row failed; the last: {why}"
+                    "its worker was stopped or died on {MAX_FAILURES} records in a row; the last \
+                     time: {why}"
                 ));
                 return Err((verdicts, stopped));
             }
@@ -176,7 +180,7 @@ impl Worker {
         let answer = tokio::time::timeout(COMPILE_DEADLINE, async {
             worker.stdin.write_all(&message).await.ok()?;
             worker.stdin.flush().await.ok()?;
-            worker.answer().await
+            answer(&mut worker.stdout).await
         })
         .await
         .ok()
@@ -203,59 +207,90 @@ impl Worker {
             batch.extend_from_slice(&framed(document.len()));
             batch.extend_from_slice(document);
         }
-        // The worker's reader takes a batch whatever its evaluator does.
-        let written = tokio::time::timeout(PER_RECORD * 5, async {
-            self.stdin.write_all(&batch).await?;
-            self.stdin.flush().await
-        })
-        .await;
-        if !matches!(written, Ok(Ok(()))) {
-            return Err("the filter's worker stopped taking records".into());
-        }
-        for _ in documents {
-            let answer = match tokio::time::timeout(PER_RECORD, self.answer()).await {
-                Ok(Some(answer)) => answer,
-                Ok(None) => {
-                    return Err(
-                        "the filter ended its worker (out of memory, or too deep a recursion)"
-                            .into(),
-                    );
-                }
-                Err(_) => {
-                    return Err(format!(
-                        "the filter took over {} ms on this record",
-                        PER_RECORD.as_millis()
-                    ));
-                }
-            };
-            verdicts.push(match answer.as_str() {
-                "y" => Verdict::Match,
-                "n" => Verdict::NoMatch,
-                _ => match answer.strip_prefix("e ") {
-                    Some(json) => {
-                        Verdict::Skipped(serde_json::from_str(json).unwrap_or(json.into()))
+        let Self { stdin, stdout, .. } = self;
+        // Written while the answers are read: the worker tests the first
+        // records while the last are still on their way, and a worker that
+        // stops taking records is found by its answers not coming.
+        let write = async {
+            stdin.write_all(&batch).await?;
+            stdin.flush().await
+        };
+        let read = async {
+            for _ in documents {
+                // Answers come many to a read: those read already need no wait.
+                let answer = match buffered_answer(stdout) {
+                    Some(answer) => answer,
+                    None => match tokio::time::timeout(PER_RECORD, answer(stdout)).await {
+                        Ok(Some(answer)) => answer,
+                        Ok(None) => {
+                            return Err("the filter ended its worker (out of memory, or too \
+                                        deep a recursion)"
+                                .to_owned());
+                        }
+                        Err(_) => {
+                            return Err(format!(
+                                "the filter took over {} ms on this record",
+                                PER_RECORD.as_millis()
+                            ));
+                        }
+                    },
+                };
+                verdicts.push(verdict(&answer)?);
+            }
+            Ok(())
+        };
+        tokio::pin!(write, read);
+        let mut written = false;
+        loop {
+            tokio::select! {
+                done = &mut write, if !written => {
+                    if done.is_err() {
+                        return Err("the filter's worker stopped taking records".into());
                     }
-                    None => return Err(format!("the worker answered {answer:?}")),
-                },
-            });
+                    written = true;
+                }
+                answered = &mut read => return answered,
+            }
         }
-        Ok(())
     }
+}
 
-    /// One answer line, without its newline; `None` at the end of the
-    /// worker's output.
-    async fn answer(&mut self) -> Option<String> {
-        let mut line = String::new();
-        let read = (&mut self.stdout)
-            .take(MAX_ANSWER_BYTES)
-            .read_line(&mut line)
-            .await
-            .ok()?;
-        if read == 0 || !line.ends_with('\n') {
-            return None;
-        }
-        line.pop();
-        Some(line)
+/// The next answer line if the reader holds it whole already.
+fn buffered_answer(stdout: &mut BufReader<ChildStdout>) -> Option<String> {
+    let held = stdout.buffer();
+    let end = held.iter().position(|&b| b == b'\n')?;
+    let line = String::from_utf8_lossy(&held[..end]).into_owned();
+    std::pin::Pin::new(stdout).consume(end + 1);
+    Some(line)
+}
+
+/// One answer line, without its newline; `None` at the end of the
+/// worker's output.
+async fn answer(stdout: &mut BufReader<ChildStdout>) -> Option<String> {
+    let mut line = String::new();
+    let read = stdout
+        .take(MAX_ANSWER_BYTES)
+        .read_line(&mut line)
+        .await
+        .ok()?;
+    if read == 0 || !line.ends_with('\n') {
+        return None;
+    }
+    line.pop();
+    Some(line)
+}
+
+/// An answer line as a verdict; an error for one the protocol has not.
+fn verdict(answer: &str) -> Result<Verdict, String> {
+    match answer {
+        "y" => Ok(Verdict::Match),
+        "n" => Ok(Verdict::NoMatch),
+        _ => match answer.strip_prefix("e ") {
+            Some(json) => Ok(Verdict::Skipped(
+                serde_json::from_str(json).unwrap_or_else(|_| json.into()),
+            )),
+            None => Err(format!("the worker answered {answer:?}")),
+        },
     }
 }
 
@@ -306,16 +341,21 @@ pub fn serve_worker() -> ExitCode {
     if output.flush().is_err() {
         return ExitCode::FAILURE;
     }
-    let (documents, queue) = std::sync::mpsc::sync_channel::<Vec<u8>>(MAX_BATCH);
+    let (documents, queue) = std::sync::mpsc::sync_channel::<Vec<u8>>(WORKER_QUEUE);
     std::thread::spawn(move || {
         while let Some(document) = read_message(&mut input) {
             if documents.send(document).is_err() {
                 break;
             }
         }
+        // The gateway closed the pipe, or died: the records read are
+        // answered if they can be, and the worker ends in any case, even in
+        // the middle of a record that would never finish.
+        drop(documents);
+        std::thread::sleep(PER_RECORD * 2);
+        std::process::exit(0);
     });
-    let mut next = queue.recv().ok();
-    while let Some(document) = next {
+    while let Ok(document) = queue.recv() {
         let written = match program.test(&document) {
             Verdict::Match => writeln!(output, "y"),
             Verdict::NoMatch => writeln!(output, "n"),
@@ -325,17 +365,10 @@ pub fn serve_worker() -> ExitCode {
                 serde_json::to_string(&why).unwrap_or_default()
             ),
         };
-        // Flushed whenever nothing more is waiting: one write per batch.
-        next = match queue.try_recv() {
-            Ok(document) => Some(document),
-            Err(_) => {
-                if output.flush().is_err() {
-                    return ExitCode::FAILURE;
-                }
-                queue.recv().ok()
-            }
-        };
-        if written.is_err() {
+        // Every answer leaves before the next record is tested: the gateway
+        // times each record by its answer, and a record that ends the
+        // worker must not take the answers before it along.
+        if written.and_then(|()| output.flush()).is_err() {
             return ExitCode::FAILURE;
         }
     }

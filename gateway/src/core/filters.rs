@@ -84,6 +84,8 @@ pub(crate) struct Feed<F> {
     hub: Arc<Hub<F>>,
     /// The latest status frame.
     status: watch::Receiver<Option<F>>,
+    /// Set when the filter was stopped for good.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
     /// Stops the feed's task, and so its worker, with the last client.
     _stop: DropGuard,
 }
@@ -96,11 +98,22 @@ impl<F> Feed<F> {
     pub(crate) fn status(&self) -> watch::Receiver<Option<F>> {
         self.status.clone()
     }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A client's hold on a feed; released when dropped.
 pub(crate) struct FilterLease<F> {
     feed: Arc<Feed<F>>,
+    _hold: Hold,
+}
+
+/// One client's count on a topic and filter, taken before the filter is
+/// compiled (so that clients of one address opening filters at once are
+/// counted at once) and given back when dropped.
+struct Hold {
     held: Arc<Mutex<HashMap<Client, HashMap<Key, usize>>>>,
     client: Client,
     key: Key,
@@ -114,7 +127,7 @@ impl<F> std::ops::Deref for FilterLease<F> {
     }
 }
 
-impl<F> Drop for FilterLease<F> {
+impl Drop for Hold {
     fn drop(&mut self) {
         let mut held = lock(&self.held);
         if let Some(mine) = held.get_mut(&self.client) {
@@ -161,27 +174,30 @@ impl<F: Frame> Filters<F> {
         client: Client,
     ) -> Result<FilterLease<F>, OpenFilterError> {
         let key: Key = (watch.topic().to_owned(), filter.to_owned());
+        let hold = self.hold(&key, client)?;
         if let Some(feed) = self.running(&key) {
-            self.fits(&key, client)?;
-            return Ok(self.lease(feed, key, client));
+            return Ok(FilterLease { feed, _hold: hold });
         }
-        self.fits(&key, client)?;
         let process = self.compile(filter).await?;
         let mut feeds = lock(&self.feeds);
         // Started by another client meanwhile: share it.
-        if let Some(feed) = feeds.get(&key).and_then(Weak::upgrade) {
+        if let Some(feed) = feeds
+            .get(&key)
+            .and_then(Weak::upgrade)
+            .filter(|f| !f.stopped())
+        {
             drop(feeds);
-            return Ok(self.lease(feed, key, client));
+            return Ok(FilterLease { feed, _hold: hold });
         }
-        feeds.retain(|_, feed| feed.strong_count() > 0);
+        feeds.retain(|_, feed| feed.upgrade().is_some_and(|f| !f.stopped()));
         if feeds.len() >= self.max {
             return Err(OpenFilterError::TooMany(feeds.len()));
         }
         let feed = Arc::new(self.start(watch, process, filter));
-        feeds.insert(key.clone(), Arc::downgrade(&feed));
+        feeds.insert(key, Arc::downgrade(&feed));
         drop(feeds);
         tracing::info!(topic = watch.topic(), filter, "started a live filter");
-        Ok(self.lease(feed, key, client))
+        Ok(FilterLease { feed, _hold: hold })
     }
 
     /// Whether `filter` compiles, and `client` could open it: what
@@ -193,13 +209,10 @@ impl<F: Frame> Filters<F> {
         client: Client,
     ) -> Result<(), OpenFilterError> {
         let key: Key = (topic.to_owned(), filter.to_owned());
-        self.fits(&key, client)?;
+        drop(self.hold(&key, client)?);
         if self.running(&key).is_none() {
             self.compile(filter).await?;
-            let running = lock(&self.feeds)
-                .values()
-                .filter(|f| f.strong_count() > 0)
-                .count();
+            let running = self.count();
             if running >= self.max {
                 return Err(OpenFilterError::TooMany(running));
             }
@@ -211,25 +224,36 @@ impl<F: Frame> Filters<F> {
     pub(crate) fn count(&self) -> usize {
         lock(&self.feeds)
             .values()
-            .filter(|f| f.strong_count() > 0)
+            .filter(|f| f.upgrade().is_some_and(|f| !f.stopped()))
             .count()
     }
 
+    /// The feed of `key` if it runs; a stopped one is not shared with new
+    /// clients (they start it anew).
     fn running(&self, key: &Key) -> Option<Arc<Feed<F>>> {
-        lock(&self.feeds).get(key).and_then(Weak::upgrade)
+        lock(&self.feeds)
+            .get(key)
+            .and_then(Weak::upgrade)
+            .filter(|f| !f.stopped())
     }
 
-    /// Whether `client` may hold one more feed than it does, unless it
-    /// holds this one already.
-    fn fits(&self, key: &Key, client: Client) -> Result<(), OpenFilterError> {
-        let held = lock(&self.held);
-        let mine = held.get(&client);
-        if !mine.is_some_and(|m| m.contains_key(key))
-            && mine.map_or(0, HashMap::len) >= self.max_per_client
-        {
+    /// Counts `key` among `client`'s, if it may hold one more feed than it
+    /// does (or holds this one already).
+    fn hold(&self, key: &Key, client: Client) -> Result<Hold, OpenFilterError> {
+        let mut held = lock(&self.held);
+        let mine = held.entry(client).or_default();
+        if !mine.contains_key(key) && mine.len() >= self.max_per_client {
+            if mine.is_empty() {
+                held.remove(&client);
+            }
             return Err(OpenFilterError::TooManyForClient(self.max_per_client));
         }
-        Ok(())
+        *mine.entry(key.clone()).or_insert(0) += 1;
+        Ok(Hold {
+            held: self.held.clone(),
+            client,
+            key: key.clone(),
+        })
     }
 
     async fn compile(&self, filter: &str) -> Result<FilterProcess, OpenFilterError> {
@@ -245,20 +269,6 @@ impl<F: Frame> Filters<F> {
         Ok(FilterProcess::start(exe, filter).await?)
     }
 
-    fn lease(&self, feed: Arc<Feed<F>>, key: Key, client: Client) -> FilterLease<F> {
-        *lock(&self.held)
-            .entry(client)
-            .or_default()
-            .entry(key.clone())
-            .or_insert(0) += 1;
-        FilterLease {
-            feed,
-            held: self.held.clone(),
-            client,
-            key,
-        }
-    }
-
     /// Starts testing `watch`'s records with `process`, from the next one.
     fn start(&self, watch: &TopicWatch<F>, process: FilterProcess, filter: &str) -> Feed<F> {
         let topic_hub = watch.hub();
@@ -270,9 +280,11 @@ impl<F: Frame> Filters<F> {
         }
         let (status_tx, status) = watch::channel(None);
         let stop = self.shutdown.child_token();
+        let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let feeding = Feeding {
             hub: hub.clone(),
             status: status_tx,
+            stopped: stopped.clone(),
             counts: FilterStatus {
                 filter: filter.to_owned(),
                 ..FilterStatus::default()
@@ -283,6 +295,7 @@ impl<F: Frame> Filters<F> {
         Feed {
             hub,
             status,
+            stopped,
             _stop: stop.drop_guard(),
         }
     }
@@ -292,6 +305,8 @@ impl<F: Frame> Filters<F> {
 struct Feeding<F> {
     hub: Arc<Hub<F>>,
     status: watch::Sender<Option<F>>,
+    /// The feed's flag, set when the filter stops for good.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
     counts: FilterStatus,
     metrics: Arc<Metrics>,
 }
@@ -386,9 +401,13 @@ async fn feed<F: Frame>(
                 reason = stopped.0,
                 "stopped a live filter"
             );
+            to.stopped.store(true, std::sync::atomic::Ordering::Relaxed);
             to.publish_status();
             // Clients keep their stream (flow, progress) and see why no
-            // record matches any more; the worker is gone.
+            // record matches any more; the worker is gone, and so is the
+            // need for documents (none is made for this feed any more). A
+            // new client of the filter starts it anew.
+            drop(documents);
             stop.cancelled().await;
             return;
         }

@@ -168,16 +168,27 @@ fn char_index(code: &str, part: &str) -> usize {
     code.get(..byte).map_or(0, |before| before.chars().count())
 }
 
-fn cut(mut message: String) -> String {
-    if message.len() > MAX_ERROR_BYTES {
-        let mut end = MAX_ERROR_BYTES;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push('…');
+/// `message` within [`MAX_ERROR_BYTES`]: its start and its end, which say
+/// what went wrong (jaq puts the offending value in the middle: "cannot
+/// use {…whole value…} as string").
+fn cut(message: String) -> String {
+    if message.len() <= MAX_ERROR_BYTES {
+        return message;
     }
-    message
+    let head_end = floor_boundary(&message, MAX_ERROR_BYTES / 2);
+    let mut tail_start = message.len() - MAX_ERROR_BYTES / 2;
+    while !message.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    format!("{} … {}", &message[..head_end], &message[tail_start..])
+}
+
+/// The largest char boundary at or below `at`.
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 fn cut_str(text: &str) -> String {
@@ -234,6 +245,18 @@ mod tests {
             Verdict::Skipped(why) if why.contains("no")
         ));
         assert!(matches!(test(".", "not json"), Verdict::Skipped(_)));
+    }
+
+    #[test]
+    fn a_long_error_keeps_its_start_and_its_end() {
+        let value = format!(r#"{{"value":{{"blob":"{}é"}}}}"#, "x".repeat(5_000));
+        let Verdict::Skipped(why) = test(".value | ascii_downcase", &value) else {
+            panic!("expected a skip");
+        };
+        assert!(why.len() <= MAX_ERROR_BYTES + " … ".len(), "{why}");
+        assert!(why.starts_with("cannot"), "{why}");
+        assert!(why.contains(" … "), "{why}");
+        assert!(why.ends_with("string"), "{why}");
     }
 
     #[test]

@@ -190,7 +190,7 @@ fn stream_filter<'q>(
     }
     if !resume.is_empty() {
         return Err(invalid(
-            "cannot be combined with resume: a filtered stream starts when its filter does;              open it without resume"
+            "cannot be combined with resume: a filtered stream starts when its filter does; open it without resume"
                 .into(),
         ));
     }

@@ -71,17 +71,19 @@ pub const MAX_FILTERED_BYTES: usize = 1024 * 1024;
 /// a header value that is not UTF-8 is base64 with `"base64": true`. Keys
 /// that are not UTF-8 are shown with replacement characters. `timestamp` is
 /// milliseconds since the epoch, or `null`.
+///
+/// Bounded whatever the record, so that a filter's worker always takes it:
+/// the value's text at most [`MAX_FILTERED_BYTES`] as JSON text (escapes
+/// included), the key [`MAX_FILTERED_KEY_BYTES`], [`MAX_FILTERED_HEADERS`]
+/// headers of [`MAX_SHORT_TEXT_BYTES`]-byte names and
+/// [`MAX_FILTERED_HEADER_BYTES`]-byte values: about 2.2 MiB in all.
 pub fn document(message: &impl Message) -> Vec<u8> {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     let value = message.payload();
     let mut out = Vec::with_capacity(256 + value.map_or(0, |v| v.len().min(MAX_FILTERED_BYTES)));
-    let text = |out: &mut Vec<u8>, s: &str| {
-        // Serializing a str into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, s);
-    };
     out.extend_from_slice(b"{\"topic\":");
-    text(&mut out, message.topic());
+    json_str(&mut out, message.topic(), usize::MAX);
     out.extend_from_slice(
         format!(
             ",\"partition\":{},\"offset\":{},\"timestamp\":",
@@ -96,7 +98,13 @@ pub fn document(message: &impl Message) -> Vec<u8> {
     }
     out.extend_from_slice(b",\"key\":");
     match message.key() {
-        Some(key) => text(&mut out, &String::from_utf8_lossy(key)),
+        Some(key) => {
+            json_str(
+                &mut out,
+                &String::from_utf8_lossy(key),
+                MAX_FILTERED_KEY_BYTES,
+            );
+        }
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"headers\":[");
@@ -106,14 +114,16 @@ pub fn document(message: &impl Message) -> Vec<u8> {
                 out.push(b',');
             }
             out.extend_from_slice(b"{\"key\":");
-            text(&mut out, &String::from_utf8_lossy(header.key.as_bytes()));
+            json_str(&mut out, header.key, MAX_SHORT_TEXT_BYTES);
             out.extend_from_slice(b",\"value\":");
-            match header.value.map(std::str::from_utf8) {
+            match header.value.map(|v| (v, std::str::from_utf8(v))) {
                 None => out.extend_from_slice(b"null"),
-                Some(Ok(value)) => text(&mut out, value),
-                Some(Err(_)) => {
-                    let bytes = header.value.unwrap_or_default();
-                    text(&mut out, &STANDARD.encode(bytes));
+                Some((_, Ok(text))) => {
+                    json_str(&mut out, text, MAX_FILTERED_HEADER_BYTES);
+                }
+                Some((bytes, Err(_))) => {
+                    let shown = &bytes[..bytes.len().min(MAX_FILTERED_HEADER_BYTES / 4 * 3)];
+                    json_str(&mut out, &STANDARD.encode(shown), usize::MAX);
                     out.extend_from_slice(b",\"base64\":true");
                 }
             }
@@ -131,26 +141,20 @@ pub fn document(message: &impl Message) -> Vec<u8> {
             out.extend_from_slice(bytes);
             ("json", false)
         }
-        Some(bytes) => {
-            let head = &bytes[..bytes.len().min(MAX_FILTERED_BYTES)];
-            let truncated = head.len() < bytes.len();
-            match std::str::from_utf8(head) {
-                Ok(head) => {
-                    text(&mut out, head);
-                    ("text", truncated)
-                }
-                // Text cut inside a character: the text before it.
-                Err(err) if truncated && err.error_len().is_none() => {
-                    let valid = std::str::from_utf8(&head[..err.valid_up_to()]).unwrap_or_default();
-                    text(&mut out, valid);
-                    ("text", true)
-                }
-                Err(_) => {
-                    text(&mut out, &STANDARD.encode(head));
-                    ("base64", truncated)
-                }
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => ("text", json_str(&mut out, text, MAX_FILTERED_BYTES)),
+            // Text cut inside a character past the cap: the text before it.
+            Err(err) if err.error_len().is_none() || err.valid_up_to() >= MAX_FILTERED_BYTES => {
+                let valid = std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default();
+                json_str(&mut out, valid, MAX_FILTERED_BYTES);
+                ("text", true)
             }
-        }
+            Err(_) => {
+                let shown = &bytes[..bytes.len().min(MAX_FILTERED_BYTES / 4 * 3)];
+                json_str(&mut out, &STANDARD.encode(shown), usize::MAX);
+                ("base64", shown.len() < bytes.len())
+            }
+        },
     };
     out.extend_from_slice(
         format!(",\"value_format\":\"{format}\",\"truncated\":{truncated},\"size\":{size}}}")
@@ -159,8 +163,53 @@ pub fn document(message: &impl Message) -> Vec<u8> {
     out
 }
 
+/// A key's bytes a filter sees at most, as JSON text.
+pub const MAX_FILTERED_KEY_BYTES: usize = 16 * 1024;
+/// A header value's bytes a filter sees at most, as JSON text.
+pub const MAX_FILTERED_HEADER_BYTES: usize = 4 * 1024;
+
+/// Writes `text` as a JSON string of at most `cap` bytes between its
+/// quotes, escaped as JSON escapes it (a control character takes up to six
+/// bytes); whether it had to be cut.
+fn json_str(out: &mut Vec<u8>, text: &str, cap: usize) -> bool {
+    out.push(b'"');
+    let mut written = 0;
+    let mut cut = false;
+    let mut buf = [0u8; 4];
+    for c in text.chars() {
+        let escaped: &[u8] = match c {
+            '"' => b"\\\"",
+            '\\' => b"\\\\",
+            '\n' => b"\\n",
+            '\r' => b"\\r",
+            '\t' => b"\\t",
+            '\u{8}' => b"\\b",
+            '\u{c}' => b"\\f",
+            c if (c as u32) < 0x20 => {
+                let code = format!("\\u{:04x}", c as u32);
+                if written + code.len() > cap {
+                    cut = true;
+                    break;
+                }
+                written += code.len();
+                out.extend_from_slice(code.as_bytes());
+                continue;
+            }
+            c => c.encode_utf8(&mut buf).as_bytes(),
+        };
+        if written + escaped.len() > cap {
+            cut = true;
+            break;
+        }
+        written += escaped.len();
+        out.extend_from_slice(escaped);
+    }
+    out.push(b'"');
+    cut
+}
+
 /// Headers a filter sees per record, at most.
-pub const MAX_FILTERED_HEADERS: usize = 1_024;
+pub const MAX_FILTERED_HEADERS: usize = 256;
 
 /// Deepest nesting of a JSON value given to filters, well within what
 /// JSON readers take (serde_json's 128, the document around it included):
@@ -469,6 +518,65 @@ mod tests {
         assert_eq!(doc["size"], big.len());
         let shown = doc["value"].as_str().expect("text");
         assert!(shown.len() <= MAX_FILTERED_BYTES && big.starts_with(shown));
+    }
+
+    #[test]
+    fn a_document_stays_bounded_whatever_the_record() {
+        use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+        // Control characters take six bytes each as JSON text; a key of
+        // megabytes; many long headers.
+        let value = vec![0x01_u8; 990_000];
+        let key = vec![b'k'; 5_000_000];
+        let long = "v".repeat(100_000);
+        let mut headers = OwnedHeaders::new();
+        for _ in 0..2_000 {
+            headers = headers.insert(Header {
+                key: &long,
+                value: Some(long.as_bytes()),
+            });
+        }
+        let message = OwnedMessage::new(
+            Some(value),
+            Some(key),
+            "t".into(),
+            Timestamp::NotAvailable,
+            0,
+            0,
+            Some(headers),
+        );
+        let bytes = document(&message);
+        assert!(bytes.len() < 2_400_000, "{}", bytes.len());
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(doc["truncated"], true);
+        assert_eq!(doc["value_format"], "text");
+        assert!(
+            doc["value"]
+                .as_str()
+                .is_some_and(|v| v.len() <= MAX_FILTERED_BYTES / 6 + 1)
+        );
+        assert!(
+            doc["key"]
+                .as_str()
+                .is_some_and(|k| k.len() == MAX_FILTERED_KEY_BYTES)
+        );
+        assert_eq!(
+            doc["headers"].as_array().map(Vec::len),
+            Some(MAX_FILTERED_HEADERS)
+        );
+    }
+
+    #[test]
+    fn json_text_is_escaped_as_serde_json_escapes_it() {
+        let text = "a\"b\\c\nd\u{1}é\u{1f}\t\r\u{8}\u{c}";
+        let mut out = Vec::new();
+        assert!(!json_str(&mut out, text, usize::MAX));
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            serde_json::to_string(text).expect("JSON")
+        );
+        let mut cut = Vec::new();
+        assert!(json_str(&mut cut, "ab\u{1}", 3));
+        assert_eq!(cut, b"\"ab\"");
     }
 
     #[test]

@@ -23,8 +23,13 @@ use crate::clock::now_ms;
 /// The longest a scan waits for a record before it looks at its
 /// cancellation again.
 const POLL: Duration = Duration::from_millis(200);
-/// Records read ahead per partition at a time, at most.
+/// Records read ahead per partition at a time, at most, newest first (a
+/// chunk is read whole before it is handed on, reversed).
 const CHUNK: usize = 2_000;
+/// Records held per partition, at most, oldest first: several of
+/// librdkafka's fetches (1 MiB each), so that a partition is rarely paused
+/// (pausing drops what was fetched for it, to be fetched again).
+const FORWARD_AHEAD: usize = 20_000;
 /// Bytes of documents read ahead over all partitions (at least
 /// [`MIN_AHEAD_BYTES`] per partition, so that a 1 MiB record fits).
 const AHEAD_BYTES: usize = 32 * 1024 * 1024;
@@ -153,7 +158,7 @@ impl RangeReader {
 
     /// Oldest first: every partition assigned once, from its range's
     /// start, and read on while the merge takes its records; a partition
-    /// holding its share of the budget (or [`CHUNK`] records) is paused
+    /// holding its share of the budget (or [`FORWARD_AHEAD`] records) is paused
     /// until the merge drained half of it, so that librdkafka fetches
     /// ahead all along and nothing is read twice.
     fn scan_forward(
@@ -206,7 +211,7 @@ impl RangeReader {
                 .filter(|p| {
                     index.get(p).is_some_and(|&i| {
                         let c = &cursors[i];
-                        c.more() && c.ahead.len() < CHUNK / 2 && c.ahead_bytes < budget / 2
+                        c.more() && c.ahead.len() < FORWARD_AHEAD / 2 && c.ahead_bytes < budget / 2
                     })
                 })
                 .collect();
@@ -251,7 +256,7 @@ impl RangeReader {
                     let scanned = Scanned::of(&m);
                     cursor.ahead_bytes += scanned.document.len();
                     cursor.ahead.push_back(scanned);
-                    let full = cursor.ahead.len() >= CHUNK || cursor.ahead_bytes >= budget;
+                    let full = cursor.ahead.len() >= FORWARD_AHEAD || cursor.ahead_bytes >= budget;
                     if cursor.more() && full && !paused.contains(&partition) {
                         self.consumer.pause(&self.list_of(&[partition])?)?;
                         paused.push(partition);

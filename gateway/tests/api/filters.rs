@@ -21,6 +21,30 @@ fn filter_param(filter: &str) -> String {
     )
 }
 
+/// Produces `values` to partition 0 of `topic` in order, through one
+/// producer.
+async fn produce_values(topic: &str, values: impl IntoIterator<Item = Value>) {
+    use rdkafka::producer::FutureRecord;
+    let producer = producer();
+    let texts: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
+    let sends: Vec<_> = texts
+        .iter()
+        .map(|text| {
+            producer
+                .send_result(
+                    FutureRecord::<str, str>::to(topic)
+                        .partition(0)
+                        .payload(text),
+                )
+                .map_err(|(err, _)| err)
+                .expect("queued")
+        })
+        .collect();
+    for sent in sends {
+        sent.await.expect("delivered").expect("acknowledged");
+    }
+}
+
 /// A client of the gateway's topic with `filter`, past its hello.
 async fn filtered(app: &TestApp, filter: &str) -> LiveClient {
     app.live_with(&filter_param(filter)).await.0
@@ -233,4 +257,105 @@ async fn clients_with_one_filter_share_it_and_filters_are_bounded() {
         (live_filters().await == Some(0.0)).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_filter_is_timed_per_record_not_per_burst() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    // Some milliseconds a record: a burst of 100 takes over a second in
+    // all, each record well under its second.
+    let mut client = filtered(&app, "([range(200000)] | length) > 0").await;
+    until_status(&mut client, |_| true).await;
+    produce_values(&app.topic, (0..100).map(|n| json!({"n": n}))).await;
+    let (mut records, status) =
+        until_status(&mut client, |s| s.tested == 100 || s.stopped.is_some()).await;
+    assert_eq!(status.stopped, None, "{status:?}");
+    assert_eq!((status.matched, status.skipped), (100, 0), "{status:?}");
+    // (A status may overtake the last records.)
+    while records.len() < 100 {
+        records.push(client.next_record().await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_ends_the_worker_is_the_one_skipped() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let mut client = filtered(&app, "if .value.n == 5 then halt else true end").await;
+    until_status(&mut client, |_| true).await;
+    produce_values(&app.topic, (0..20).map(|n| json!({"n": n}))).await;
+    let (mut records, status) = until_status(&mut client, |s| s.tested == 20).await;
+    while records.len() < 19 {
+        records.push(client.next_record().await);
+    }
+    let ns: Vec<i64> = records
+        .iter()
+        .filter_map(|r| value(r)["n"].as_i64())
+        .collect();
+    assert_eq!(ns, (0..20).filter(|&n| n != 5).collect::<Vec<_>>());
+    assert_eq!(
+        (status.matched, status.skipped, status.stopped.clone()),
+        (19, 1, None),
+        "{status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_filter_starts_anew_for_a_new_client() {
+    let app = spawn_app().await;
+    app.wait_healthy().await;
+    let filter = "if .value.bad then halt else true end";
+    let mut first = filtered(&app, filter).await;
+    until_status(&mut first, |_| true).await;
+    for _ in 0..3 {
+        produce_raw(&app.topic, Some(0), None, br#"{"bad": true}"#).await;
+    }
+    until_status(&mut first, |s| s.stopped.is_some()).await;
+    // The first client keeps its stopped filter; a new one gets it running.
+    let mut second = filtered(&app, filter).await;
+    let (_, status) = until_status(&mut second, |_| true).await;
+    assert_eq!(
+        (status.stopped.clone(), status.tested),
+        (None, 0),
+        "{status:?}"
+    );
+    produce_raw(&app.topic, Some(0), None, br#"{"bad": false}"#).await;
+    let (records, _) = until_status(&mut second, |s| s.matched == 1).await;
+    if records.is_empty() {
+        second.next_record().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_opened_at_once_from_one_address_are_counted_at_once() {
+    let app = spawn_with(|c| c.max_live_filters_per_address = 2).await;
+    app.wait_healthy().await;
+    let opens = (0..8).map(|i| {
+        let url = format!(
+            "ws://{}/ws?{}",
+            app.addr,
+            filter_param(&format!(".offset != {i}"))
+        );
+        async move {
+            tokio_tungstenite::connect_async(url)
+                .await
+                .ok()
+                .map(|(socket, _)| socket)
+        }
+    });
+    let opened: Vec<_> = futures_util::future::join_all(opens)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(
+        opened.len(),
+        2,
+        "two filters for this address, however fast it asks"
+    );
+    assert_eq!(
+        sample(&scrape(&app).await, "kafka_flow_live_filters"),
+        Some(2.0)
+    );
 }
