@@ -49,13 +49,12 @@ pub fn App() -> impl IntoView {
             }),
         })
     };
-    let filter = location::wanted_filter();
-    socket::start(
+    let live = socket::start(
         feed,
         flow,
         connection,
         wanted.clone(),
-        filter.clone(),
+        location::wanted_filter(),
         refusal,
     );
     leptos::task::spawn_local(async move {
@@ -98,7 +97,7 @@ pub fn App() -> impl IntoView {
                     <Charts flow/>
                     <Latency feed flow/>
                 </div>
-                <LiveFeed feed flow wanted=wanted.clone() filter refusal/>
+                <LiveFeed feed flow wanted=wanted.clone() live/>
             </section>
         </main>
     }

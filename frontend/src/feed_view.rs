@@ -12,6 +12,7 @@ use crate::feed::{Feed, FeedEntry};
 use crate::filter_view::FilterBox;
 use crate::flow::FlowState;
 use crate::form::format_cents;
+use crate::socket::LiveFilter;
 use crate::units::{duration, latency_level};
 
 /// Every consumed record, newest first.
@@ -21,11 +22,10 @@ pub fn LiveFeed(
     flow: RwSignal<FlowState>,
     /// The topic the page watches (`None`: the gateway's own).
     wanted: Option<String>,
-    /// The live filter the page streams through, if any.
-    filter: Option<String>,
-    refusal: RwSignal<Option<String>>,
+    /// The live filter the page streams through.
+    live: LiveFilter,
 ) -> impl IntoView {
-    let filtered = filter.is_some();
+    let filtered = move || live.running.with(Option::is_some);
     // Paused: the rows listed when Pause was pressed, and how many records
     // the page had seen then. Reading goes on (every record is still
     // counted); only the list stands still, to be read.
@@ -56,7 +56,7 @@ pub fn LiveFeed(
                     {move || if paused.with(Option::is_some) { "Resume" } else { "Pause" }}
                 </button>
             </div>
-            <FilterBox feed wanted filter refusal/>
+            <FilterBox feed wanted live/>
             <Show when=move || since().is_some()>
                 <p class="hint" data-testid="feed-paused" data-count=move || since().unwrap_or(0)>
                     {move || format!(
@@ -66,7 +66,7 @@ pub fn LiveFeed(
                 </p>
             </Show>
             <Show when=move || feed.with(|f| f.entries().len() == 0)>
-                <p class="hint">{if filtered {
+                <p class="hint">{move || if filtered() {
                     "Waiting for records that match the filter…"
                 } else {
                     "Waiting for records… place an order, or produce to the topic with any Kafka client."

@@ -38,7 +38,36 @@ pub enum Connection {
     },
 }
 
-/// Runs the connection loop for the page's lifetime.
+/// The live filter the page streams through, and the way to change it.
+#[derive(Clone, Copy)]
+pub struct LiveFilter {
+    /// The filter the stream runs now (`None`: every record).
+    pub running: RwSignal<Option<String>>,
+    /// Why the last filter asked for was refused (the stream then runs
+    /// without one).
+    pub refused: RwSignal<Option<String>>,
+    /// Wakes the connection loop to reopen the stream with `running`.
+    reopen: StoredValue<futures_channel::mpsc::UnboundedSender<()>, LocalStorage>,
+}
+
+impl LiveFilter {
+    /// Streams through `filter` (`None`: none) from now on: the feed
+    /// starts over, since what it holds was not filtered so, and the
+    /// page's URL says it, to be shared.
+    pub fn apply(&self, filter: Option<String>, feed: RwSignal<Feed>, wanted: Option<&str>) {
+        self.refused.set(None);
+        self.running.set(filter.clone());
+        feed.set(Feed::default());
+        let href = crate::location::filter_href(wanted, filter.as_deref().unwrap_or(""));
+        if let Ok(history) = window().history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&href));
+        }
+        let _ = self.reopen.get_value().unbounded_send(());
+    }
+}
+
+/// Runs the connection loop for the page's lifetime, streaming `wanted`
+/// (the gateway's own topic for `None`) through `filter`.
 pub(crate) fn start(
     feed: RwSignal<Feed>,
     flow: RwSignal<FlowState>,
@@ -46,17 +75,36 @@ pub(crate) fn start(
     wanted: Option<String>,
     filter: Option<String>,
     refusal: RwSignal<Option<String>>,
-) {
+) -> LiveFilter {
+    let (reopen, mut reopened) = futures_channel::mpsc::unbounded::<()>();
+    let live = LiveFilter {
+        running: RwSignal::new(filter),
+        refused: RwSignal::new(None),
+        reopen: StoredValue::new_local(reopen),
+    };
     leptos::task::spawn_local(async move {
         let repaint = Rc::new(Repaint::default());
         let mut backoff = Backoff::default();
         loop {
             connection.set(Connection::Connecting);
             let mut served = false;
+            let mut reopening = false;
+            let filter = live.running.get_untracked();
             if let Ok(mut socket) = WebSocket::open(
                 &feed.with_untracked(|f| url(f, wanted.as_deref(), filter.as_deref())),
             ) {
-                while let Some(Ok(message)) = socket.next().await {
+                loop {
+                    let next = futures_util::future::select(socket.next(), reopened.next()).await;
+                    let message = match next {
+                        futures_util::future::Either::Left((Some(Ok(message)), _)) => message,
+                        futures_util::future::Either::Left(_) => break,
+                        // Another filter: this stream ends, the next one
+                        // opens at once.
+                        futures_util::future::Either::Right(_) => {
+                            reopening = true;
+                            break;
+                        }
+                    };
                     let Message::Text(text) = message else {
                         continue;
                     };
@@ -87,9 +135,20 @@ pub(crate) fn start(
                     schedule_repaint(feed, flow, &repaint);
                 }
             }
+            if reopening {
+                continue;
+            }
             if !served {
                 // Refused before the stream began: ask why, to say it.
                 let why = crate::api::stream_refusal(wanted.as_deref(), filter.as_deref()).await;
+                // A filter that does not compile (or cannot run now) is
+                // said at the filter, and the stream runs without it: the
+                // rest of the page stays live.
+                if filter.is_some() && why.as_ref().is_some_and(is_the_filters_fault) {
+                    live.refused.set(why.map(|e| e.message));
+                    live.running.set(None);
+                    continue;
+                }
                 refusal.set(why.map(|e| crate::api::describe(&e)));
             }
             let delay = backoff.next_delay_ms(js_sys::Math::random());
@@ -97,6 +156,14 @@ pub(crate) fn start(
             sleep(delay).await;
         }
     });
+    live
+}
+
+/// Whether a refused stream was refused for its filter: one that does not
+/// compile, or more filters than the gateway runs.
+fn is_the_filters_fault(error: &wire::ErrorBody) -> bool {
+    error.field.as_deref() == Some("filter")
+        || (error.code == wire::ErrorCode::Busy && error.message.contains("filter"))
 }
 
 /// Least time between two repaints of the feed's list, in milliseconds. A

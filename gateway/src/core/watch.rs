@@ -20,8 +20,9 @@ use crate::sync::lock;
 
 /// Records' documents queued for the topic's live filters, at most: a
 /// filter that falls further behind counts what it could not test. (A
-/// document is at most about 1 MiB, `kafka::record::MAX_FILTERED_BYTES`.)
-const DOCUMENT_QUEUE: usize = 256;
+/// document is at most about 2.2 MiB, see `kafka::record::document`, and
+/// most are far smaller: at worst about 280 MiB a topic.)
+const DOCUMENT_QUEUE: usize = 128;
 
 /// A record as the live filters see it: its position, the frame its
 /// clients are sent when it matches, and the document a filter tests.
