@@ -31,6 +31,72 @@ impl Client {
     }
 }
 
+/// What each client address holds (watched topics, live filters), with how
+/// many of its clients hold each: a client may hold at most so many
+/// different things at once.
+pub(crate) struct Holdings<K> {
+    held: Arc<Mutex<HashMap<Client, HashMap<K, usize>>>>,
+}
+
+/// One client's count on one thing, given back when dropped.
+pub(crate) struct Hold<K: Eq + std::hash::Hash> {
+    held: Arc<Mutex<HashMap<Client, HashMap<K, usize>>>>,
+    client: Client,
+    key: K,
+}
+
+impl<K: Eq + std::hash::Hash + Clone> Holdings<K> {
+    pub(crate) fn new() -> Self {
+        Self {
+            held: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Whether `client` could hold `key` besides what it holds: it holds
+    /// it already, or fewer than `most` things.
+    pub(crate) fn fits(&self, client: Client, key: &K, most: usize) -> bool {
+        let held = lock(&self.held);
+        let mine = held.get(&client);
+        mine.is_some_and(|m| m.contains_key(key)) || mine.map_or(0, HashMap::len) < most
+    }
+
+    /// Counts `key` among `client`'s, if it [`fits`](Self::fits), at once
+    /// (two asks from one client cannot both pass the check first).
+    pub(crate) fn take(&self, client: Client, key: &K, most: usize) -> Option<Hold<K>> {
+        let mut held = lock(&self.held);
+        let mine = held.entry(client).or_default();
+        if !mine.contains_key(key) && mine.len() >= most {
+            if mine.is_empty() {
+                held.remove(&client);
+            }
+            return None;
+        }
+        *mine.entry(key.clone()).or_insert(0) += 1;
+        Some(Hold {
+            held: self.held.clone(),
+            client,
+            key: key.clone(),
+        })
+    }
+}
+
+impl<K: Eq + std::hash::Hash> Drop for Hold<K> {
+    fn drop(&mut self) {
+        let mut held = lock(&self.held);
+        if let Some(mine) = held.get_mut(&self.client) {
+            if let Some(count) = mine.get_mut(&self.key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    mine.remove(&self.key);
+                }
+            }
+            if mine.is_empty() {
+                held.remove(&self.client);
+            }
+        }
+    }
+}
+
 /// Why something was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {

@@ -28,7 +28,7 @@ use super::filter::{FilterError, FilterProcess, MAX_BATCH};
 use super::hub::{Frame, Hub, encode};
 use super::jq::Verdict;
 use super::watch::{Document, TopicWatch};
-use crate::admission::Client;
+use crate::admission::{Client, Hold, Holdings};
 use crate::metrics::Metrics;
 use crate::sync::lock;
 
@@ -69,9 +69,8 @@ pub(crate) struct Filters<F> {
     max: usize,
     max_per_client: usize,
     feeds: Mutex<HashMap<Key, Weak<Feed<F>>>>,
-    /// The feeds each client address holds, with how many of its clients
-    /// hold each.
-    held: Arc<Mutex<HashMap<Client, HashMap<Key, usize>>>>,
+    /// The feeds each client address holds.
+    held: Holdings<Key>,
     compiles: Semaphore,
     metrics: Arc<Metrics>,
     /// Every feed stops at shutdown.
@@ -107,16 +106,10 @@ impl<F> Feed<F> {
 /// A client's hold on a feed; released when dropped.
 pub(crate) struct FilterLease<F> {
     feed: Arc<Feed<F>>,
-    _hold: Hold,
-}
-
-/// One client's count on a topic and filter, taken before the filter is
-/// compiled (so that clients of one address opening filters at once are
-/// counted at once) and given back when dropped.
-struct Hold {
-    held: Arc<Mutex<HashMap<Client, HashMap<Key, usize>>>>,
-    client: Client,
-    key: Key,
+    /// Counts the filter among its client address's, taken before the
+    /// filter is compiled (so that clients of one address opening filters
+    /// at once are counted at once).
+    _hold: Hold<Key>,
 }
 
 impl<F> std::ops::Deref for FilterLease<F> {
@@ -124,23 +117,6 @@ impl<F> std::ops::Deref for FilterLease<F> {
 
     fn deref(&self) -> &Feed<F> {
         &self.feed
-    }
-}
-
-impl Drop for Hold {
-    fn drop(&mut self) {
-        let mut held = lock(&self.held);
-        if let Some(mine) = held.get_mut(&self.client) {
-            if let Some(count) = mine.get_mut(&self.key) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    mine.remove(&self.key);
-                }
-            }
-            if mine.is_empty() {
-                held.remove(&self.client);
-            }
-        }
     }
 }
 
@@ -157,7 +133,7 @@ impl<F: Frame> Filters<F> {
             max,
             max_per_client,
             feeds: Mutex::new(HashMap::new()),
-            held: Arc::new(Mutex::new(HashMap::new())),
+            held: Holdings::new(),
             compiles: Semaphore::new(COMPILES_AT_ONCE),
             metrics,
             shutdown,
@@ -239,21 +215,10 @@ impl<F: Frame> Filters<F> {
 
     /// Counts `key` among `client`'s, if it may hold one more feed than it
     /// does (or holds this one already).
-    fn hold(&self, key: &Key, client: Client) -> Result<Hold, OpenFilterError> {
-        let mut held = lock(&self.held);
-        let mine = held.entry(client).or_default();
-        if !mine.contains_key(key) && mine.len() >= self.max_per_client {
-            if mine.is_empty() {
-                held.remove(&client);
-            }
-            return Err(OpenFilterError::TooManyForClient(self.max_per_client));
-        }
-        *mine.entry(key.clone()).or_insert(0) += 1;
-        Ok(Hold {
-            held: self.held.clone(),
-            client,
-            key: key.clone(),
-        })
+    fn hold(&self, key: &Key, client: Client) -> Result<Hold<Key>, OpenFilterError> {
+        self.held
+            .take(client, key, self.max_per_client)
+            .ok_or(OpenFilterError::TooManyForClient(self.max_per_client))
     }
 
     async fn compile(&self, filter: &str) -> Result<FilterProcess, OpenFilterError> {

@@ -20,7 +20,7 @@ use super::cache::Cached;
 use super::flow;
 use super::hub::{Frame, Hub};
 use super::watch::{TopicWatch, WatchSettings};
-use crate::admission::Client;
+use crate::admission::{Client, Hold, Holdings};
 use crate::config::Config;
 use crate::kafka::admin::TopicAdmin;
 use crate::kafka::groups::GroupReader;
@@ -113,15 +113,14 @@ pub(crate) struct Watches<F> {
     watched: Mutex<HashMap<String, Entry<F>>>,
     /// The topics each client address watches, with how many of its
     /// clients watch each.
-    held: Arc<Mutex<HashMap<Client, HashMap<String, usize>>>>,
+    held: Holdings<String>,
 }
 
 /// A client's hold on a watched topic; released when dropped.
 pub(crate) struct Lease<F> {
     watched: Arc<Watched<F>>,
-    held: Arc<Mutex<HashMap<Client, HashMap<String, usize>>>>,
-    client: Client,
-    topic: String,
+    /// Counts the topic among its client address's.
+    _hold: Hold<String>,
 }
 
 impl<F> std::ops::Deref for Lease<F> {
@@ -129,23 +128,6 @@ impl<F> std::ops::Deref for Lease<F> {
 
     fn deref(&self) -> &Watched<F> {
         &self.watched
-    }
-}
-
-impl<F> Drop for Lease<F> {
-    fn drop(&mut self) {
-        let mut held = lock(&self.held);
-        if let Some(mine) = held.get_mut(&self.client) {
-            if let Some(count) = mine.get_mut(&self.topic) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    mine.remove(&self.topic);
-                }
-            }
-            if mine.is_empty() {
-                held.remove(&self.client);
-            }
-        }
     }
 }
 
@@ -164,7 +146,7 @@ impl<F: Frame> Watches<F> {
             metrics,
             shutdown,
             watched: Mutex::new(HashMap::new()),
-            held: Arc::new(Mutex::new(HashMap::new())),
+            held: Holdings::new(),
         });
         tokio::spawn(reap(Arc::downgrade(&watches)));
         watches
@@ -228,16 +210,16 @@ impl<F: Frame> Watches<F> {
                 started
             }
         };
-        *lock(&self.held)
-            .entry(client)
-            .or_default()
-            .entry(topic.to_owned())
-            .or_insert(0) += 1;
+        let per_client =
+            usize::try_from(self.config.max_live_topics_per_address).unwrap_or(usize::MAX);
+        // Checked under the lock of `watched` with the rest, just now.
+        let hold = self
+            .held
+            .take(client, &topic.to_owned(), per_client)
+            .ok_or(WatchError::TooManyForClient(per_client))?;
         Ok(Lease {
             watched: watched_now,
-            held: self.held.clone(),
-            client,
-            topic: topic.to_owned(),
+            _hold: hold,
         })
     }
 
@@ -252,15 +234,11 @@ impl<F: Frame> Watches<F> {
         client: Client,
         evict: bool,
     ) -> Result<(), WatchError> {
-        let held = lock(&self.held);
-        let mine = held.get(&client);
         let per_client =
             usize::try_from(self.config.max_live_topics_per_address).unwrap_or(usize::MAX);
-        let holds_it = mine.is_some_and(|m| m.contains_key(topic));
-        if !holds_it && mine.map_or(0, HashMap::len) >= per_client {
+        if !self.held.fits(client, &topic.to_owned(), per_client) {
             return Err(WatchError::TooManyForClient(per_client));
         }
-        drop(held);
         if watched.contains_key(topic) || watched.len() < self.max() {
             return Ok(());
         }

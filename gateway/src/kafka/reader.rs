@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
@@ -156,6 +157,30 @@ impl RangeReader {
         Ok(ranges)
     }
 
+    /// The next record of an assigned partition, or a partition's end
+    /// (`None` with its partition), waiting at most `wait` (`Ok(None)` if
+    /// nothing came); `Cancelled` or `TimedOut` first if so.
+    pub(super) fn next_event(
+        &self,
+        wait: Duration,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<Option<(i32, Option<BorrowedMessage<'_>>)>, ReadError> {
+        if cancel.is_cancelled() {
+            return Err(ReadError::Cancelled);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ReadError::TimedOut);
+        }
+        match self.consumer.poll(left.min(wait)) {
+            None => Ok(None),
+            Some(Err(KafkaError::PartitionEOF(partition))) => Ok(Some((partition, None))),
+            Some(Err(err)) => Err(err.into()),
+            Some(Ok(message)) => Ok(Some((message.partition(), Some(message)))),
+        }
+    }
+
     /// The topic's partition ids, or just `only` after checking it exists.
     fn partitions(&self, only: Option<i32>) -> Result<Vec<i32>, ReadError> {
         let metadata = self
@@ -262,19 +287,9 @@ impl RangeReader {
         let mut filling: HashMap<i32, usize> =
             these.iter().map(|&i| (cursors[i].partition, i)).collect();
         while !filling.is_empty() {
-            if cancel.is_cancelled() {
-                return Err(ReadError::Cancelled);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ReadError::TimedOut);
-            }
-            let (partition, message) = match self.consumer.poll(left.min(POLL)) {
-                None => continue,
-                // Nothing more, for now: the range ends here.
-                Some(Err(KafkaError::PartitionEOF(partition))) => (partition, None),
-                Some(Err(err)) => return Err(err.into()),
-                Some(Ok(message)) => (message.partition(), Some(message)),
+            // `None`: nothing more, for now: the range ends here.
+            let Some((partition, message)) = self.next_event(POLL, deadline, cancel)? else {
+                continue;
             };
             // A record past what a full cursor holds is read again next time.
             let Some(&i) = filling.get(&partition) else {

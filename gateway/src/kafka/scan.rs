@@ -219,26 +219,16 @@ impl RangeReader {
                 self.consumer.resume(&self.list_of(&drained)?)?;
                 paused.retain(|p| !drained.contains(p));
             }
-            if cancel.is_cancelled() {
-                return Err(ReadError::Cancelled);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ReadError::TimedOut);
-            }
             // Waiting on the broker: hand on what is merged first.
             let wait = if batch.is_empty() {
-                left.min(POLL)
+                POLL
             } else {
                 Duration::ZERO
             };
-            let polled = self.consumer.poll(wait);
+            let polled = self.next_event(wait, deadline, cancel)?;
             idle = polled.is_none();
-            let (partition, message) = match polled {
-                None => continue,
-                Some(Err(KafkaError::PartitionEOF(partition))) => (partition, None),
-                Some(Err(err)) => return Err(err.into()),
-                Some(Ok(message)) => (message.partition(), Some(message)),
+            let Some((partition, message)) = polled else {
+                continue;
             };
             let Some(&i) = index.get(&partition) else {
                 continue;
@@ -324,18 +314,8 @@ impl RangeReader {
         }
         self.consumer.assign(&list)?;
         while !filling.is_empty() {
-            if cancel.is_cancelled() {
-                return Err(ReadError::Cancelled);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ReadError::TimedOut);
-            }
-            let (partition, message) = match self.consumer.poll(left.min(POLL)) {
-                None => continue,
-                Some(Err(KafkaError::PartitionEOF(partition))) => (partition, None),
-                Some(Err(err)) => return Err(err.into()),
-                Some(Ok(message)) => (message.partition(), Some(message)),
+            let Some((partition, message)) = self.next_event(POLL, deadline, cancel)? else {
+                continue;
             };
             let Some(fill) = filling.get_mut(&partition) else {
                 continue;
