@@ -119,7 +119,11 @@ fn load_error(code: &str, errors: jaq_core::load::Errors<&str, ()>) -> Invalid {
                 message: if found.is_empty() {
                     format!("expected {}, found the end", expected.as_str())
                 } else {
-                    format!("expected {}, found {:?}", expected.as_str(), cut_str(found))
+                    format!(
+                        "expected {}, found {:?}",
+                        expected.as_str(),
+                        cut((*found).to_owned())
+                    )
                 },
             },
             None => Invalid {
@@ -189,10 +193,6 @@ fn floor_boundary(text: &str, mut at: usize) -> usize {
         at -= 1;
     }
     at
-}
-
-fn cut_str(text: &str) -> String {
-    cut(text.to_owned())
 }
 
 #[cfg(test)]

@@ -143,11 +143,11 @@ impl RangeReader {
                 let low: Vec<usize> = (0..cursors.len())
                     .filter(|&i| cursors[i].more() && cursors[i].ahead.len() < CHUNK / 2)
                     .collect();
-                self.read_chunks(&mut cursors, &low, direction, budget, deadline, cancel)?;
+                self.read_chunks_back(&mut cursors, &low, budget, deadline, cancel)?;
             }
-            let batch = merge(&mut cursors, direction, BATCH);
+            let batch = merge(&mut cursors, Direction::NewestFirst, BATCH);
             let done = cursors.iter().all(|c| c.ahead.is_empty() && !c.more());
-            if !batch.is_empty() && !each(batch, positions(&cursors, direction)) {
+            if !batch.is_empty() && !each(batch, positions(&cursors, Direction::NewestFirst)) {
                 return Ok(());
             }
             if done {
@@ -274,16 +274,14 @@ impl RangeReader {
         Ok(list)
     }
 
-    /// Reads the next chunk of the cursors numbered `these`, their
-    /// partitions assigned together: oldest first up to [`CHUNK`] records
-    /// or `budget` bytes from `low`; newest first the chunk of up to
-    /// [`CHUNK`] records below `high`, of which only the newest `budget`
-    /// bytes are kept (the rest is read again as a later, smaller chunk).
-    fn read_chunks(
+    /// Newest first: reads the chunk of up to [`CHUNK`] records below
+    /// `high` of each cursor numbered `these`, their partitions assigned
+    /// together, keeping only the newest `budget` bytes of each (the rest is
+    /// read again as a later, smaller chunk).
+    fn read_chunks_back(
         &self,
         cursors: &mut [Cursor],
         these: &[usize],
-        direction: Direction,
         budget: usize,
         deadline: Instant,
         cancel: &CancellationToken,
@@ -292,16 +290,11 @@ impl RangeReader {
         let mut filling: HashMap<i32, Filling> = HashMap::new();
         for &i in these {
             let c = &mut cursors[i];
-            let (from, to) = match direction {
-                Direction::OldestFirst => (c.low, c.high),
-                Direction::NewestFirst => ((c.high - CHUNK as i64).max(c.low), c.high),
-            };
+            let (from, to) = ((c.high - CHUNK as i64).max(c.low), c.high);
             list.add_partition_offset(&self.topic, c.partition, Offset::Offset(from))?;
-            if direction == Direction::NewestFirst {
-                // What is left after this chunk is below it (or what the
-                // budget could not keep of it).
-                c.high = from;
-            }
+            // What is left after this chunk is below it (or what the budget
+            // could not keep of it).
+            c.high = from;
             filling.insert(
                 c.partition,
                 Filling {
@@ -321,30 +314,12 @@ impl RangeReader {
                 continue;
             };
             let cursor = &mut cursors[fill.cursor];
-            // The range ends here: at the log's end (records written since
-            // are not in it), or past the chunk's end.
-            let scanned = match message {
-                Some(m) if m.offset() < fill.to => Scanned::of(&m),
-                _ => {
-                    if direction == Direction::OldestFirst {
-                        cursor.low = cursor.high;
-                    }
-                    if let Some(fill) = filling.remove(&partition) {
-                        let i = fill.cursor;
-                        fill.finish(&mut cursors[i]);
-                    }
-                    continue;
-                }
-            };
-            let offset = scanned.offset();
-            let full = match direction {
-                Direction::OldestFirst => {
-                    cursor.low = offset + 1;
-                    cursor.ahead_bytes += scanned.document.len();
-                    cursor.ahead.push_back(scanned);
-                    cursor.ahead.len() >= CHUNK || cursor.ahead_bytes >= budget || !cursor.more()
-                }
-                Direction::NewestFirst => {
+            // The chunk ends at the log's end (records written since are not
+            // in it), or at its last offset.
+            let full = match message {
+                Some(m) if m.offset() < fill.to => {
+                    let scanned = Scanned::of(&m);
+                    let offset = scanned.offset();
                     fill.bytes += scanned.document.len();
                     fill.chunk.push_back(scanned);
                     while fill.bytes > budget && fill.chunk.len() > 1 {
@@ -355,6 +330,7 @@ impl RangeReader {
                     }
                     offset + 1 >= fill.to
                 }
+                _ => true,
             };
             if full && let Some(fill) = filling.remove(&partition) {
                 let i = fill.cursor;
@@ -365,18 +341,18 @@ impl RangeReader {
     }
 }
 
-/// One partition's chunk being read.
+/// One partition's chunk being read, newest first.
 struct Filling {
     cursor: usize,
     /// Where the chunk ends (exclusive).
     to: i64,
-    /// Newest first: the chunk so far, oldest first, and its bytes.
+    /// The chunk so far, oldest first, and its bytes.
     chunk: VecDeque<Scanned>,
     bytes: usize,
 }
 
 impl Filling {
-    /// Hands a newest-first chunk to its cursor, newest first.
+    /// Hands the chunk to its cursor, newest first.
     fn finish(self, cursor: &mut Cursor) {
         for scanned in self.chunk.into_iter().rev() {
             cursor.ahead_bytes += scanned.document.len();
