@@ -137,6 +137,8 @@ mod tests {
             consumed_at_ms: 2,
             size: 10,
             payload: wire::Payload::Null,
+            key_schema: None,
+            value_schema: None,
         });
         let text = serde_json::to_string(&record).expect("json");
         let frame: Frame = serde_json::from_str(&text).expect("frame");

@@ -283,6 +283,8 @@ mod tests {
             consumed_at_ms: 1_004,
             size: 0,
             payload: Payload::Null,
+            key_schema: None,
+            value_schema: None,
         })
     }
 

@@ -181,6 +181,8 @@ mod tests {
             consumed_at_ms: 0,
             size: 0,
             payload: Payload::Null,
+            key_schema: None,
+            value_schema: None,
         }
     }
 

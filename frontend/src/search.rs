@@ -88,7 +88,7 @@ impl SearchRun {
             }
             SearchEvent::Match(record) => {
                 if self.matches.len() < MAX_SEARCH_MATCHES {
-                    self.matches.push(record);
+                    self.matches.push(*record);
                 }
             }
             SearchEvent::Progress(progress) => self.progress = progress,
@@ -233,6 +233,8 @@ mod tests {
             consumed_at_ms: 6,
             size: 10,
             payload,
+            key_schema: None,
+            value_schema: None,
         }
     }
 
@@ -266,7 +268,11 @@ mod tests {
             total: 200,
             newest_first: false,
         });
-        run.apply(SearchEvent::Match(record(3, Some("k"), Payload::Null)));
+        run.apply(SearchEvent::Match(Box::new(record(
+            3,
+            Some("k"),
+            Payload::Null,
+        ))));
         run.apply(SearchEvent::Progress(SearchProgress {
             scanned: 50,
             matched: 1,

@@ -201,6 +201,15 @@ pub struct Config {
     #[arg(skip)]
     pub filter_worker: Option<PathBuf>,
 
+    /// A Schema Registry (Confluent's API; Apicurio serves it under
+    /// `/apis/ccompat/v7`): records in its wire format (a zero byte, then a
+    /// schema id) are decoded from Avro, Protobuf or JSON Schema into JSON
+    /// for the feed, filters and search. `https://user:password@host` for
+    /// basic auth. Without it, such records are shown as bytes.
+    #[arg(long, env = "SCHEMA_REGISTRY_URL", value_name = "URL",
+          value_parser = parse_registry_url)]
+    pub schema_registry: Option<reqwest::Url>,
+
     /// Seconds a watched topic (other than this one) stays read with no
     /// browser watching it, before its consumer is closed.
     #[arg(long, env = "LIVE_TOPIC_IDLE_S", default_value_t = 60,
@@ -325,6 +334,15 @@ pub struct Config {
     #[arg(long, env = "DEMO_COMMIT_INTERVAL_MS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub service_commit_interval_ms: u64,
+}
+
+/// A registry's URL: http or https, with a host.
+fn parse_registry_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
 }
 
 /// How the gateway logs.

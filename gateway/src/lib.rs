@@ -28,9 +28,11 @@ pub mod admission;
 mod clock;
 pub mod config;
 pub mod core;
+pub mod formats;
 pub mod http;
 pub mod kafka;
 mod metrics;
+pub mod registry;
 pub mod shutdown;
 mod sync;
 
@@ -53,6 +55,8 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Config(#[from] config::ConfigError),
+    #[error("schema registry client: {0}")]
+    Registry(#[from] registry::ClientError),
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes. Then it stops
@@ -71,7 +75,15 @@ pub async fn run(
         return Err(refused.into());
     }
     let config = Arc::new(config);
-    let core = Arc::new(core::Core::start(config.clone(), CancellationToken::new())?);
+    let schemas = match &config.schema_registry {
+        Some(url) => Some(Arc::new(registry::Registry::new(url)?)),
+        None => None,
+    };
+    let core = Arc::new(core::Core::start(
+        config.clone(),
+        kafka::record::Schemas::new(schemas),
+        CancellationToken::new(),
+    )?);
     let served = http::serve(listener, core.clone(), config, shutdown).await;
     // Whatever ended the server, stop the core and flush what was produced.
     core.stop().await;

@@ -25,4 +25,4 @@ pub mod stream;
 
 pub use api::{ErrorBody, ErrorCode, Health, OrderAccepted};
 pub use order::{FieldError, NewOrder, Order, OrderItem};
-pub use stream::{LiveRecord, Payload, RecordHeader, ServerMessage};
+pub use stream::{LiveRecord, Payload, RecordHeader, SchemaRef, ServerMessage};

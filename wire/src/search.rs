@@ -30,7 +30,7 @@ pub enum SearchEvent {
         newest_first: bool,
     },
     /// A record the filter selects, as the live stream sends records.
-    Match(LiveRecord),
+    Match(Box<LiveRecord>),
     /// How far the scan is, a few times a second.
     Progress(SearchProgress),
     /// Last, when the scan ended: why, and the final counts.

@@ -224,6 +224,30 @@ pub struct LiveRecord {
     /// Size of the value in bytes, before any truncation.
     pub size: usize,
     pub payload: Payload,
+    /// The Schema Registry schema the key names (Confluent's wire format),
+    /// when a registry is configured; `key` is then its decoded JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_schema: Option<SchemaRef>,
+    /// The Schema Registry schema the value names; `payload` is then the
+    /// decoded JSON, or the bytes when `error` says why it could not be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_schema: Option<SchemaRef>,
+}
+
+/// A schema a record names by id, as the registry describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SchemaRef {
+    pub id: u32,
+    /// The first subject the registry lists for the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// `avro`, `protobuf` or `json` (JSON Schema); absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Why the schema could not be had or did not decode the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A Kafka record header; `value` is text with invalid UTF-8 replaced.
@@ -322,6 +346,8 @@ mod tests {
             consumed_at_ms: 5,
             size: 0,
             payload: Payload::Null,
+            key_schema: None,
+            value_schema: None,
         });
         let text = serde_json::to_string(&record).expect("serialize");
         assert_eq!(

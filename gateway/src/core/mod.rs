@@ -75,6 +75,7 @@ use crate::kafka::groups::GroupReader;
 use crate::kafka::keys::KeyLog;
 use crate::kafka::live::LiveConsumer;
 use crate::kafka::producer::RecordProducer;
+use crate::kafka::record::Schemas;
 use crate::metrics::Metrics;
 use crate::sync::lock;
 
@@ -114,13 +115,14 @@ impl<F: Frame> Core<F> {
     /// client settings librdkafka refuses: the broker need not be up.
     pub(crate) fn start(
         config: Arc<Config>,
+        schemas: Schemas,
         shutdown: CancellationToken,
     ) -> Result<Self, kafka::Error> {
         let metrics = Arc::new(Metrics::new());
         let admin = TopicAdmin::new(&config, &config.topic)?;
         let producer = Arc::new(RecordProducer::new(&config)?);
         let watch = TopicWatch::start(
-            LiveConsumer::new(&config, &config.topic)?,
+            LiveConsumer::new(&config, &config.topic, schemas.clone())?,
             admin.clone(),
             WatchSettings {
                 create: Some((config.partitions, config.replication_factor)),
@@ -171,12 +173,18 @@ impl<F: Frame> Core<F> {
             flow,
             services,
             load,
-            replays: Replays::new(config.clone(), &config.topic, metrics.clone()),
-            resumes: Resumes::new(config.clone(), metrics.clone()),
+            replays: Replays::new(
+                config.clone(),
+                &config.topic,
+                metrics.clone(),
+                schemas.clone(),
+            ),
+            resumes: Resumes::new(config.clone(), metrics.clone(), schemas.clone()),
             watches: Watches::new(
                 config.clone(),
                 admin.clone(),
                 metrics.clone(),
+                schemas.clone(),
                 shutdown.clone(),
             ),
             filters: Filters::new(
@@ -186,7 +194,12 @@ impl<F: Frame> Core<F> {
                 metrics.clone(),
                 shutdown.clone(),
             ),
-            searches: Searches::new(config.clone(), metrics.clone(), shutdown.clone()),
+            searches: Searches::new(
+                config.clone(),
+                metrics.clone(),
+                schemas.clone(),
+                shutdown.clone(),
+            ),
             health: HealthCheck::new(&config.brokers),
             admin,
             shutdown,

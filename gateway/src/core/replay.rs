@@ -15,6 +15,7 @@ use crate::admission::{Admission, Client, Refused};
 use crate::config::Config;
 pub(crate) use crate::kafka::reader::Start;
 use crate::kafka::reader::{READ_TIMEOUT, RangeReader, ReadError};
+use crate::kafka::record::Schemas;
 use crate::metrics::{Gauge, Metrics};
 
 /// Replays running at once, at most: each is a Kafka client of its own and
@@ -62,6 +63,7 @@ impl ReplayError {
 /// The replays of one topic.
 pub(crate) struct Replays {
     config: Arc<Config>,
+    schemas: Schemas,
     topic: String,
     /// [`MAX_CONCURRENT`] in all, `--max-reads-per-address` per client.
     slots: Arc<Admission>,
@@ -69,9 +71,15 @@ pub(crate) struct Replays {
 }
 
 impl Replays {
-    pub(crate) fn new(config: Arc<Config>, topic: &str, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        topic: &str,
+        metrics: Arc<Metrics>,
+        schemas: Schemas,
+    ) -> Self {
         Self {
             metrics,
+            schemas,
             topic: topic.to_owned(),
             slots: Admission::new(MAX_CONCURRENT, per_client_reads(&config)),
             config,
@@ -100,6 +108,7 @@ impl Replays {
             &self.config,
             &self.topic,
             &self.metrics,
+            &self.schemas,
             RangeReader::new,
             permit,
             move |reader| {
@@ -129,16 +138,22 @@ pub(super) async fn run_reader<T: Send + 'static>(
     config: &Arc<Config>,
     topic: &str,
     metrics: &Arc<Metrics>,
-    make: fn(&Config, &str) -> Result<RangeReader, ReadError>,
+    schemas: &Schemas,
+    make: fn(&Config, &str, Schemas) -> Result<RangeReader, ReadError>,
     permit: impl Send + 'static,
     f: impl FnOnce(&RangeReader) -> Result<T, ReadError> + Send + 'static,
 ) -> Result<T, ReadError> {
-    let (config, topic, metrics) = (config.clone(), topic.to_owned(), metrics.clone());
+    let (config, topic, metrics, schemas) = (
+        config.clone(),
+        topic.to_owned(),
+        metrics.clone(),
+        schemas.clone(),
+    );
     tokio::task::spawn_blocking(move || {
         // Whoever asked may be gone by now: the read runs to its end (or
         // its cancellation) all the same, and is counted until then.
         let _running = Running::new(&metrics.history_reads);
-        let read = make(&config, &topic).and_then(|reader| f(&reader));
+        let read = make(&config, &topic, schemas).and_then(|reader| f(&reader));
         if matches!(read, Err(ReadError::Cancelled)) {
             metrics.history_reads_cancelled.inc();
         }

@@ -21,6 +21,7 @@ use super::replay::{per_client_reads, run_reader};
 use crate::admission::{Admission, Client};
 use crate::config::Config;
 use crate::kafka::reader::{READ_TIMEOUT, RangeReader};
+use crate::kafka::record::Schemas;
 use crate::metrics::Metrics;
 
 /// Most records one resume reads from Kafka.
@@ -49,12 +50,14 @@ pub(crate) struct Resumes {
     /// resumes must not queue ahead of everyone else's.
     per_client: Arc<Admission>,
     metrics: Arc<Metrics>,
+    schemas: Schemas,
 }
 
 impl Resumes {
-    pub(crate) fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(config: Arc<Config>, metrics: Arc<Metrics>, schemas: Schemas) -> Self {
         Self {
             metrics,
+            schemas,
             slots: Arc::new(Semaphore::new(MAX_CONCURRENT)),
             per_client: Admission::new(usize::MAX, per_client_reads(&config)),
             config,
@@ -133,6 +136,7 @@ impl Resumes {
             &self.config,
             topic,
             &self.metrics,
+            &self.schemas,
             RangeReader::new,
             permit,
             move |reader| reader.read(&gaps, MAX_RECORDS, READ_TIMEOUT, &cancel),

@@ -26,6 +26,7 @@ use super::replay::{Start, run_reader};
 use crate::admission::{Admission, Client, Refused};
 use crate::config::Config;
 use crate::kafka::reader::{RangeReader, ReadError};
+use crate::kafka::record::Schemas;
 pub(crate) use crate::kafka::scan::Direction;
 use crate::kafka::scan::Scanned;
 use crate::metrics::{Gauge, Metrics};
@@ -75,6 +76,7 @@ pub(crate) struct Searches {
     worker: Result<PathBuf, String>,
     slots: Arc<Admission>,
     metrics: Arc<Metrics>,
+    schemas: Schemas,
     shutdown: CancellationToken,
 }
 
@@ -82,9 +84,11 @@ impl Searches {
     pub(crate) fn new(
         config: Arc<Config>,
         metrics: Arc<Metrics>,
+        schemas: Schemas,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
+            schemas,
             worker: config.filter_worker(),
             // One per client address: a search is the heaviest read there is.
             slots: Admission::new(MAX_CONCURRENT, 1),
@@ -117,6 +121,7 @@ impl Searches {
             &self.config,
             &plan.topic,
             &self.metrics,
+            &self.schemas,
             RangeReader::for_search,
             (),
             move |reader| reader.ranges_until(start, until, partition),
@@ -138,10 +143,11 @@ impl Searches {
         let cancel = self.shutdown.child_token();
         let (scanned_tx, scanned) = mpsc::channel(SCANNED_QUEUE);
         let scan = {
-            let (config, metrics, topic) = (
+            let (config, metrics, topic, schemas) = (
                 self.config.clone(),
                 self.metrics.clone(),
                 plan.topic.clone(),
+                self.schemas.clone(),
             );
             let cancel = cancel.clone();
             let direction = plan.direction;
@@ -150,6 +156,7 @@ impl Searches {
                     &config,
                     &topic,
                     &metrics,
+                    &schemas,
                     RangeReader::for_search,
                     (),
                     move |reader| {
@@ -272,7 +279,7 @@ async fn test_and_send(
                 Verdict::Match => {
                     progress.matched += 1;
                     if events
-                        .send(SearchEvent::Match(record.to_live()))
+                        .send(SearchEvent::Match(Box::new(record.to_live())))
                         .await
                         .is_err()
                     {

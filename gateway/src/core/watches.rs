@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::kafka::admin::TopicAdmin;
 use crate::kafka::groups::GroupReader;
 use crate::kafka::live::LiveConsumer;
+use crate::kafka::record::Schemas;
 use crate::metrics::Metrics;
 use crate::sync::lock;
 
@@ -101,6 +102,8 @@ struct Entry<F> {
 /// The topics watched on demand.
 pub(crate) struct Watches<F> {
     config: Arc<Config>,
+    /// What records are decoded with (`--schema-registry`).
+    schemas: Schemas,
     /// Asks the cluster which topics exist.
     admin: TopicAdmin,
     /// Its last answer: each topic's partition count.
@@ -137,10 +140,12 @@ impl<F: Frame> Watches<F> {
         config: Arc<Config>,
         admin: TopicAdmin,
         metrics: Arc<Metrics>,
+        schemas: Schemas,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         let watches = Arc::new(Self {
             config,
+            schemas,
             admin,
             names: Cached::new(TOPIC_LIST_FRESH_FOR),
             metrics,
@@ -330,7 +335,8 @@ impl<F: Frame> Watches<F> {
         };
         Ok(Clients {
             admin: TopicAdmin::new(&self.config, topic).map_err(|e| failed(&e))?,
-            consumer: LiveConsumer::new(&self.config, topic).map_err(|e| failed(&e))?,
+            consumer: LiveConsumer::new(&self.config, topic, self.schemas.clone())
+                .map_err(|e| failed(&e))?,
         })
     }
 

@@ -6,7 +6,8 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use wire::LiveRecord;
 
-use super::{Error, record};
+use super::Error;
+use super::record::{self, Schemas};
 use crate::clock::now_ms;
 use crate::config::Config;
 
@@ -14,13 +15,15 @@ use crate::config::Config;
 pub(crate) struct LiveConsumer {
     consumer: StreamConsumer,
     topic: String,
+    schemas: Schemas,
 }
 
 impl LiveConsumer {
-    pub(crate) fn new(config: &Config, topic: &str) -> Result<Self, Error> {
+    pub(crate) fn new(config: &Config, topic: &str, schemas: Schemas) -> Result<Self, Error> {
         Ok(Self {
             consumer: super::client::live_consumer(config)?,
             topic: topic.to_owned(),
+            schemas,
         })
     }
 
@@ -43,8 +46,12 @@ impl LiveConsumer {
         document: impl Fn() -> bool,
     ) -> Result<(LiveRecord, Option<Vec<u8>>), Error> {
         let message = self.consumer.recv().await?;
-        let live = record::to_live(&message, now_ms());
-        Ok((live, document().then(|| record::document(&message))))
+        let decoded = self.schemas.decode(&message).await;
+        let live = record::to_live(&message, now_ms(), &decoded);
+        Ok((
+            live,
+            document().then(|| record::document(&message, &decoded)),
+        ))
     }
 
     fn list(&self, starts: &[(i32, i64)]) -> Result<TopicPartitionList, Error> {

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use wire::LiveRecord;
 use wire::api::ReplayRange;
 
-use super::record;
+use super::record::{self, Schemas};
 use crate::clock::now_ms;
 use crate::config::Config;
 
@@ -71,22 +71,29 @@ pub(crate) struct Read {
 pub(crate) struct RangeReader {
     pub(super) consumer: BaseConsumer<super::client::EndIsNoError>,
     pub(super) topic: String,
+    pub(super) schemas: Schemas,
 }
 
 impl RangeReader {
-    pub(crate) fn new(config: &Config, topic: &str) -> Result<Self, ReadError> {
+    pub(crate) fn new(config: &Config, topic: &str, schemas: Schemas) -> Result<Self, ReadError> {
         Ok(Self {
             consumer: super::client::range_consumer(config, "replay")?,
             topic: topic.to_owned(),
+            schemas,
         })
     }
 
     /// A reader for a search (`RangeReader::scan`), named so in its
     /// (never joined) group id.
-    pub(crate) fn for_search(config: &Config, topic: &str) -> Result<Self, ReadError> {
+    pub(crate) fn for_search(
+        config: &Config,
+        topic: &str,
+        schemas: Schemas,
+    ) -> Result<Self, ReadError> {
         Ok(Self {
             consumer: super::client::range_consumer(config, "search")?,
             topic: topic.to_owned(),
+            schemas,
         })
     }
 
@@ -302,7 +309,10 @@ impl RangeReader {
                 Some(m) if m.offset() >= cursor.to => cursor.to = cursor.next,
                 Some(m) => {
                     cursor.next = m.offset() + 1;
-                    cursor.ahead.push_back(record::to_live(&m, now_ms()));
+                    let decoded = self.schemas.decode_blocking(&m);
+                    cursor
+                        .ahead
+                        .push_back(record::to_live(&m, now_ms(), &decoded));
                 }
             }
             if !cursor.more() || cursor.ahead.len() >= chunk {

@@ -4,10 +4,119 @@
 //! Any program may write to the topic, so nothing here assumes a record came
 //! from the gateway: keys, headers and values may be missing, binary, huge or
 //! invalid UTF-8, and each is shown as well as it can be, never rejected.
+//! Keys and values in a Schema Registry's wire format are decoded first
+//! ([`Schemas`]) when a registry is configured.
+
+use std::sync::Arc;
 
 use rdkafka::Message;
 use rdkafka::message::Headers;
-use wire::{LiveRecord, Payload, RecordHeader, headers};
+use serde_json::Value;
+use wire::{LiveRecord, Payload, RecordHeader, SchemaRef, headers};
+
+use crate::formats;
+use crate::registry::{Lookup, Registry};
+
+/// The schema registry records are decoded with, if one is configured.
+#[derive(Debug, Clone, Default)]
+pub struct Schemas(Option<Arc<Registry>>);
+
+impl Schemas {
+    pub fn new(registry: Option<Arc<Registry>>) -> Self {
+        Self(registry)
+    }
+
+    /// Decodes the key and value of `message` that are in the registry's
+    /// wire format; the first record naming a schema id waits for the
+    /// registry (at most `registry::FETCH_TIMEOUT`), the rest use the cache.
+    pub async fn decode(&self, message: &impl Message) -> Decoded {
+        let Some(registry) = &self.0 else {
+            return Decoded::default();
+        };
+        let (key, value) = framed_ids(message);
+        let key = match key {
+            Some(id) => Some(registry.lookup(id).await),
+            None => None,
+        };
+        let value = match value {
+            Some(id) => Some(registry.lookup(id).await),
+            None => None,
+        };
+        Decoded::new(message, key, value)
+    }
+
+    /// [`Self::decode`] for code on the blocking pool.
+    pub fn decode_blocking(&self, message: &impl Message) -> Decoded {
+        let Some(registry) = &self.0 else {
+            return Decoded::default();
+        };
+        let (key, value) = framed_ids(message);
+        Decoded::new(
+            message,
+            key.map(|id| registry.lookup_blocking(id)),
+            value.map(|id| registry.lookup_blocking(id)),
+        )
+    }
+}
+
+/// The schema ids a record's key and value start with, if any.
+fn framed_ids(message: &impl Message) -> (Option<u32>, Option<u32>) {
+    let id = |bytes: Option<&[u8]>| bytes.and_then(formats::framed).map(|f| f.id);
+    (id(message.key()), id(message.payload()))
+}
+
+/// A record's key and value as their schemas decode them, where they
+/// name one.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    key: Option<Part>,
+    value: Option<Part>,
+}
+
+/// A key or value in the wire format: its schema, and its JSON (`None`
+/// when it could not be decoded; `schema.error` says why).
+#[derive(Debug)]
+struct Part {
+    schema: SchemaRef,
+    json: Option<Value>,
+}
+
+impl Decoded {
+    fn new(message: &impl Message, key: Option<Lookup>, value: Option<Lookup>) -> Self {
+        Self {
+            key: key.and_then(|lookup| Part::new(message.key()?, lookup)),
+            value: value.and_then(|lookup| Part::new(message.payload()?, lookup)),
+        }
+    }
+}
+
+impl Part {
+    fn new(bytes: &[u8], lookup: Lookup) -> Option<Self> {
+        let framed = formats::framed(bytes)?;
+        let mut schema = SchemaRef {
+            id: framed.id,
+            subject: None,
+            format: None,
+            error: None,
+        };
+        let json = match lookup {
+            Lookup::Found(found) => {
+                schema.subject.clone_from(&found.subject);
+                schema.format = Some(found.schema.kind().name().to_owned());
+                found
+                    .schema
+                    .decode(framed.body)
+                    .map_err(|e| schema.error = Some(e.to_string()))
+                    .ok()
+            }
+            Lookup::Missing(why) => {
+                schema.error = Some(why);
+                None
+            }
+        };
+        Some(Self { schema, json })
+    }
+}
 
 /// Values larger than this are shown truncated: a browser showing hundreds of
 /// records must not receive megabytes per record.
@@ -20,7 +129,7 @@ pub const MAX_SHORT_TEXT_BYTES: usize = 256;
 pub const MAX_HEADERS: usize = 64;
 
 /// Builds the live view of a consumed record.
-pub fn to_live(message: &impl Message, consumed_at_ms: i64) -> LiveRecord {
+pub fn to_live(message: &impl Message, consumed_at_ms: i64, decoded: &Decoded) -> LiveRecord {
     let headers: Vec<RecordHeader> = message
         .headers()
         .map(|hs| {
@@ -38,16 +147,48 @@ pub fn to_live(message: &impl Message, consumed_at_ms: i64) -> LiveRecord {
         .find(|h| h.key == headers::PRODUCED_AT_MS)
         .and_then(|h| h.value.as_deref()?.parse().ok());
     let value = message.payload();
+    let key = match &decoded.key {
+        Some(Part {
+            json: Some(json), ..
+        }) => Some(match json {
+            Value::String(text) => truncate_utf8(text, MAX_SHORT_TEXT_BYTES).to_owned(),
+            other => truncate_utf8(&other.to_string(), MAX_SHORT_TEXT_BYTES).to_owned(),
+        }),
+        _ => message.key().map(short_text),
+    };
+    let payload = match &decoded.value {
+        Some(Part {
+            json: Some(json), ..
+        }) => json_payload(json),
+        _ => decode_payload(value),
+    };
     LiveRecord {
         partition: message.partition(),
         offset: message.offset(),
-        key: message.key().map(short_text),
+        key,
         headers,
         timestamp_ms: message.timestamp().to_millis(),
         produced_at_ms,
         consumed_at_ms,
         size: value.map_or(0, <[u8]>::len),
-        payload: decode_payload(value),
+        payload,
+        key_schema: decoded.key.as_ref().map(|p| p.schema.clone()),
+        value_schema: decoded.value.as_ref().map(|p| p.schema.clone()),
+    }
+}
+
+/// A decoded value as the feed shows it: whole up to [`MAX_SHOWN_BYTES`]
+/// of JSON text, else that text cut.
+fn json_payload(json: &Value) -> Payload {
+    let text = json.to_string();
+    if text.len() <= MAX_SHOWN_BYTES {
+        return Payload::Json {
+            value: json.clone(),
+        };
+    }
+    Payload::Text {
+        text: truncate_utf8(&text, MAX_SHOWN_BYTES).to_owned(),
+        truncated: true,
     }
 }
 
@@ -67,7 +208,11 @@ pub const MAX_FILTERED_BYTES: usize = 1024 * 1024;
 /// `value` is the value parsed as JSON when it is JSON (any JSON value, as
 /// `jq` reads it), else its text, else (not UTF-8) its bytes in base64;
 /// `null` when the record has none; `value_format` says which (`json`,
-/// `text`, `base64`, `null`). Headers keep their order and repeated keys;
+/// `text`, `base64`, `null`). A key or value a registry's schema decodes is
+/// its JSON, `value_format` the schema's type (`avro`, `protobuf`, `json`),
+/// and `key_schema` / `value_schema` name the schema
+/// (`{"id": 7, "subject": "orders-value", "format": "avro"}`, with `error`
+/// when it could not be decoded), or are `null`. Headers keep their order and repeated keys;
 /// a header value that is not UTF-8 is base64 with `"base64": true`. Keys
 /// that are not UTF-8 are shown with replacement characters. `timestamp` is
 /// milliseconds since the epoch, or `null`.
@@ -77,7 +222,7 @@ pub const MAX_FILTERED_BYTES: usize = 1024 * 1024;
 /// included), the key [`MAX_FILTERED_KEY_BYTES`], [`MAX_FILTERED_HEADERS`]
 /// headers of [`MAX_SHORT_TEXT_BYTES`]-byte names and
 /// [`MAX_FILTERED_HEADER_BYTES`]-byte values: about 2.2 MiB in all.
-pub fn document(message: &impl Message) -> Vec<u8> {
+pub fn document(message: &impl Message, decoded: &Decoded) -> Vec<u8> {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     let value = message.payload();
@@ -97,15 +242,23 @@ pub fn document(message: &impl Message) -> Vec<u8> {
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"key\":");
-    match message.key() {
-        Some(key) => {
+    match (message.key(), &decoded.key) {
+        (
+            Some(_),
+            Some(Part {
+                json: Some(json), ..
+            }),
+        ) => {
+            embed_json(&mut out, json, MAX_FILTERED_KEY_BYTES);
+        }
+        (Some(key), _) => {
             json_str(
                 &mut out,
                 &String::from_utf8_lossy(key),
                 MAX_FILTERED_KEY_BYTES,
             );
         }
-        None => out.extend_from_slice(b"null"),
+        (None, _) => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"headers\":[");
     if let Some(headers) = message.headers() {
@@ -132,7 +285,53 @@ pub fn document(message: &impl Message) -> Vec<u8> {
     }
     out.extend_from_slice(b"],\"value\":");
     let size = value.map_or(0, <[u8]>::len);
-    let (format, truncated) = match value {
+    let (format, truncated) = match (value, &decoded.value) {
+        (
+            Some(_),
+            Some(Part {
+                json: Some(json),
+                schema,
+            }),
+        ) => {
+            let cut = embed_json(&mut out, json, MAX_FILTERED_BYTES);
+            (schema.format.as_deref().unwrap_or("json"), cut)
+        }
+        (value, _) => raw_value(&mut out, value),
+    };
+    let schema = |part: &Option<Part>| {
+        part.as_ref()
+            .and_then(|p| serde_json::to_string(&p.schema).ok())
+            .unwrap_or_else(|| "null".into())
+    };
+    out.extend_from_slice(
+        format!(
+            ",\"value_format\":\"{format}\",\"truncated\":{truncated},\"size\":{size},\
+             \"key_schema\":{},\"value_schema\":{}}}",
+            schema(&decoded.key),
+            schema(&decoded.value)
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// Writes a decoded value as JSON text when it fits in `cap` bytes, else
+/// as a string of its first `cap` bytes of text; whether it was cut.
+fn embed_json(out: &mut Vec<u8>, json: &Value, cap: usize) -> bool {
+    let text = json.to_string();
+    if text.len() <= cap {
+        out.extend_from_slice(text.as_bytes());
+        return false;
+    }
+    json_str(out, &text, cap);
+    true
+}
+
+/// Writes a value not decoded by a schema; its format, and whether it was cut.
+fn raw_value(out: &mut Vec<u8>, value: Option<&[u8]>) -> (&'static str, bool) {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    match value {
         None => {
             out.extend_from_slice(b"null");
             ("null", false)
@@ -142,25 +341,20 @@ pub fn document(message: &impl Message) -> Vec<u8> {
             ("json", false)
         }
         Some(bytes) => match std::str::from_utf8(bytes) {
-            Ok(text) => ("text", json_str(&mut out, text, MAX_FILTERED_BYTES)),
+            Ok(text) => ("text", json_str(out, text, MAX_FILTERED_BYTES)),
             // Text cut inside a character past the cap: the text before it.
             Err(err) if err.error_len().is_none() || err.valid_up_to() >= MAX_FILTERED_BYTES => {
                 let valid = std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default();
-                json_str(&mut out, valid, MAX_FILTERED_BYTES);
+                json_str(out, valid, MAX_FILTERED_BYTES);
                 ("text", true)
             }
             Err(_) => {
                 let shown = &bytes[..bytes.len().min(MAX_FILTERED_BYTES / 4 * 3)];
-                json_str(&mut out, &STANDARD.encode(shown), usize::MAX);
+                json_str(out, &STANDARD.encode(shown), usize::MAX);
                 ("base64", shown.len() < bytes.len())
             }
         },
-    };
-    out.extend_from_slice(
-        format!(",\"value_format\":\"{format}\",\"truncated\":{truncated},\"size\":{size}}}")
-            .as_bytes(),
-    );
-    out
+    }
 }
 
 /// A key's bytes a filter sees at most, as JSON text.
@@ -220,36 +414,8 @@ const MAX_FILTERED_DEPTH: usize = 100;
 /// [`MAX_FILTERED_DEPTH`] deep. (serde_json's own depth limit does not
 /// apply when a value is only checked, hence the scan.)
 fn is_json(bytes: &[u8]) -> bool {
-    nested_at_most(bytes, MAX_FILTERED_DEPTH)
+    formats::nested_at_most(bytes, MAX_FILTERED_DEPTH)
         && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
-}
-
-/// Whether brackets and braces outside strings nest at most `max` deep.
-fn nested_at_most(bytes: &[u8], max: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in bytes {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return false;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    true
 }
 
 /// The first header named `key`, as (shortened) text.
@@ -408,7 +574,7 @@ mod tests {
             0,
             Some(headers),
         );
-        let live = to_live(&message, 0);
+        let live = to_live(&message, 0, &Decoded::default());
         assert_eq!(live.headers.len(), MAX_HEADERS);
         assert!(
             live.headers
@@ -438,7 +604,8 @@ mod tests {
             41,
             Some(owned),
         );
-        serde_json::from_slice(&document(&message)).expect("a document is JSON")
+        serde_json::from_slice(&document(&message, &Decoded::default()))
+            .expect("a document is JSON")
     }
 
     #[test]
@@ -466,7 +633,7 @@ mod tests {
                     {"key": "none", "value": null}
                 ],
                 "value": {"total_cents": 12000}, "value_format": "json", "truncated": false,
-                "size": value.len()
+                "size": value.len(), "key_schema": null, "value_schema": null
             })
         );
     }
@@ -544,7 +711,7 @@ mod tests {
             0,
             Some(headers),
         );
-        let bytes = document(&message);
+        let bytes = document(&message, &Decoded::default());
         assert!(bytes.len() < 2_400_000, "{}", bytes.len());
         let doc: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
         assert_eq!(doc["truncated"], true);
@@ -577,6 +744,124 @@ mod tests {
         let mut cut = Vec::new();
         assert!(json_str(&mut cut, "ab\u{1}", 3));
         assert_eq!(cut, b"\"ab\"");
+    }
+
+    /// A record whose key and value are framed with schema ids 1 and 2.
+    fn framed_message(key_body: &[u8], value_body: &[u8]) -> rdkafka::message::OwnedMessage {
+        use rdkafka::message::{OwnedMessage, Timestamp};
+        let frame = |id: u8, body: &[u8]| [&[0, 0, 0, 0, id][..], body].concat();
+        OwnedMessage::new(
+            Some(frame(2, value_body)),
+            Some(frame(1, key_body)),
+            "orders".into(),
+            Timestamp::CreateTime(5),
+            0,
+            9,
+            None,
+        )
+    }
+
+    fn found(id: u32, kind: formats::Kind, text: &str) -> Lookup {
+        let source = formats::Source {
+            text: text.into(),
+            references: Vec::new(),
+        };
+        Lookup::Found(Arc::new(crate::registry::Found {
+            id,
+            subject: Some(format!("orders-{id}")),
+            schema: formats::Schema::parse(Some(kind), &source).expect("schema"),
+        }))
+    }
+
+    #[test]
+    fn a_decoded_key_and_value_are_shown_and_filtered_as_json() {
+        // Avro: the string "k1" as the key, the long 7 as the value.
+        let message = framed_message(&[4, b'k', b'1'], &[14]);
+        let decoded = Decoded::new(
+            &message,
+            Some(found(1, formats::Kind::Avro, r#""string""#)),
+            Some(found(2, formats::Kind::Avro, r#""long""#)),
+        );
+        let live = to_live(&message, 0, &decoded);
+        assert_eq!(live.key.as_deref(), Some("k1"));
+        assert_eq!(live.payload, Payload::Json { value: json!(7) });
+        assert_eq!(
+            live.value_schema,
+            Some(SchemaRef {
+                id: 2,
+                subject: Some("orders-2".into()),
+                format: Some("avro".into()),
+                error: None
+            })
+        );
+        assert_eq!(live.size, 6, "the size is the bytes', framing included");
+        let doc: Value = serde_json::from_slice(&document(&message, &decoded)).expect("JSON");
+        assert_eq!(
+            (&doc["key"], &doc["value"], &doc["value_format"]),
+            (&json!("k1"), &json!(7), &json!("avro"))
+        );
+        assert_eq!(
+            doc["value_schema"],
+            json!({"id": 2, "subject": "orders-2", "format": "avro"})
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_wrong_schema_shows_the_bytes_and_says_why() {
+        let message = framed_message(b"k", &[0xff, 0xff]);
+        let decoded = Decoded::new(
+            &message,
+            None,
+            Some(Lookup::Missing(
+                "schema id 2 is not in the schema registry".into(),
+            )),
+        );
+        let live = to_live(&message, 0, &decoded);
+        assert_eq!(live.key_schema, None);
+        assert!(matches!(&live.payload, Payload::Binary { hex, .. } if hex == "0000000002ffff"));
+        assert_eq!(
+            live.value_schema.as_ref().and_then(|s| s.error.as_deref()),
+            Some("schema id 2 is not in the schema registry")
+        );
+        let doc: Value = serde_json::from_slice(&document(&message, &decoded)).expect("JSON");
+        assert_eq!(doc["value_format"], "base64");
+        assert_eq!(doc["value_schema"]["id"], 2);
+        // A schema that does not read the bytes: the same, with its reason.
+        let wrong = Decoded::new(
+            &message,
+            None,
+            Some(found(2, formats::Kind::Avro, r#""int""#)),
+        );
+        let live = to_live(&message, 0, &wrong);
+        assert!(matches!(live.payload, Payload::Binary { .. }));
+        let schema = live.value_schema.expect("a schema");
+        assert_eq!(schema.format.as_deref(), Some("avro"));
+        assert!(schema.error.is_some());
+    }
+
+    #[test]
+    fn a_large_decoded_value_is_cut_like_any_other() {
+        let long = "x".repeat(MAX_SHOWN_BYTES * 2);
+        let mut body = Vec::new();
+        let n = long.len() as u64 * 2; // zig-zag
+        let mut v = n;
+        while v >= 0x80 {
+            body.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        body.push(v as u8);
+        body.extend_from_slice(long.as_bytes());
+        let message = framed_message(b"", &body);
+        let decoded = Decoded::new(
+            &message,
+            None,
+            Some(found(2, formats::Kind::Avro, r#""string""#)),
+        );
+        let Payload::Text { text, truncated } = to_live(&message, 0, &decoded).payload else {
+            panic!("expected text");
+        };
+        assert!(truncated);
+        assert_eq!(text.len(), MAX_SHOWN_BYTES);
     }
 
     #[test]

@@ -52,14 +52,18 @@ pub(crate) enum Direction {
 /// most records of a search are not).
 pub(crate) struct Scanned {
     message: OwnedMessage,
+    /// Its key and value as their schemas decode them, if they name one.
+    decoded: record::Decoded,
     pub(crate) document: Vec<u8>,
 }
 
 impl Scanned {
-    fn of(message: &BorrowedMessage<'_>) -> Self {
+    fn of(message: &BorrowedMessage<'_>, schemas: &record::Schemas) -> Self {
+        let decoded = schemas.decode_blocking(message);
         Self {
             message: message.detach(),
-            document: record::document(message),
+            document: record::document(message, &decoded),
+            decoded,
         }
     }
 
@@ -69,7 +73,7 @@ impl Scanned {
 
     /// The record as the feed shows it.
     pub(crate) fn to_live(&self) -> LiveRecord {
-        record::to_live(&self.message, now_ms())
+        record::to_live(&self.message, now_ms(), &self.decoded)
     }
 
     /// The order records are merged in (see `reader::merge_key`).
@@ -243,7 +247,7 @@ impl RangeReader {
                 Some(m) if m.offset() < cursor.low => continue,
                 Some(m) if m.offset() < cursor.high => {
                     cursor.low = m.offset() + 1;
-                    let scanned = Scanned::of(&m);
+                    let scanned = Scanned::of(&m, &self.schemas);
                     cursor.ahead_bytes += scanned.document.len();
                     cursor.ahead.push_back(scanned);
                     let full = cursor.ahead.len() >= FORWARD_AHEAD || cursor.ahead_bytes >= budget;
@@ -318,7 +322,7 @@ impl RangeReader {
             // in it), or at its last offset.
             let full = match message {
                 Some(m) if m.offset() < fill.to => {
-                    let scanned = Scanned::of(&m);
+                    let scanned = Scanned::of(&m, &self.schemas);
                     let offset = scanned.offset();
                     fill.bytes += scanned.document.len();
                     fill.chunk.push_back(scanned);
