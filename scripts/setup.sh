@@ -5,7 +5,9 @@
 #   scripts/setup.sh --build  the build tools: wasm target, trunk, wasm-bindgen, wasm-opt (the Dockerfile uses this)
 #   scripts/setup.sh          those, plus the Kafka broker's jars
 #   scripts/setup.sh --test   all of that, plus Debian's chromium, the browser tests' npm packages,
-#                             and schemathesis (PyPI) in tools/venv for the API's property tests
+#                             schemathesis (PyPI) in tools/venv for the API's property tests,
+#                             Confluent's Python client with its Schema Registry serializers in
+#                             tools/venv and Apicurio Registry (Maven Central) for the format tests
 #
 # Assumes Debian 12 with rustup, Java 17+, Maven and Node 20+ (installed with
 # apt when missing).
@@ -14,6 +16,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TRUNK_VERSION=0.21.14
 SCHEMATHESIS_VERSION=4.32.5
+# Confluent's Python client and its Avro, Protobuf and JSON Schema serializers.
+CONFLUENT_KAFKA_VERSION=2.16.2
 # wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$repo/Cargo.lock")
 
@@ -79,4 +83,10 @@ if [[ $mode == --test ]]; then
     python3 -m venv "$repo/tools/venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$repo/tools/venv"; }
     "$repo/tools/venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   fi
+  if [[ $("$repo/tools/venv/bin/python" -c 'import confluent_kafka, fastavro, jsonschema, google.protobuf; print(confluent_kafka.version()[0])' 2>/dev/null) != "$CONFLUENT_KAFKA_VERSION" ]]; then
+    say "installing confluent-kafka $CONFLUENT_KAFKA_VERSION with its Schema Registry serializers into tools/venv"
+    "$repo/tools/venv/bin/pip" install -q --disable-pip-version-check \
+      "confluent-kafka[avro,json,protobuf,schemaregistry]==$CONFLUENT_KAFKA_VERSION"
+  fi
+  "$repo/scripts/registry.sh" install
 fi

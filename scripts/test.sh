@@ -3,7 +3,8 @@
 # integration tests against a real Kafka broker, a build check of the fuzz
 # targets, the API's property tests
 # from its OpenAPI document, and the browser tests in headless Chromium.
-# Installs what it needs first (first time only) and starts Kafka unless
+# The format tests start a schema registry (scripts/registry.sh) when they
+# run. Installs what it needs first (first time only) and starts Kafka unless
 # KAFKA_BROKERS points at one; a broker this script started is stopped at
 # the end.
 set -euo pipefail
@@ -19,8 +20,9 @@ step "kafka"
 started_kafka=
 if [[ -z ${KAFKA_BROKERS:-} ]] && ! scripts/kafka.sh status >/dev/null 2>&1; then
   started_kafka=1
-  trap 'scripts/kafka.sh stop' EXIT
 fi
+# The format tests start the schema registry when they run; it stops here.
+trap 'scripts/registry.sh stop; if [[ -n $started_kafka ]]; then scripts/kafka.sh stop; fi' EXIT
 scripts/kafka.sh start
 
 step "cargo fmt --check"

@@ -9,6 +9,7 @@ mod broker;
 mod dashboard;
 mod faults;
 mod filters;
+mod formats;
 mod groups;
 mod helpers;
 mod idempotency;
