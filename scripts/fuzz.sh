@@ -6,6 +6,9 @@
 #                 within bounds, sent as a frame the dashboard parses back
 #   client_input  order bodies and the live stream's resume parameter:
 #                 an answer or a precise error, and a round trip unchanged
+#   formats       the bytes after a schema id, decoded with Avro (one schema
+#                 recursive), Protobuf and JSON Schema schemas: JSON within
+#                 the depth bound, or an error, never a panic
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
@@ -20,7 +23,7 @@ CARGO_FUZZ_VERSION=0.13.2
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(record client_input)
+[[ ${#targets[@]} -gt 0 ]] || targets=(record client_input formats)
 
 rustup run nightly rustc --version >/dev/null 2>&1 || {
   echo "fuzz: a nightly toolchain is needed: rustup toolchain install nightly" >&2

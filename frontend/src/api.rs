@@ -3,7 +3,7 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wire::api::{NewTopic, ReplayPage, TopicSummary};
+use wire::api::{FullRecord, NewTopic, ReplayPage, TopicSummary};
 use wire::load::{LoadRequest, LoadStatus};
 use wire::search::SearchEvent;
 use wire::services::{ServiceUpdate, ServiceView};
@@ -200,6 +200,17 @@ pub(crate) async fn create_topic(topic: &NewTopic) -> Result<TopicSummary, Error
 /// Reads the topic again (`query` from [`crate::replay::ReplayDraft`]).
 pub(crate) async fn replay(query: &str) -> Result<ReplayPage, ErrorBody> {
     receive(read(&format!("/api/replay?{query}")).send().await).await
+}
+
+/// One record, whole, of `topic` (the gateway's own without one).
+pub(crate) async fn record(
+    topic: Option<&str>,
+    partition: i32,
+    offset: i64,
+) -> Result<FullRecord, ErrorBody> {
+    let topic = topic.map(|t| format!("topic={t}&")).unwrap_or_default();
+    let path = format!("/api/record?{topic}partition={partition}&offset={offset}");
+    receive(read(&path).send().await).await
 }
 
 /// Trades the API token for the read-key cookie, for a gateway whose reads

@@ -48,6 +48,7 @@ pub fn LiveFeed(
                 .map(|(_, at)| feed.with(|f| f.total_seen().saturating_sub(*at)))
         })
     };
+    let row_topic = wanted.clone();
     view! {
         <div class="card" data-testid="feed-card">
             <div class="card-head">
@@ -83,7 +84,7 @@ pub fn LiveFeed(
             </Show>
             <ol class="feed" data-testid="feed">
                 <For each=rows key=|entry| entry.id() let(entry)>
-                    <FeedRow entry flow/>
+                    <FeedRow entry flow topic=row_topic.clone()/>
                 </For>
             </ol>
         </div>
@@ -93,7 +94,12 @@ pub fn LiveFeed(
 /// One record: where it is in Kafka, how long it took, what it says, and
 /// which demo services are done with it.
 #[component]
-fn FeedRow(entry: Arc<FeedEntry>, flow: RwSignal<FlowState>) -> impl IntoView {
+fn FeedRow(
+    entry: Arc<FeedEntry>,
+    flow: RwSignal<FlowState>,
+    /// The watched topic (`None`: the gateway's own).
+    topic: Option<String>,
+) -> impl IntoView {
     let record = &entry.record;
     let kind = kind(&record.payload);
     let latency = match (entry.consumed_after_ms(), entry.shown_after_ms()) {
@@ -134,7 +140,7 @@ fn FeedRow(entry: Arc<FeedEntry>, flow: RwSignal<FlowState>) -> impl IntoView {
                 <span class="size">{format!("{} B", record.size)}</span>
             </div>
             <Fanout flow partition=record.partition offset=record.offset/>
-            <RecordBody record=record.clone()/>
+            <RecordBody record=record.clone() topic=topic/>
         </li>
     }
 }
@@ -162,15 +168,63 @@ fn Fanout(flow: RwSignal<FlowState>, partition: i32, offset: i64) -> impl IntoVi
 }
 
 /// What a record says: its value as the gateway decoded it (JSON pretty
-/// printed, text, or hex), and its headers on one line.
+/// printed, text, or hex), the schema it names, and its headers on one
+/// line. A value the stream cut can be loaded whole.
 #[component]
-pub(crate) fn RecordBody(record: LiveRecord) -> impl IntoView {
+pub(crate) fn RecordBody(
+    record: LiveRecord,
+    /// The record's topic (`None`: the gateway's own).
+    topic: Option<String>,
+) -> impl IntoView {
     let body = match &record.payload {
         Payload::Json { value } => serde_json::to_string_pretty(value).unwrap_or_default(),
         Payload::Text { text, truncated } => with_ellipsis(text, *truncated),
         Payload::Binary { hex, truncated } => with_ellipsis(hex, *truncated),
         Payload::Null => "(no value)".to_owned(),
     };
+    let cut = matches!(
+        record.payload,
+        Payload::Text {
+            truncated: true,
+            ..
+        } | Payload::Binary {
+            truncated: true,
+            ..
+        }
+    );
+    // The whole value once loaded, or why it could not be.
+    let whole = RwSignal::new(None::<Result<(String, &'static str), String>>);
+    let loading = RwSignal::new(false);
+    let (partition, offset, size) = (record.partition, record.offset, record.size);
+    let load = move |_| {
+        let topic = topic.clone();
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            let loaded = crate::api::record(topic.as_deref(), partition, offset).await;
+            whole.set(Some(
+                loaded
+                    .map(|full| whole_value(&full))
+                    .map_err(|e| crate::api::describe(&e)),
+            ));
+            loading.set(false);
+        });
+    };
+    let load_button = move || {
+        (cut && !matches!(whole.get(), Some(Ok(_)))).then(|| {
+            view! {
+                <button type="button" class="secondary small" data-testid="load-all"
+                    disabled=move || loading.get() on:click=load.clone()>
+                    {move || if loading.get() {
+                        "loading…".to_owned()
+                    } else {
+                        format!("load all ({})", crate::units::bytes(size))
+                    }}
+                </button>
+            }
+        })
+    };
+    let schemas = schema_line(&record);
+    let initial_kind = kind(&record.payload);
     let headers = (!record.headers.is_empty()).then(|| {
         let list: Vec<String> = record
             .headers
@@ -180,8 +234,67 @@ pub(crate) fn RecordBody(record: LiveRecord) -> impl IntoView {
         view! { <p class="headers" data-testid="headers">"headers: " {list.join(" · ")}</p> }
     });
     view! {
-        <pre class=format!("payload {}", kind(&record.payload))>{body}</pre>
+        {schemas}
+        {move || match whole.get() {
+            Some(Ok((text, kind))) => view! {
+                <pre class=format!("payload whole {kind}") data-testid="whole-value">{text}</pre>
+            }.into_any(),
+            other => view! {
+                <pre class=format!("payload {initial_kind}")>{body.clone()}</pre>
+                {other.and_then(Result::err).map(|why| view! {
+                    <p class="error" data-testid="load-error">{why}</p>
+                })}
+            }.into_any(),
+        }}
+        {load_button}
         {headers}
+    }
+}
+
+/// The schemas a record's key and value name, on one line; `None` when
+/// they name none.
+fn schema_line(record: &LiveRecord) -> Option<impl IntoView + use<>> {
+    let describe = |part: &str, schema: &wire::SchemaRef| {
+        let mut text = format!("{part}: schema {}", schema.id);
+        if let Some(subject) = &schema.subject {
+            text.push_str(&format!(" ({subject})"));
+        }
+        if let Some(format) = &schema.format {
+            text.push_str(&format!(" · {format}"));
+        }
+        if let Some(error) = &schema.error {
+            text.push_str(&format!(" · not decoded: {error}"));
+        }
+        text
+    };
+    let parts: Vec<String> = [("key", &record.key_schema), ("value", &record.value_schema)]
+        .into_iter()
+        .filter_map(|(part, schema)| schema.as_ref().map(|s| describe(part, s)))
+        .collect();
+    let failed = [&record.key_schema, &record.value_schema]
+        .into_iter()
+        .flatten()
+        .any(|s| s.error.is_some());
+    (!parts.is_empty()).then(|| {
+        view! {
+            <p class=if failed { "schema failed" } else { "schema" } data-testid="record-schema">
+                {parts.join(" · ")}
+            </p>
+        }
+    })
+}
+
+/// A whole record's value as text, and its kind for the styles: JSON
+/// (from JSON or a schema) pretty printed, text as is, bytes in base64.
+fn whole_value(full: &wire::api::FullRecord) -> (String, &'static str) {
+    match (full.value_format.as_str(), &full.value) {
+        (_, serde_json::Value::Null) => ("(no value)".to_owned(), "null"),
+        ("text", serde_json::Value::String(text)) => (text.clone(), "text"),
+        ("base64", serde_json::Value::String(b64)) => (format!("base64: {b64}"), "binary"),
+        (_, value) => (
+            serde_json::to_string_pretty(value).unwrap_or_default(),
+            "json",
+        ),
     }
 }
 

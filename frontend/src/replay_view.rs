@@ -103,7 +103,7 @@ pub(crate) fn ReplayedRow(record: LiveRecord) -> impl IntoView {
                     " " <code>{key}</code>
                     " " <span class="preview">{preview}</span>
                 </summary>
-                <RecordBody record/>
+                <RecordBody record topic=None/>
             </details>
         </li>
     }

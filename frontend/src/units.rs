@@ -2,6 +2,19 @@
 
 /// A duration in the largest units that keep it short: `850 ms`, `4.2 s`,
 /// `3 min 20 s`, `2 min`, `2 h 5 min`.
+/// A size in bytes as people say it: `812 B`, `16.4 kB`, `2.3 MB`.
+pub fn bytes(n: usize) -> String {
+    #[allow(clippy::cast_precision_loss)] // a size shown to one decimal
+    let n_f = n as f64;
+    if n < 1_000 {
+        format!("{n} B")
+    } else if n < 1_000_000 {
+        format!("{:.1} kB", n_f / 1e3)
+    } else {
+        format!("{:.1} MB", n_f / 1e6)
+    }
+}
+
 pub fn duration(ms: i64) -> String {
     let sign = if ms < 0 { "-" } else { "" };
     let ms = ms.unsigned_abs();

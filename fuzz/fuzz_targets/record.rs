@@ -39,7 +39,8 @@ fuzz_target!(|input: Record| {
         input.offset,
         (!input.headers.is_empty()).then_some(headers),
     );
-    let live = gateway::kafka::record::to_live(&message, 0);
+    let decoded = gateway::kafka::record::Decoded::default();
+    let live = gateway::kafka::record::to_live(&message, 0, &decoded);
     assert_eq!(live.size, size);
     use gateway::kafka::record::{MAX_HEADERS, MAX_SHORT_TEXT_BYTES};
     assert!(live.headers.len() <= MAX_HEADERS);

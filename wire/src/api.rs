@@ -78,7 +78,8 @@ pub enum ErrorCode {
     UnreadableBody,
     /// 415: the request did not say `Content-Type: application/json`.
     UnsupportedMediaType,
-    /// 413: the body is larger than the gateway accepts.
+    /// 413: the body is larger than the gateway accepts; or the record
+    /// `GET /api/record` names is larger than the gateway serves whole.
     PayloadTooLarge,
     /// 422: the JSON is well formed but a field is missing, of the wrong type,
     /// unknown or out of range; `field` names it.
@@ -113,7 +114,8 @@ pub enum ErrorCode {
     /// name; a load run already running; an order with this Idempotency-Key
     /// still being placed; a crash with no member running).
     Conflict,
-    /// 404: no such route, demo service or load run.
+    /// 404: no such route, demo service, load run, or (`GET /api/record`)
+    /// record at that offset.
     NotFound,
     /// 500: a bug in the gateway; the message says what failed.
     Internal,
@@ -372,4 +374,43 @@ mod tests {
         );
         assert!(topic("t", MAX_NEW_TOPIC_PARTITIONS).validate().is_ok());
     }
+}
+
+/// `GET /api/record`: one record, whole, in the shape live filters and
+/// searches test records as (see the README's "The record a filter sees").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FullRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// Milliseconds since the epoch, when the record has a timestamp.
+    pub timestamp: Option<i64>,
+    /// The key as text (invalid UTF-8 replaced), or its decoded JSON when
+    /// `key_schema` names a schema; `null` for keyless records.
+    pub key: serde_json::Value,
+    pub headers: Vec<FullHeader>,
+    /// The value: its JSON when it is JSON or a schema decoded it, else its
+    /// text, else its bytes in base64; `value_format` says which.
+    pub value: serde_json::Value,
+    /// `json`, `text`, `base64`, `null`, or the schema's type: `avro`,
+    /// `protobuf` (JSON Schema values are `json`).
+    pub value_format: String,
+    /// Whether the value's text was cut (only where escapes made its JSON
+    /// text over six times its bytes).
+    pub truncated: bool,
+    /// The value's size in bytes.
+    pub size: usize,
+    pub key_schema: Option<crate::SchemaRef>,
+    pub value_schema: Option<crate::SchemaRef>,
+}
+
+/// A header of a [`FullRecord`]: text, or base64 when it is not UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FullHeader {
+    pub key: String,
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub base64: bool,
 }

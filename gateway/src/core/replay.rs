@@ -15,7 +15,7 @@ use crate::admission::{Admission, Client, Refused};
 use crate::config::Config;
 pub(crate) use crate::kafka::reader::Start;
 use crate::kafka::reader::{READ_TIMEOUT, RangeReader, ReadError};
-use crate::kafka::record::Schemas;
+use crate::kafka::record::{MAX_RECORD_BYTES, Schemas, TooLarge};
 use crate::metrics::{Gauge, Metrics};
 
 /// Replays running at once, at most: each is a Kafka client of its own and
@@ -43,6 +43,19 @@ pub(crate) enum ReplayError {
     /// The broker could not be read, or not in time.
     #[error("{0}")]
     Unavailable(String),
+    /// No record at that offset (past the end, before the log start, or
+    /// compacted away).
+    #[error(
+        "no record at offset {offset} of partition {partition} (past the end, before the \
+         log start, or compacted away)"
+    )]
+    NoRecord { partition: i32, offset: i64 },
+    /// The record's value is larger than the gateway serves whole.
+    #[error(
+        "the record's value is {size} bytes, over the {limit} bytes the gateway serves \
+         whole; read it with a Kafka client"
+    )]
+    TooLarge { size: usize, limit: usize },
 }
 
 impl ReplayError {
@@ -123,6 +136,42 @@ impl Replays {
         )
         .await
         .map_err(|err| ReplayError::of(err, within))
+    }
+}
+
+impl Replays {
+    /// The record at `offset` of `partition` of `topic`, whole (as
+    /// `kafka::record::full` shapes it), read under the same turns as
+    /// replays; stops reading if the returned future is dropped.
+    pub(crate) async fn record(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        client: Client,
+    ) -> Result<Vec<u8>, ReplayError> {
+        let permit = self.slots.admit(client).map_err(ReplayError::Busy)?;
+        let cancel = CancellationToken::new();
+        let _stop_when_dropped = cancel.clone().drop_guard();
+        let read = run_reader(
+            &self.config,
+            topic,
+            &self.metrics,
+            &self.schemas,
+            RangeReader::new,
+            permit,
+            move |reader| reader.one(partition, offset, &cancel),
+        )
+        .await
+        .map_err(|err| ReplayError::of(err, READ_TIMEOUT))?;
+        match read {
+            None => Err(ReplayError::NoRecord { partition, offset }),
+            Some(Err(TooLarge(size))) => Err(ReplayError::TooLarge {
+                size,
+                limit: MAX_RECORD_BYTES,
+            }),
+            Some(Ok(document)) => Ok(document),
+        }
     }
 }
 

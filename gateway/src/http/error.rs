@@ -41,6 +41,12 @@ pub enum ApiError {
     BodiesBusy(Refused),
     #[error("no route for {0}")]
     NotFound(String),
+    /// `GET /api/record` found no record there.
+    #[error("{0}")]
+    NoRecord(String),
+    /// `GET /api/record`: the record is larger than the gateway serves.
+    #[error("{0}")]
+    RecordTooLarge(String),
     #[error("no demo service named {0:?}")]
     NoSuchService(String),
     #[error("service {0:?} runs no member to crash; start it first")]
@@ -88,7 +94,7 @@ impl ApiError {
             Self::MalformedJson(_) => ErrorCode::MalformedJson,
             Self::UnreadableBody(_) => ErrorCode::UnreadableBody,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
-            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::PayloadTooLarge { .. } | Self::RecordTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::InvalidField { .. } => ErrorCode::InvalidField,
             Self::BrokerUnavailable(_) => ErrorCode::BrokerUnavailable,
             Self::TooManyClients(_) => ErrorCode::TooManyClients,
@@ -98,7 +104,9 @@ impl ApiError {
             Self::ForbiddenOrigin(_) | Self::ForeignHost(_) => ErrorCode::Forbidden,
             Self::TooManyConnections(_) => ErrorCode::TooManyClients,
             Self::Internal(_) => ErrorCode::Internal,
-            Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => ErrorCode::NotFound,
+            Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad | Self::NoRecord(_) => {
+                ErrorCode::NotFound
+            }
             Self::LoadRunning
             | Self::TopicExists(_)
             | Self::IdempotencyInProgress
@@ -121,7 +129,7 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) | Self::UnreadableBody(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::RecordTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BrokerUnavailable(_)
             | Self::TooManyClients(_)
@@ -129,7 +137,9 @@ impl ApiError {
             | Self::BodiesBusy(_)
             | Self::TooManyConnections(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoSuchService(_) | Self::NoLoad | Self::NoRecord(_) => {
+                StatusCode::NOT_FOUND
+            }
             Self::LoadRunning
             | Self::TopicExists(_)
             | Self::IdempotencyInProgress
@@ -235,6 +245,8 @@ impl From<ReplayError> for ApiError {
                 message: err.to_string(),
             },
             ReplayError::Unavailable(message) => Self::BrokerUnavailable(message),
+            ReplayError::NoRecord { .. } => Self::NoRecord(err.to_string()),
+            ReplayError::TooLarge { .. } => Self::RecordTooLarge(err.to_string()),
         }
     }
 }

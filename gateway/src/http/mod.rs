@@ -26,6 +26,7 @@ mod metrics;
 pub mod openapi;
 pub mod orders;
 mod ratelimit;
+mod record;
 mod replay;
 mod search;
 mod security;
@@ -178,6 +179,7 @@ fn router(state: AppState, config: &Config) -> Router {
         )
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
+        .route("/record", get(record::record))
         .route("/replay", get(replay::replay))
         .route("/search", get(search::search))
         .route("/topics", get(topics::list).post(topics::create))

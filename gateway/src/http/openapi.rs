@@ -55,6 +55,7 @@ pub fn build() -> Value {
         batch,
         batch_results,
         search_event,
+        full_record,
     ] = [
         generator.subschema_for::<NewOrder>(),
         generator.subschema_for::<OrderAccepted>(),
@@ -73,6 +74,7 @@ pub fn build() -> Value {
         generator.subschema_for::<NewOrderBatch>(),
         generator.subschema_for::<BatchResults>(),
         generator.subschema_for::<SearchEvent>(),
+        generator.subschema_for::<wire::api::FullRecord>(),
     ]
     .map(|schema| schema.to_value());
     let schemas = Value::Object(generator.take_definitions(true));
@@ -152,6 +154,14 @@ pub fn build() -> Value {
     );
     service_changed.insert("202".into(), ok("the change goes on (`changing: true`): members are still committing and leaving; GET /api/services shows when it is done", &service));
     let query = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
+    // A topic parameter: Kafka's topic name rule.
+    let topic_param = |description: &str| {
+        query(
+            "topic",
+            json!({"type": "string", "pattern": r"^(?!\.\.?$)[a-zA-Z0-9._-]{1,249}$"}),
+            description,
+        )
+    };
 
     json!({
         "openapi": "3.1.0",
@@ -217,7 +227,7 @@ pub fn build() -> Value {
                 "summary": "Search a topic's history for what a filter selects, answered as it goes (NDJSON)",
                 "description": "Scans each partition's range (from the beginning, an offset or a time, until the log end when the search began or a time), merged across partitions by timestamp, oldest or newest first, with manual assignment and no commits. Each line is one event: `started`, then `match`es (records as the stream sends them) and `progress` (scanned, matched, skipped, positions, records per second) about four times a second, then `done` (why: `end`, `limit`, `filter_stopped`, `timed_out`) or `error`. A client that closes the response stops the search. One search per client address and 2 in all at a time; at most 5 minutes each.",
                 "parameters": [
-                    query("topic", json!({"type": "string", "pattern": r"^(?!\.\.?$)[a-zA-Z0-9._-]{1,249}$"}), "the topic to search; the gateway's own without it. Another must exist and be allowed (--topics, --show-internal)"),
+                    topic_param("the topic to search; the gateway's own without it. Another must exist and be allowed (--topics, --show-internal)"),
                     query("filter", json!({"type": "string", "maxLength": wire::stream::MAX_FILTER_BYTES}), "jq's language over each record as the live filters see it (see the README); every record matches without one"),
                     query("from", json!({"type": "string", "enum": ["beginning", "offset", "timestamp"]}), "where to start"),
                     query("partition", json!({"type": "integer", "format": "int32", "minimum": 0}), "one partition only (needed with from=offset)"),
@@ -234,6 +244,22 @@ pub fn build() -> Value {
                     ("500", "the filter's worker process could not be started"),
                     ("503", "the broker could not be read, or a search of this client address (or 2 in all) is running (`busy`)"),
                 ]), "200", json!({"description": "the events, one JSON object a line", "content": {"application/x-ndjson": {"schema": search_event}}})),
+            }},
+            "/api/record": {"get": {
+                "summary": "One record, whole: what the feed shows cut",
+                "description": "The record at an offset, in the shape live filters and searches test records as, uncut up to a value of 16 MiB (a larger one is 413). Keys and values a Schema Registry schema describes are decoded (--schema-registry). Read with manual assignment, no commits, under the replays' turns.",
+                "parameters": [
+                    topic_param("the record's topic; the gateway's own without it. Another must exist and be allowed (--topics, --show-internal)"),
+                    {"name": "partition", "in": "query", "required": true, "schema": {"type": "integer", "format": "int32", "minimum": 0}, "description": "the record's partition"},
+                    {"name": "offset", "in": "query", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 0}, "description": "the record's offset"},
+                ],
+                "responses": with(errors(&[
+                    ("403", "a topic the gateway does not show"),
+                    ("404", "no such topic, or no record at that offset (past the end, before the log start, or compacted away)"),
+                    ("413", "the record's value is over 16 MiB"),
+                    ("422", "a parameter is missing, unknown or out of range, or the partition does not exist; `field` names it"),
+                    ("503", "the broker could not be read, or as many reads are running as the gateway, or this client address, may run (`busy`)"),
+                ]), "200", ok("the record", &full_record)),
             }},
             "/api/topics": {
                 "get": {
@@ -305,7 +331,7 @@ pub fn build() -> Value {
                 "summary": "The live stream of a topic, as a WebSocket (the messages are in the README); without an upgrade, what the upgrade would get",
                 "description": "With `Upgrade: websocket`, 101 and the stream. Without it, the same checks run and the answer is the error the upgrade would have got, or 426 `upgrade_required` when it would have been served: a browser does not tell a page why its WebSocket was refused, so the page asks this way.",
                 "parameters": [
-                    query("topic", json!({"type": "string", "pattern": r"^(?!\.\.?$)[a-zA-Z0-9._-]{1,249}$"}), "the topic to stream; the gateway's own without it. Another topic must exist and be allowed (--topics, --show-internal), and is read while browsers watch it"),
+                    topic_param("the topic to stream; the gateway's own without it. Another topic must exist and be allowed (--topics, --show-internal), and is read while browsers watch it"),
                     query("last", json!({"type": "integer", "minimum": 0}), "recent records per partition to send first (at most the history the gateway keeps)"),
                     query("resume", json!({"type": "string"}), "P:O,P:O,...: per partition of the topic, the next offset the client needs"),
                     query("resume_topic", json!({"type": "string"}), "the topic the resume positions are of, for a client that names no topic: positions of another topic than the gateway's are ignored"),

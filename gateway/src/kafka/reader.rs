@@ -188,6 +188,34 @@ impl RangeReader {
         }
     }
 
+    /// The record at `offset` of `partition`, whole, as `record::full`
+    /// gives it: `None` when there is none there (past the end, before the
+    /// start, or compacted away).
+    pub(crate) fn one(
+        &self,
+        partition: i32,
+        offset: i64,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Result<Vec<u8>, record::TooLarge>>, ReadError> {
+        self.partitions(Some(partition))?;
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&self.topic, partition, Offset::Offset(offset))?;
+        self.consumer.assign(&list)?;
+        let deadline = Instant::now() + READ_TIMEOUT;
+        loop {
+            match self.next_event(POLL, deadline, cancel)? {
+                None => {}
+                Some((p, _)) if p != partition => {}
+                Some((_, None)) => return Ok(None),
+                Some((_, Some(m))) if m.offset() != offset => return Ok(None),
+                Some((_, Some(m))) => {
+                    let decoded = self.schemas.decode_blocking(&m);
+                    return Ok(Some(record::full(&m, &decoded)));
+                }
+            }
+        }
+    }
+
     /// The topic's partition ids, or just `only` after checking it exists.
     fn partitions(&self, only: Option<i32>) -> Result<Vec<i32>, ReadError> {
         let metadata = self

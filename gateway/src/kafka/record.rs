@@ -223,10 +223,58 @@ pub const MAX_FILTERED_BYTES: usize = 1024 * 1024;
 /// headers of [`MAX_SHORT_TEXT_BYTES`]-byte names and
 /// [`MAX_FILTERED_HEADER_BYTES`]-byte values: about 2.2 MiB in all.
 pub fn document(message: &impl Message, decoded: &Decoded) -> Vec<u8> {
+    capped_document(message, decoded, &FILTERED)
+}
+
+/// Most bytes of a value `GET /api/record` serves ([`full`]); a larger
+/// record is refused, not cut.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
+/// A record larger than [`MAX_RECORD_BYTES`]: its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge(pub usize);
+
+/// The whole record, as [`document`] shapes it but uncut: the value up to
+/// [`MAX_RECORD_BYTES`] (else [`TooLarge`]), the key up to 1 MiB, every
+/// header up to 1,024 of 64 KiB each. Escapes can make the value's JSON
+/// text longer than its bytes; a value cut for that says `truncated`.
+pub fn full(message: &impl Message, decoded: &Decoded) -> Result<Vec<u8>, TooLarge> {
+    let size = message.payload().map_or(0, <[u8]>::len);
+    if size > MAX_RECORD_BYTES {
+        return Err(TooLarge(size));
+    }
+    Ok(capped_document(message, decoded, &WHOLE))
+}
+
+/// How much of each part of a record a document holds.
+struct Caps {
+    value: usize,
+    key: usize,
+    headers: usize,
+    header_value: usize,
+}
+
+/// What filters see: about 2.2 MiB at most.
+const FILTERED: Caps = Caps {
+    value: MAX_FILTERED_BYTES,
+    key: MAX_FILTERED_KEY_BYTES,
+    headers: MAX_FILTERED_HEADERS,
+    header_value: MAX_FILTERED_HEADER_BYTES,
+};
+
+/// What `GET /api/record` serves.
+const WHOLE: Caps = Caps {
+    value: 6 * MAX_RECORD_BYTES,
+    key: 1024 * 1024,
+    headers: 1024,
+    header_value: 64 * 1024,
+};
+
+fn capped_document(message: &impl Message, decoded: &Decoded, caps: &Caps) -> Vec<u8> {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     let value = message.payload();
-    let mut out = Vec::with_capacity(256 + value.map_or(0, |v| v.len().min(MAX_FILTERED_BYTES)));
+    let mut out = Vec::with_capacity(256 + value.map_or(0, |v| v.len().min(caps.value)));
     out.extend_from_slice(b"{\"topic\":");
     json_str(&mut out, message.topic(), usize::MAX);
     out.extend_from_slice(
@@ -249,20 +297,16 @@ pub fn document(message: &impl Message, decoded: &Decoded) -> Vec<u8> {
                 json: Some(json), ..
             }),
         ) => {
-            embed_json(&mut out, json, MAX_FILTERED_KEY_BYTES);
+            embed_json(&mut out, json, caps.key);
         }
         (Some(key), _) => {
-            json_str(
-                &mut out,
-                &String::from_utf8_lossy(key),
-                MAX_FILTERED_KEY_BYTES,
-            );
+            json_str(&mut out, &String::from_utf8_lossy(key), caps.key);
         }
         (None, _) => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"headers\":[");
     if let Some(headers) = message.headers() {
-        for (i, header) in headers.iter().take(MAX_FILTERED_HEADERS).enumerate() {
+        for (i, header) in headers.iter().take(caps.headers).enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -272,10 +316,10 @@ pub fn document(message: &impl Message, decoded: &Decoded) -> Vec<u8> {
             match header.value.map(|v| (v, std::str::from_utf8(v))) {
                 None => out.extend_from_slice(b"null"),
                 Some((_, Ok(text))) => {
-                    json_str(&mut out, text, MAX_FILTERED_HEADER_BYTES);
+                    json_str(&mut out, text, caps.header_value);
                 }
                 Some((bytes, Err(_))) => {
-                    let shown = &bytes[..bytes.len().min(MAX_FILTERED_HEADER_BYTES / 4 * 3)];
+                    let shown = &bytes[..bytes.len().min(caps.header_value / 4 * 3)];
                     json_str(&mut out, &STANDARD.encode(shown), usize::MAX);
                     out.extend_from_slice(b",\"base64\":true");
                 }
@@ -293,10 +337,10 @@ pub fn document(message: &impl Message, decoded: &Decoded) -> Vec<u8> {
                 schema,
             }),
         ) => {
-            let cut = embed_json(&mut out, json, MAX_FILTERED_BYTES);
+            let cut = embed_json(&mut out, json, caps.value);
             (schema.format.as_deref().unwrap_or("json"), cut)
         }
-        (value, _) => raw_value(&mut out, value),
+        (value, _) => raw_value(&mut out, value, caps.value),
     };
     let schema = |part: &Option<Part>| {
         part.as_ref()
@@ -328,7 +372,7 @@ fn embed_json(out: &mut Vec<u8>, json: &Value, cap: usize) -> bool {
 }
 
 /// Writes a value not decoded by a schema; its format, and whether it was cut.
-fn raw_value(out: &mut Vec<u8>, value: Option<&[u8]>) -> (&'static str, bool) {
+fn raw_value(out: &mut Vec<u8>, value: Option<&[u8]>, cap: usize) -> (&'static str, bool) {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     match value {
@@ -336,20 +380,20 @@ fn raw_value(out: &mut Vec<u8>, value: Option<&[u8]>) -> (&'static str, bool) {
             out.extend_from_slice(b"null");
             ("null", false)
         }
-        Some(bytes) if bytes.len() <= MAX_FILTERED_BYTES && is_json(bytes) => {
+        Some(bytes) if bytes.len() <= cap && is_json(bytes) => {
             out.extend_from_slice(bytes);
             ("json", false)
         }
         Some(bytes) => match std::str::from_utf8(bytes) {
-            Ok(text) => ("text", json_str(out, text, MAX_FILTERED_BYTES)),
+            Ok(text) => ("text", json_str(out, text, cap)),
             // Text cut inside a character past the cap: the text before it.
-            Err(err) if err.error_len().is_none() || err.valid_up_to() >= MAX_FILTERED_BYTES => {
+            Err(err) if err.error_len().is_none() || err.valid_up_to() >= cap => {
                 let valid = std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default();
-                json_str(out, valid, MAX_FILTERED_BYTES);
+                json_str(out, valid, cap);
                 ("text", true)
             }
             Err(_) => {
-                let shown = &bytes[..bytes.len().min(MAX_FILTERED_BYTES / 4 * 3)];
+                let shown = &bytes[..bytes.len().min(cap / 4 * 3)];
                 json_str(out, &STANDARD.encode(shown), usize::MAX);
                 ("base64", shown.len() < bytes.len())
             }

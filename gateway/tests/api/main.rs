@@ -18,6 +18,7 @@ mod load;
 mod metrics;
 mod network;
 mod orders;
+mod record;
 mod replay;
 mod resume;
 mod sasl;
