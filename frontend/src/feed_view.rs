@@ -209,8 +209,17 @@ pub(crate) fn RecordBody(
             loading.set(false);
         });
     };
+    // What `GET /api/record` serves whole, at most.
+    const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+    let too_large = (cut && size > MAX_RECORD_BYTES).then(|| {
+        view! {
+            <p class="hint" data-testid="too-large">
+                {format!("{}: over the 16 MiB the gateway serves whole; read it with a Kafka client", crate::units::bytes(size))}
+            </p>
+        }
+    });
     let load_button = move || {
-        (cut && !matches!(whole.get(), Some(Ok(_)))).then(|| {
+        (cut && size <= MAX_RECORD_BYTES && !matches!(whole.get(), Some(Ok(_)))).then(|| {
             view! {
                 <button type="button" class="secondary small" data-testid="load-all"
                     disabled=move || loading.get() on:click=load.clone()>
@@ -247,6 +256,7 @@ pub(crate) fn RecordBody(
             }.into_any(),
         }}
         {load_button}
+        {too_large}
         {headers}
     }
 }

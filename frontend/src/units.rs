@@ -1,7 +1,5 @@
 //! Numbers as a person reads them, and how latencies are coloured.
 
-/// A duration in the largest units that keep it short: `850 ms`, `4.2 s`,
-/// `3 min 20 s`, `2 min`, `2 h 5 min`.
 /// A size in bytes as people say it: `812 B`, `16.4 kB`, `2.3 MB`.
 pub fn bytes(n: usize) -> String {
     #[allow(clippy::cast_precision_loss)] // a size shown to one decimal
@@ -15,6 +13,8 @@ pub fn bytes(n: usize) -> String {
     }
 }
 
+/// A duration in the largest units that keep it short: `850 ms`, `4.2 s`,
+/// `3 min 20 s`, `2 min`, `2 h 5 min`.
 pub fn duration(ms: i64) -> String {
     let sign = if ms < 0 { "-" } else { "" };
     let ms = ms.unsigned_abs();
@@ -62,6 +62,13 @@ pub fn latency_legend() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(bytes(812), "812 B");
+        assert_eq!(bytes(16_400), "16.4 kB");
+        assert_eq!(bytes(2_300_049), "2.3 MB");
+    }
 
     #[test]
     fn latencies_are_coloured_by_stated_thresholds() {

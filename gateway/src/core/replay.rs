@@ -59,16 +59,16 @@ pub(crate) enum ReplayError {
 }
 
 impl ReplayError {
-    /// A read's failure, for a replay that had `within` to read.
-    fn of(err: ReadError, within: Duration) -> Self {
+    /// A read's failure, for a read (`what`) that had `within` to read.
+    fn of(err: ReadError, what: &str, within: Duration) -> Self {
         match err {
             ReadError::NoPartition { asked, last } => Self::NoPartition { asked, last },
             ReadError::NoTopic(_) => Self::Unavailable(err.to_string()),
             ReadError::TimedOut => Self::Unavailable(format!(
-                "replay did not finish within {} s",
+                "{what} did not finish within {} s",
                 within.as_secs_f64()
             )),
-            _ => Self::Unavailable(format!("replay failed: {err}")),
+            _ => Self::Unavailable(format!("{what} failed: {err}")),
         }
     }
 }
@@ -110,13 +110,7 @@ impl Replays {
         self.metrics.replays.inc();
         let cancel = CancellationToken::new();
         let _stop_when_dropped = cancel.clone().drop_guard();
-        // A second before the request's own time limit, so that a slow read
-        // answers 503 saying so rather than the request timing out.
-        let within = self
-            .config
-            .request_timeout()
-            .saturating_sub(Duration::from_secs(1))
-            .min(READ_TIMEOUT);
+        let within = self.within();
         run_reader(
             &self.config,
             &self.topic,
@@ -135,7 +129,7 @@ impl Replays {
             },
         )
         .await
-        .map_err(|err| ReplayError::of(err, within))
+        .map_err(|err| ReplayError::of(err, "replay", within))
     }
 }
 
@@ -153,6 +147,7 @@ impl Replays {
         let permit = self.slots.admit(client).map_err(ReplayError::Busy)?;
         let cancel = CancellationToken::new();
         let _stop_when_dropped = cancel.clone().drop_guard();
+        let within = self.within();
         let read = run_reader(
             &self.config,
             topic,
@@ -160,10 +155,10 @@ impl Replays {
             &self.schemas,
             RangeReader::new,
             permit,
-            move |reader| reader.one(partition, offset, &cancel),
+            move |reader| reader.one(partition, offset, within, &cancel),
         )
         .await
-        .map_err(|err| ReplayError::of(err, READ_TIMEOUT))?;
+        .map_err(|err| ReplayError::of(err, "reading the record", within))?;
         match read {
             None => Err(ReplayError::NoRecord { partition, offset }),
             Some(Err(TooLarge(size))) => Err(ReplayError::TooLarge {
@@ -172,6 +167,18 @@ impl Replays {
             }),
             Some(Ok(document)) => Ok(document),
         }
+    }
+}
+
+impl Replays {
+    /// How long a read may take: a second less than the request's own
+    /// time limit, so that a slow read answers 503 saying so rather than
+    /// the request timing out.
+    fn within(&self) -> Duration {
+        self.config
+            .request_timeout()
+            .saturating_sub(Duration::from_secs(1))
+            .min(READ_TIMEOUT)
     }
 }
 

@@ -171,13 +171,14 @@ impl Searches {
         let scan = tokio::spawn(scan);
         let running = self.metrics.searches_running.clone();
         running.inc();
+        let schemas = self.schemas.clone();
         tokio::spawn(async move {
             // The search's turn is held until it is over, the filter's
             // testing included, not only while Kafka is read.
             let _turn = permit;
             let _stop_scan = cancel.clone().drop_guard();
             let _counted = Decrement(running);
-            let end = test_and_send(scanned, filter, plan.limit, &events).await;
+            let end = test_and_send(scanned, filter, plan.limit, &schemas, &events).await;
             // Over: the scan stops (if it has not ended), and says how.
             cancel.cancel();
             let scanned = scan.await;
@@ -230,6 +231,7 @@ async fn test_and_send(
     mut scanned: mpsc::Receiver<(Vec<Scanned>, Vec<PartitionOffset>)>,
     mut filter: Option<FilterProcess>,
     limit: usize,
+    schemas: &Schemas,
     events: &mpsc::Sender<SearchEvent>,
 ) -> Ended {
     let began = Instant::now();
@@ -279,7 +281,7 @@ async fn test_and_send(
                 Verdict::Match => {
                     progress.matched += 1;
                     if events
-                        .send(SearchEvent::Match(Box::new(record.to_live())))
+                        .send(SearchEvent::Match(Box::new(record.to_live(schemas).await)))
                         .await
                         .is_err()
                     {

@@ -17,7 +17,7 @@ use apache_avro::Schema;
 use apache_avro::schema::{InnerDecimalSchema, Name, NamespaceRef, ResolvedSchema, UuidSchema};
 use serde_json::{Map, Value};
 
-use super::{DecodeError, MAX_DEPTH, MAX_NODES, Source};
+use super::{DecodeError, MAX_DEPTH, Source, node_budget, spend};
 
 /// An Avro writer schema and the named types it may refer to.
 pub struct Avro {
@@ -45,7 +45,7 @@ impl Avro {
     pub fn decode(&self, body: &[u8]) -> Result<Value, DecodeError> {
         let mut reader = Reader {
             bytes: body,
-            nodes: 0,
+            nodes_left: node_budget(body.len()),
         };
         let value = self.value(&self.schema, None, &mut reader, 0)?;
         if !reader.bytes.is_empty() {
@@ -203,7 +203,8 @@ fn uuid(bytes: &[u8]) -> Result<Value, DecodeError> {
 /// A decimal's exact digits: the big-endian two's-complement unscaled
 /// value, `scale` digits after the point. `None` past 128 bits.
 fn decimal_text(bytes: &[u8], scale: usize) -> Option<String> {
-    if bytes.len() > 16 {
+    // An i128 has 39 digits; a schema may claim any scale.
+    if bytes.len() > 16 || scale > 39 {
         return None;
     }
     let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
@@ -220,22 +221,16 @@ fn decimal_text(bytes: &[u8], scale: usize) -> Option<String> {
     Some(format!("{sign}{whole}.{fraction}"))
 }
 
-/// The bytes still to decode, and the values decoded so far.
+/// The bytes still to decode, and how many more values they may give.
 struct Reader<'a> {
     bytes: &'a [u8],
-    nodes: usize,
+    nodes_left: usize,
 }
 
 impl<'a> Reader<'a> {
-    /// Counts one more value, or fails past [`MAX_NODES`].
+    /// Counts one more value, or fails past the record's [`node_budget`].
     fn count(&mut self) -> Result<(), DecodeError> {
-        self.nodes += 1;
-        if self.nodes > MAX_NODES {
-            return Err(DecodeError::new(format!(
-                "more than {MAX_NODES} values in one record"
-            )));
-        }
-        Ok(())
+        spend(&mut self.nodes_left, 1)
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
@@ -405,6 +400,8 @@ mod tests {
         }
         let err = nulls.decode(&huge).expect_err("too many");
         assert!(err.to_string().contains("values"), "{err}");
+        // Within its budget an array of nulls decodes: 16 a byte and 10,000.
+        assert!(nulls.decode(&[0xa0, 0x9c, 0x01, 0]).is_ok(), "10,000 nulls");
     }
 
     #[test]
@@ -413,6 +410,8 @@ mod tests {
         assert_eq!(decimal_text(&[0xff], 3).as_deref(), Some("-0.001"));
         assert_eq!(decimal_text(&[0x07], 0).as_deref(), Some("7"));
         assert_eq!(decimal_text(&[1; 17], 0), None);
+        assert_eq!(decimal_text(&[1], usize::MAX), None);
+        assert_eq!(decimal_text(&[1], 2_000_000_000), None);
         let id = avro(r#"{"type": "fixed", "name": "Id", "size": 16, "logicalType": "uuid"}"#);
         assert_eq!(
             id.decode(&[0x12; 16]),

@@ -6,12 +6,14 @@
 //! Pure: schemas arrive as text (from `registry`), values as bytes (from
 //! `kafka::record`). Any program may write to a topic and any schema may
 //! describe it, so decoding is bounded whatever the bytes: nesting at most
-//! [`MAX_DEPTH`] deep and at most [`MAX_NODES`] values per record, an error
-//! past either, never a panic or a runaway allocation.
+//! [`MAX_DEPTH`] deep, and at most [`node_budget`] values per record (a few
+//! bytes may not claim millions of values), an error past either, never a
+//! panic or a runaway allocation.
 
 mod avro;
 mod protobuf;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::Value;
@@ -21,6 +23,14 @@ pub const MAX_DEPTH: usize = 64;
 /// Most JSON values one record decodes into: an Avro array of nulls costs
 /// no bytes per item, so the input's size alone bounds nothing.
 pub const MAX_NODES: usize = 1_000_000;
+
+/// The values a body of `len` bytes may decode into: 16 per byte and
+/// 10,000 more (a record of many empty fields, Protobuf's defaults), at
+/// most [`MAX_NODES`]; so that decoding costs a bounded multiple of what
+/// was read.
+pub fn node_budget(len: usize) -> usize {
+    len.saturating_mul(16).saturating_add(10_000).min(MAX_NODES)
+}
 
 /// A value in Confluent's wire format: the schema id and what follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +50,14 @@ pub fn framed(bytes: &[u8]) -> Option<Framed<'_>> {
         }),
         _ => None,
     }
+}
+
+/// Takes `n` values from what a record may still decode into.
+fn spend(nodes_left: &mut usize, n: usize) -> Result<(), DecodeError> {
+    *nodes_left = nodes_left.checked_sub(n).ok_or_else(|| {
+        DecodeError::new("more values than its size allows (16 a byte, 10,000 more)")
+    })?;
+    Ok(())
 }
 
 /// What a registry says a schema is.
@@ -105,6 +123,7 @@ impl Schema {
             Some(Kind::Avro) => Self::Avro(avro::Avro::parse(source)?),
             Some(Kind::Protobuf) => Self::Protobuf(protobuf::Protobuf::parse(source)?),
             Some(Kind::Json) => Self::Json,
+            None if looks_like_json_schema(&source.text) => Self::Json,
             None => match avro::Avro::parse(source) {
                 Ok(avro) => Self::Avro(avro),
                 Err(_)
@@ -134,24 +153,73 @@ impl Schema {
         match self {
             Self::Avro(avro) => avro.decode(body),
             Self::Protobuf(protobuf) => protobuf.decode(body),
-            Self::Json => json(body),
+            Self::Json => {
+                checked_json(body)?;
+                serde_json::from_slice(body).map_err(|e| DecodeError::new(format!("not JSON: {e}")))
+            }
+        }
+    }
+
+    /// The body decoded as JSON text: what the gateway keeps and sends (a
+    /// JSON Schema value is its own text, checked, never made a tree).
+    pub fn decode_text<'a>(&self, body: &'a [u8]) -> Result<Cow<'a, [u8]>, DecodeError> {
+        match self {
+            Self::Json => checked_json(body).map(|()| Cow::Borrowed(body)),
+            other => {
+                let value = other.decode(body)?;
+                serde_json::to_vec(&value)
+                    .map(Cow::Owned)
+                    .map_err(|e| DecodeError::new(format!("to JSON: {e}")))
+            }
         }
     }
 }
 
-/// A JSON Schema value: JSON text, nested at most [`MAX_DEPTH`] deep.
-fn json(body: &[u8]) -> Result<Value, DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    // serde_json's own limit (128) is above ours; check the depth first.
+/// Whether a JSON Schema value is one JSON value nested at most
+/// [`MAX_DEPTH`] deep (checked without building it).
+fn checked_json(body: &[u8]) -> Result<(), DecodeError> {
+    // serde_json's own limit (128) is above ours, and does not apply when
+    // a value is only checked: the depth first.
     if !nested_at_most(body, MAX_DEPTH) {
         return Err(DecodeError::new(format!(
             "nested deeper than {MAX_DEPTH} levels"
         )));
     }
-    let value = serde::Deserialize::deserialize(&mut de)
-        .and_then(|v| de.end().map(|()| v))
-        .map_err(|e| DecodeError::new(format!("not JSON: {e}")))?;
-    Ok(value)
+    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        .map(|_| ())
+        .map_err(|e| DecodeError::new(format!("not JSON: {e}")))
+}
+
+/// Whether an untyped schema says it is a JSON Schema: keywords Avro does
+/// not have (`{"type": "string"}` is both, and is taken as Avro).
+fn looks_like_json_schema(text: &str) -> bool {
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    [
+        "$schema",
+        "$id",
+        "$defs",
+        "definitions",
+        "properties",
+        "$ref",
+    ]
+    .iter()
+    .any(|k| fields.contains_key(*k))
+        || fields.get("type").and_then(Value::as_str) == Some("object")
+}
+
+/// A message from a registry or a decoder, cut to `max` bytes: it is
+/// copied onto every record it concerns.
+pub fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Whether brackets and braces outside strings nest at most `max` deep.
@@ -243,6 +311,10 @@ mod tests {
             Ok(Kind::Json)
         );
         assert_eq!(
+            kind(r#"{"$schema": "x", "type": "array", "items": {"type": "string"}}"#),
+            Ok(Kind::Json)
+        );
+        assert_eq!(
             kind("syntax = \"proto3\"; message M { string a = 1; }"),
             Ok(Kind::Protobuf)
         );
@@ -259,5 +331,9 @@ mod tests {
         assert!(Schema::Json.decode(br#"{"a":1} x"#).is_err());
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(Schema::Json.decode(deep.as_bytes()).is_err());
+        // Kept as its own text, never a tree.
+        let text = br#"{"n": 123456789012345678901234567890}"#;
+        assert!(matches!(Schema::Json.decode_text(text), Ok(Cow::Borrowed(t)) if t == text));
+        assert!(Schema::Json.decode_text(b"[1,").is_err());
     }
 }

@@ -4,19 +4,21 @@
 //!
 //! JSON as people read it: the `.proto` field names, 64-bit numbers as
 //! numbers, enums by name, and every field, defaults included. prost's
-//! recursion limit (100) bounds nesting while decoding; the result is then
-//! held to [`MAX_DEPTH`] and [`MAX_NODES`] like every format.
+//! recursion limit (100) bounds nesting while decoding; the message is then
+//! counted against [`MAX_DEPTH`] and the record's [`node_budget`] before it
+//! becomes JSON (defaults shown cost values no byte paid for).
 
 use std::collections::HashMap;
 
 use prost::Message as _;
+use prost_reflect::ReflectMessage as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FileDescriptor, MessageDescriptor, SerializeOptions,
 };
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 use serde_json::Value;
 
-use super::{DecodeError, MAX_DEPTH, MAX_NODES, Source};
+use super::{DecodeError, MAX_DEPTH, Source, node_budget, spend};
 
 /// The name the schema's own file is compiled under (its references keep
 /// the names they are imported by).
@@ -57,6 +59,8 @@ impl Protobuf {
         let descriptor = self.message(&indexes)?;
         let decoded = DynamicMessage::decode(descriptor, message)
             .map_err(|e| DecodeError::new(format!("not this Protobuf message: {e}")))?;
+        let mut nodes_left = node_budget(body.len());
+        within_bounds(&decoded, 0, &mut nodes_left)?;
         let options = SerializeOptions::new()
             .use_proto_field_name(true)
             .stringify_64_bit_integers(false)
@@ -64,7 +68,6 @@ impl Protobuf {
         let value = decoded
             .serialize_with_options(serde_json::value::Serializer, &options)
             .map_err(|e| DecodeError::new(format!("Protobuf to JSON: {e}")))?;
-        within_bounds(&value)?;
         Ok(value)
     }
 
@@ -139,28 +142,42 @@ fn zigzag(bytes: &mut &[u8]) -> Result<i64, DecodeError> {
     Ok((raw >> 1) as i64 ^ -((raw & 1) as i64))
 }
 
-/// Holds a decoded value to the depth and size every format keeps to.
-fn within_bounds(value: &Value) -> Result<(), DecodeError> {
-    let mut nodes = 0usize;
-    let mut stack = vec![(value, 0usize)];
-    while let Some((value, depth)) = stack.pop() {
-        nodes += 1;
-        if nodes > MAX_NODES {
-            return Err(DecodeError::new(format!(
-                "more than {MAX_NODES} values in one record"
-            )));
+/// Counts what `message` becomes as JSON, every field shown, against
+/// the depth and the values every format keeps to: each field one value,
+/// each item of a list or map one more, each message a level deeper.
+fn within_bounds(
+    message: &DynamicMessage,
+    depth: usize,
+    nodes_left: &mut usize,
+) -> Result<(), DecodeError> {
+    use prost_reflect::Value as V;
+    if depth >= MAX_DEPTH {
+        return Err(DecodeError::new(format!(
+            "nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    spend(nodes_left, message.descriptor().fields().len() + 1)?;
+    for (_, value) in message.fields() {
+        match value {
+            V::Message(inner) => within_bounds(inner, depth + 1, nodes_left)?,
+            V::List(items) => {
+                spend(nodes_left, items.len())?;
+                for item in items {
+                    if let V::Message(inner) = item {
+                        within_bounds(inner, depth + 2, nodes_left)?;
+                    }
+                }
+            }
+            V::Map(entries) => {
+                spend(nodes_left, entries.len())?;
+                for value in entries.values() {
+                    if let V::Message(inner) = value {
+                        within_bounds(inner, depth + 2, nodes_left)?;
+                    }
+                }
+            }
+            _ => {}
         }
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(fields) => Box::new(fields.values()),
-            _ => continue,
-        };
-        if depth >= MAX_DEPTH {
-            return Err(DecodeError::new(format!(
-                "nested deeper than {MAX_DEPTH} levels"
-            )));
-        }
-        stack.extend(children.map(|child| (child, depth + 1)));
     }
     Ok(())
 }
@@ -274,6 +291,29 @@ mod tests {
         let mut framed = vec![0];
         framed.extend(nested);
         assert!(tree.decode(&framed).is_err());
+    }
+
+    #[test]
+    fn defaults_shown_count_against_the_budget() {
+        // 2,000 fields, none sent: each shown, and over the budget of a
+        // 1-byte body (10,016 values) once five such messages are listed.
+        let fields: String = (1..=2_000).map(|i| format!("int32 f{i} = {i}; ")).collect();
+        let wide = Protobuf::parse(&Source {
+            text: format!(
+                "syntax = \"proto3\"; message Outer {{ repeated Wide items = 1; }} message Wide {{ {fields} }}"
+            ),
+            references: Vec::new(),
+        })
+        .expect("compiles");
+        // One empty Wide: 2,000 defaults, within the budget.
+        assert!(wide.decode(&[0, 0x0a, 0x00]).is_ok());
+        // Ten empty Wides in 21 bytes: 20,000 defaults, over it.
+        let mut body = vec![0];
+        for _ in 0..10 {
+            body.extend_from_slice(&[0x0a, 0x00]);
+        }
+        let err = wide.decode(&body).expect_err("too many");
+        assert!(err.to_string().contains("values"), "{err}");
     }
 
     #[test]

@@ -195,13 +195,14 @@ impl RangeReader {
         &self,
         partition: i32,
         offset: i64,
+        within: Duration,
         cancel: &CancellationToken,
     ) -> Result<Option<Result<Vec<u8>, record::TooLarge>>, ReadError> {
+        let deadline = Instant::now() + within;
         self.partitions(Some(partition))?;
         let mut list = TopicPartitionList::new();
         list.add_partition_offset(&self.topic, partition, Offset::Offset(offset))?;
         self.consumer.assign(&list)?;
-        let deadline = Instant::now() + READ_TIMEOUT;
         loop {
             match self.next_event(POLL, deadline, cancel)? {
                 None => {}

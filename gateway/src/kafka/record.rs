@@ -73,13 +73,17 @@ pub struct Decoded {
     value: Option<Part>,
 }
 
-/// A key or value in the wire format: its schema, and its JSON (`None`
-/// when it could not be decoded; `schema.error` says why).
+/// A key or value in the wire format: its schema, and its JSON text
+/// (`None` when it could not be decoded; `schema.error` says why).
 #[derive(Debug)]
 struct Part {
     schema: SchemaRef,
-    json: Option<Value>,
+    json: Option<Vec<u8>>,
 }
+
+/// The longest subject or error text a record carries: it is copied onto
+/// every record of its schema.
+const MAX_SCHEMA_TEXT_BYTES: usize = 256;
 
 impl Decoded {
     fn new(message: &impl Message, key: Option<Lookup>, value: Option<Lookup>) -> Self {
@@ -101,16 +105,22 @@ impl Part {
         };
         let json = match lookup {
             Lookup::Found(found) => {
-                schema.subject.clone_from(&found.subject);
+                schema.subject = found
+                    .subject
+                    .as_deref()
+                    .map(|s| formats::cut(s, MAX_SCHEMA_TEXT_BYTES).to_owned());
                 schema.format = Some(found.schema.kind().name().to_owned());
-                found
-                    .schema
-                    .decode(framed.body)
-                    .map_err(|e| schema.error = Some(e.to_string()))
-                    .ok()
+                match found.schema.decode_text(framed.body) {
+                    Ok(text) => Some(text.into_owned()),
+                    Err(e) => {
+                        let why = e.to_string();
+                        schema.error = Some(formats::cut(&why, MAX_SCHEMA_TEXT_BYTES).to_owned());
+                        None
+                    }
+                }
             }
             Lookup::Missing(why) => {
-                schema.error = Some(why);
+                schema.error = Some(formats::cut(&why, MAX_SCHEMA_TEXT_BYTES).to_owned());
                 None
             }
         };
@@ -150,10 +160,7 @@ pub fn to_live(message: &impl Message, consumed_at_ms: i64, decoded: &Decoded) -
     let key = match &decoded.key {
         Some(Part {
             json: Some(json), ..
-        }) => Some(match json {
-            Value::String(text) => truncate_utf8(text, MAX_SHORT_TEXT_BYTES).to_owned(),
-            other => truncate_utf8(&other.to_string(), MAX_SHORT_TEXT_BYTES).to_owned(),
-        }),
+        }) => Some(key_text(json)),
         _ => message.key().map(short_text),
     };
     let payload = match &decoded.value {
@@ -179,17 +186,27 @@ pub fn to_live(message: &impl Message, consumed_at_ms: i64, decoded: &Decoded) -
 
 /// A decoded value as the feed shows it: whole up to [`MAX_SHOWN_BYTES`]
 /// of JSON text, else that text cut.
-fn json_payload(json: &Value) -> Payload {
-    let text = json.to_string();
-    if text.len() <= MAX_SHOWN_BYTES {
-        return Payload::Json {
-            value: json.clone(),
-        };
+fn json_payload(json: &[u8]) -> Payload {
+    let text = String::from_utf8_lossy(json);
+    if json.len() <= MAX_SHOWN_BYTES
+        && let Ok(value) = serde_json::from_slice(json)
+    {
+        return Payload::Json { value };
     }
     Payload::Text {
         text: truncate_utf8(&text, MAX_SHOWN_BYTES).to_owned(),
-        truncated: true,
+        truncated: json.len() > MAX_SHOWN_BYTES,
     }
+}
+
+/// A decoded key as the feed shows it: a string as itself, anything else
+/// as its JSON text; cut like any key.
+fn key_text(json: &[u8]) -> String {
+    let text = match serde_json::from_slice::<Value>(json) {
+        Ok(Value::String(s)) if json.len() <= MAX_FILTERED_KEY_BYTES => s,
+        _ => String::from_utf8_lossy(json).into_owned(),
+    };
+    truncate_utf8(&text, MAX_SHORT_TEXT_BYTES).to_owned()
 }
 
 /// Most bytes of a value a filter sees: far above what the feed shows
@@ -359,15 +376,14 @@ fn capped_document(message: &impl Message, decoded: &Decoded, caps: &Caps) -> Ve
     out
 }
 
-/// Writes a decoded value as JSON text when it fits in `cap` bytes, else
-/// as a string of its first `cap` bytes of text; whether it was cut.
-fn embed_json(out: &mut Vec<u8>, json: &Value, cap: usize) -> bool {
-    let text = json.to_string();
-    if text.len() <= cap {
-        out.extend_from_slice(text.as_bytes());
+/// Writes a decoded value's JSON text as is when it fits in `cap` bytes,
+/// else as a string of its first `cap` bytes of text; whether it was cut.
+fn embed_json(out: &mut Vec<u8>, json: &[u8], cap: usize) -> bool {
+    if json.len() <= cap {
+        out.extend_from_slice(json);
         return false;
     }
-    json_str(out, &text, cap);
+    json_str(out, &String::from_utf8_lossy(json), cap);
     true
 }
 

@@ -52,18 +52,17 @@ pub(crate) enum Direction {
 /// most records of a search are not).
 pub(crate) struct Scanned {
     message: OwnedMessage,
-    /// Its key and value as their schemas decode them, if they name one.
-    decoded: record::Decoded,
     pub(crate) document: Vec<u8>,
 }
 
 impl Scanned {
     fn of(message: &BorrowedMessage<'_>, schemas: &record::Schemas) -> Self {
+        // Decoded for the document only: a match is decoded again (from
+        // the cache) rather than every record held ahead keeping its JSON.
         let decoded = schemas.decode_blocking(message);
         Self {
             message: message.detach(),
             document: record::document(message, &decoded),
-            decoded,
         }
     }
 
@@ -72,8 +71,9 @@ impl Scanned {
     }
 
     /// The record as the feed shows it.
-    pub(crate) fn to_live(&self) -> LiveRecord {
-        record::to_live(&self.message, now_ms(), &self.decoded)
+    pub(crate) async fn to_live(&self, schemas: &record::Schemas) -> LiveRecord {
+        let decoded = schemas.decode(&self.message).await;
+        record::to_live(&self.message, now_ms(), &decoded)
     }
 
     /// The order records are merged in (see `reader::merge_key`).
