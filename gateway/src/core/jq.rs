@@ -1,9 +1,11 @@
 //! A filter in jq's language, compiled and tested against records with the
-//! `jaq` crates. This runs only inside a filter worker process
-//! (`core::filter`): jaq has no fuel, no timeout and no stack guard, so a
-//! filter such as `def f: f; f` or `last(range(1e12))` runs forever or
-//! overflows the stack, and only a process of its own can be stopped from
-//! outside when it does.
+//! `jaq` crates. This runs inside a filter worker process (`core::filter`):
+//! jaq has no fuel, no timeout and no stack guard, so a filter such as
+//! `def f: f; f` or `last(range(1e12))` runs forever or overflows the
+//! stack, and only a process of its own can be stopped from outside when it
+//! does. The one exception is a filter of `core::bounded`'s language
+//! (lookups and comparisons), which ends quickly whatever the record: a
+//! search tests those in the gateway, in its scan.
 //!
 //! A record *matches* when the filter yields a true value (anything but
 //! `false` and `null`) among its first [`MAX_OUTPUTS`] outputs, as jq's

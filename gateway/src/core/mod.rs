@@ -24,6 +24,7 @@
 //! [`Core`] holds them all for one gateway: [`Core::start`] builds and starts
 //! them; [`Core::stop`] cancels the shutdown token and stops them in order.
 
+mod bounded;
 mod cache;
 pub mod filter;
 pub(crate) mod filters;

@@ -20,15 +20,16 @@ use tokio_util::sync::CancellationToken;
 use wire::search::{SearchDone, SearchEnd, SearchEvent, SearchProgress};
 use wire::stream::PartitionOffset;
 
+use super::bounded;
 use super::filter::{FilterError, FilterProcess, MAX_BATCH};
-use super::jq::Verdict;
+use super::jq::{Program, Verdict};
 use super::replay::{Start, run_reader};
 use crate::admission::{Admission, Client, Refused};
 use crate::config::Config;
 use crate::kafka::reader::{RangeReader, ReadError};
 use crate::kafka::record::Schemas;
 pub(crate) use crate::kafka::scan::Direction;
-use crate::kafka::scan::Scanned;
+use crate::kafka::scan::{Scanned, Test, Tested};
 use crate::metrics::{Gauge, Metrics};
 
 /// Searches running at once, at most: each is a Kafka client of its own, a
@@ -106,7 +107,16 @@ impl Searches {
         client: Client,
     ) -> Result<mpsc::Receiver<SearchEvent>, SearchError> {
         let permit = self.slots.admit(client).map_err(SearchError::Busy)?;
+        // A filter that ends quickly whatever the record is tested by the
+        // scan itself, in this process: no worker, no pipe, no second parse
+        // (see `core::bounded`); the rest run in a worker.
+        let in_scan = plan.filter.clone().filter(|f| bounded::is_bounded(f));
+        if let Some(code) = &in_scan {
+            Program::compile(code)
+                .map_err(|invalid| SearchError::Filter(FilterError::Invalid(invalid)))?;
+        }
         let filter = match &plan.filter {
+            Some(_) if in_scan.is_some() => None,
             Some(filter) => {
                 let exe = self
                     .worker
@@ -160,9 +170,24 @@ impl Searches {
                     RangeReader::for_search,
                     (),
                     move |reader| {
-                        reader.scan(&ranges, direction, SEARCH_TIME, &cancel, |batch, at| {
-                            scanned_tx.blocking_send((batch, at)).is_ok()
-                        })
+                        // Compiled again here: a program stays on its thread.
+                        let program = in_scan.as_deref().map(Program::compile).transpose();
+                        let mut test = program.ok().flatten().map(|program| {
+                            move |document: &[u8]| match program.test(document) {
+                                Verdict::Match => Tested::Match,
+                                Verdict::NoMatch => Tested::NoMatch,
+                                Verdict::Skipped(why) => Tested::Skipped(why),
+                            }
+                        });
+                        let test = test.as_mut().map(|t| t as Test<'_>);
+                        reader.scan(
+                            &ranges,
+                            direction,
+                            SEARCH_TIME,
+                            &cancel,
+                            test,
+                            |batch, at| scanned_tx.blocking_send((batch, at)).is_ok(),
+                        )
                     },
                 )
                 .await
@@ -251,7 +276,18 @@ async fn test_and_send(
             })
             .unzip();
         let (verdicts, stopped) = match filter.as_mut() {
-            None => (vec![Verdict::Match; records.len()], false),
+            // Tested by the scan, or no filter: every record matches.
+            None => (
+                records
+                    .iter()
+                    .map(|r| match &r.tested {
+                        None | Some(Tested::Match) => Verdict::Match,
+                        Some(Tested::NoMatch) => Verdict::NoMatch,
+                        Some(Tested::Skipped(why)) => Verdict::Skipped(why.clone()),
+                    })
+                    .collect(),
+                false,
+            ),
             Some(process) => {
                 let mut verdicts = Vec::with_capacity(records.len());
                 let mut stopped = false;
@@ -280,8 +316,11 @@ async fn test_and_send(
             match verdict {
                 Verdict::Match => {
                     progress.matched += 1;
+                    let Some(live) = record.to_live(schemas).await else {
+                        continue;
+                    };
                     if events
-                        .send(SearchEvent::Match(Box::new(record.to_live(schemas).await)))
+                        .send(SearchEvent::Match(Box::new(live)))
                         .await
                         .is_err()
                     {

@@ -47,42 +47,87 @@ pub(crate) enum Direction {
     NewestFirst,
 }
 
+/// What a test the scan ran itself said of a record's document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tested {
+    Match,
+    NoMatch,
+    /// The record could not be tested; why.
+    Skipped(String),
+}
+
+/// A test the scan runs on each record's document as it reads it (a
+/// filter the gateway may run itself), so that only matches are kept.
+pub(crate) type Test<'a> = &'a mut dyn FnMut(&[u8]) -> Tested;
+
 /// A record read by a scan: the document a filter tests, and the record
 /// itself, decoded into what the feed shows only when asked (for a match:
-/// most records of a search are not).
+/// most records of a search are not). A record the scan tested itself
+/// keeps neither its document nor, unless it matched, its bytes.
 pub(crate) struct Scanned {
-    message: OwnedMessage,
+    /// The order records are merged in (see `reader::merge_key`).
+    merge_key: (i64, i32, i64),
+    message: Option<OwnedMessage>,
     pub(crate) document: Vec<u8>,
+    /// The scan's own test's verdict, if it ran one.
+    pub(crate) tested: Option<Tested>,
+    /// Bytes held (the read-ahead budget counts them).
+    held: usize,
 }
 
 impl Scanned {
-    fn of(message: &BorrowedMessage<'_>, schemas: &record::Schemas) -> Self {
+    fn of(
+        message: &BorrowedMessage<'_>,
+        schemas: &record::Schemas,
+        test: Option<&mut Test<'_>>,
+    ) -> Self {
         // Decoded for the document only: a match is decoded again (from
         // the cache) rather than every record held ahead keeping its JSON.
         let decoded = schemas.decode_blocking(message);
-        Self {
-            message: message.detach(),
-            document: record::document(message, &decoded),
+        let document = record::document(message, &decoded);
+        let merge_key = (
+            message.timestamp().to_millis().unwrap_or(i64::MIN),
+            message.partition(),
+            message.offset(),
+        );
+        match test {
+            None => Self {
+                merge_key,
+                message: Some(message.detach()),
+                held: document.len(),
+                document,
+                tested: None,
+            },
+            Some(test) => {
+                let tested = test(&document);
+                let kept = (tested == Tested::Match).then(|| message.detach());
+                Self {
+                    merge_key,
+                    held: kept
+                        .as_ref()
+                        .map_or(0, |m| m.payload().map_or(0, <[u8]>::len)),
+                    message: kept,
+                    document: Vec::new(),
+                    tested: Some(tested),
+                }
+            }
         }
     }
 
     pub(crate) fn offset(&self) -> i64 {
-        self.message.offset()
+        self.merge_key.2
     }
 
-    /// The record as the feed shows it.
-    pub(crate) async fn to_live(&self, schemas: &record::Schemas) -> LiveRecord {
-        let decoded = schemas.decode(&self.message).await;
-        record::to_live(&self.message, now_ms(), &decoded)
+    /// The record as the feed shows it (`None` for one the scan tested
+    /// and dropped).
+    pub(crate) async fn to_live(&self, schemas: &record::Schemas) -> Option<LiveRecord> {
+        let message = self.message.as_ref()?;
+        let decoded = schemas.decode(message).await;
+        Some(record::to_live(message, now_ms(), &decoded))
     }
 
-    /// The order records are merged in (see `reader::merge_key`).
     fn merge_key(&self) -> (i64, i32, i64) {
-        (
-            self.message.timestamp().to_millis().unwrap_or(i64::MIN),
-            self.message.partition(),
-            self.message.offset(),
-        )
+        self.merge_key
     }
 }
 
@@ -125,6 +170,7 @@ impl RangeReader {
         direction: Direction,
         within: Duration,
         cancel: &CancellationToken,
+        mut test: Option<Test<'_>>,
         mut each: impl FnMut(Vec<Scanned>, Vec<PartitionOffset>) -> bool,
     ) -> Result<(), ReadError> {
         let deadline = Instant::now() + within;
@@ -140,14 +186,14 @@ impl RangeReader {
             .collect();
         let budget = (AHEAD_BYTES / cursors.len().max(1)).max(MIN_AHEAD_BYTES);
         if direction == Direction::OldestFirst {
-            return self.scan_forward(&mut cursors, budget, deadline, cancel, each);
+            return self.scan_forward(&mut cursors, budget, deadline, cancel, test, each);
         }
         loop {
             if cursors.iter().any(|c| c.ahead.is_empty() && c.more()) {
                 let low: Vec<usize> = (0..cursors.len())
                     .filter(|&i| cursors[i].more() && cursors[i].ahead.len() < CHUNK / 2)
                     .collect();
-                self.read_chunks_back(&mut cursors, &low, budget, deadline, cancel)?;
+                self.read_chunks_back(&mut cursors, &low, budget, deadline, cancel, &mut test)?;
             }
             let batch = merge(&mut cursors, Direction::NewestFirst, BATCH);
             let done = cursors.iter().all(|c| c.ahead.is_empty() && !c.more());
@@ -171,6 +217,7 @@ impl RangeReader {
         budget: usize,
         deadline: Instant,
         cancel: &CancellationToken,
+        mut test: Option<Test<'_>>,
         mut each: impl FnMut(Vec<Scanned>, Vec<PartitionOffset>) -> bool,
     ) -> Result<(), ReadError> {
         let mut list = TopicPartitionList::new();
@@ -247,8 +294,8 @@ impl RangeReader {
                 Some(m) if m.offset() < cursor.low => continue,
                 Some(m) if m.offset() < cursor.high => {
                     cursor.low = m.offset() + 1;
-                    let scanned = Scanned::of(&m, &self.schemas);
-                    cursor.ahead_bytes += scanned.document.len();
+                    let scanned = Scanned::of(&m, &self.schemas, test.as_mut());
+                    cursor.ahead_bytes += scanned.held;
                     cursor.ahead.push_back(scanned);
                     let full = cursor.ahead.len() >= FORWARD_AHEAD || cursor.ahead_bytes >= budget;
                     if cursor.more() && full && !paused.contains(&partition) {
@@ -289,6 +336,7 @@ impl RangeReader {
         budget: usize,
         deadline: Instant,
         cancel: &CancellationToken,
+        test: &mut Option<Test<'_>>,
     ) -> Result<(), ReadError> {
         let mut list = TopicPartitionList::new();
         let mut filling: HashMap<i32, Filling> = HashMap::new();
@@ -322,13 +370,13 @@ impl RangeReader {
             // in it), or at its last offset.
             let full = match message {
                 Some(m) if m.offset() < fill.to => {
-                    let scanned = Scanned::of(&m, &self.schemas);
+                    let scanned = Scanned::of(&m, &self.schemas, test.as_mut());
                     let offset = scanned.offset();
-                    fill.bytes += scanned.document.len();
+                    fill.bytes += scanned.held;
                     fill.chunk.push_back(scanned);
                     while fill.bytes > budget && fill.chunk.len() > 1 {
                         if let Some(dropped) = fill.chunk.pop_front() {
-                            fill.bytes -= dropped.document.len();
+                            fill.bytes -= dropped.held;
                             cursor.high = cursor.high.max(dropped.offset() + 1);
                         }
                     }
@@ -359,7 +407,7 @@ impl Filling {
     /// Hands the chunk to its cursor, newest first.
     fn finish(self, cursor: &mut Cursor) {
         for scanned in self.chunk.into_iter().rev() {
-            cursor.ahead_bytes += scanned.document.len();
+            cursor.ahead_bytes += scanned.held;
             cursor.ahead.push_back(scanned);
         }
     }
@@ -386,7 +434,7 @@ fn merge(cursors: &mut [Cursor], direction: Direction, most: usize) -> Vec<Scann
         let Some(scanned) = cursors[i].ahead.pop_front() else {
             break;
         };
-        cursors[i].ahead_bytes -= scanned.document.len();
+        cursors[i].ahead_bytes -= scanned.held;
         batch.push(scanned);
     }
     batch

@@ -175,6 +175,50 @@ async fn a_search_finds_exactly_the_matches_in_both_directions_from_each_start()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_the_scan_tests_itself_finds_what_a_worker_finds() {
+    let app = spawn_app().await;
+    topic_of_numbered_records(&app).await;
+    // `.value.n` of a text value is jq's error: skipped, and counted.
+    produce_raw(&app.topic, Some(0), Some("customer-3"), b"plain text").await;
+    let test = r#".value.n > 150 and .key == "customer-3" or .value.n == 7"#;
+    // Lookups and comparisons: tested by the scan in the gateway.
+    let in_scan = format!("select({test})");
+    // The same test through `not | not`, which only a worker runs.
+    let in_worker = format!("select(({test}) | not | not)");
+    let expected: Vec<i64> = (0..RECORDS)
+        .filter(|n| (*n > 150 && n % 10 == 3) || *n == 7)
+        .collect();
+    for direction in ["oldest", "newest"] {
+        let [a, b] = [&in_scan, &in_worker]
+            .map(|f| format!("{}&limit=1000&direction={direction}", filter(f)));
+        let (scan_events, worker_events) = (search(&app, &a).await, search(&app, &b).await);
+        let (found, last) = matches(&scan_events);
+        let (by_worker, worker_last) = matches(&worker_events);
+        let mut sorted = found.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, expected, "{direction}");
+        assert_eq!(
+            found, by_worker,
+            "{direction}: the same records in the same order"
+        );
+        let [SearchEvent::Done(scan_done), SearchEvent::Done(worker_done)] = [last, worker_last]
+        else {
+            panic!("expected done: {last:?} {worker_last:?}");
+        };
+        assert_eq!(scan_done.progress.scanned, RECORDS as u64 + 1);
+        assert_eq!(
+            (scan_done.progress.matched, scan_done.progress.skipped),
+            (worker_done.progress.matched, worker_done.progress.skipped)
+        );
+        assert_eq!(scan_done.progress.skipped, 1, "{direction}");
+        assert_eq!(
+            scan_done.progress.last_error,
+            worker_done.progress.last_error
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_merges_partitions_far_apart_in_time_in_order() {
     // 7,500 records a partition, each partition's all older than the
     // next's: oldest first reads partition 0 to its end while the others
