@@ -2,9 +2,10 @@
 //! test them itself instead of in a worker process (`core::filter`).
 //!
 //! jq's language can loop and recurse without end, which is why filters
-//! run in workers. But the filters people type most (`select(.value.total_cents
-//! > 10000)`, `.key == "customer-42"`, a few tests joined by `and`/`or`)
-//! only look up paths and compare them with constants: bounded by the
+//! run in workers. But the filters people type most
+//! (`select(.value.total_cents > 10000)`, `.key == "customer-42"`, a few
+//! tests joined by `and`/`or`) only look up paths and compare them with
+//! constants: bounded by the
 //! record's size, whatever its values. This module recognises exactly that
 //! language and nothing more; what it accepts is still compiled and run by
 //! jaq (`core::jq`), so the results are the worker's to the letter, only
