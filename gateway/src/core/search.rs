@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::kafka::reader::{RangeReader, ReadError};
 use crate::kafka::record::Schemas;
 pub(crate) use crate::kafka::scan::Direction;
-use crate::kafka::scan::{Scanned, Test, Tested};
+use crate::kafka::scan::{Candidate, Scanned, Test, Tested};
 use crate::metrics::{Gauge, Metrics};
 
 /// Searches running at once, at most: each is a Kafka client of its own, a
@@ -172,11 +172,26 @@ impl Searches {
                     move |reader| {
                         // Compiled again here: a program stays on its thread.
                         let program = in_scan.as_deref().map(Program::compile).transpose();
+                        let native = in_scan.as_deref().and_then(bounded::Filter::parse);
                         let mut test = program.ok().flatten().map(|program| {
-                            move |document: &[u8]| match program.test(document) {
-                                Verdict::Match => Tested::Match,
-                                Verdict::NoMatch => Tested::NoMatch,
-                                Verdict::Skipped(why) => Tested::Skipped(why),
+                            move |record: &Candidate<'_>| {
+                                // Evaluated on the record's fields where
+                                // that is sure to be jq's answer; else jaq,
+                                // on the document.
+                                let here = native
+                                    .as_ref()
+                                    .zip(record.fields())
+                                    .and_then(|(native, fields)| native.test(&fields));
+                                match here {
+                                    Some(true) => return Tested::Match,
+                                    Some(false) => return Tested::NoMatch,
+                                    None => {}
+                                }
+                                match program.test(&record.document()) {
+                                    Verdict::Match => Tested::Match,
+                                    Verdict::NoMatch => Tested::NoMatch,
+                                    Verdict::Skipped(why) => Tested::Skipped(why),
+                                }
                             }
                         });
                         let test = test.as_mut().map(|t| t as Test<'_>);

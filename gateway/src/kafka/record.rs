@@ -209,6 +209,55 @@ fn key_text(json: &[u8]) -> String {
     truncate_utf8(&text, MAX_SHORT_TEXT_BYTES).to_owned()
 }
 
+/// The plain fields of a record as its document gives them, for a filter
+/// the gateway evaluates itself (`core::bounded`) without building the
+/// document: only for a record whose document would hold these exactly (a
+/// key that is UTF-8 text of at most [`MAX_FILTERED_KEY_BYTES`], a value
+/// that is JSON of at most [`MAX_FILTERED_BYTES`] nested at most 100 deep,
+/// or none; neither in a schema registry's wire format when one is
+/// configured).
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+    pub key: Option<&'a str>,
+    /// The value's JSON text, or `None` for a record without a value.
+    pub value: Option<&'a [u8]>,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of `message`, when its document would hold them as they
+    /// are (see [`Fields`]); `None` otherwise.
+    pub fn of(message: &'a impl Message, schemas: &Schemas) -> Option<Self> {
+        let framed = |bytes: Option<&[u8]>| bytes.and_then(formats::framed).is_some();
+        if schemas.0.is_some() && (framed(message.key()) || framed(message.payload())) {
+            return None;
+        }
+        let key = match message.key() {
+            None => None,
+            Some(bytes) if bytes.len() <= MAX_FILTERED_KEY_BYTES => {
+                Some(std::str::from_utf8(bytes).ok()?)
+            }
+            Some(_) => return None,
+        };
+        let value = match message.payload() {
+            None => None,
+            Some(bytes) if bytes.len() <= MAX_FILTERED_BYTES && is_json(bytes) => Some(bytes),
+            Some(_) => return None,
+        };
+        Some(Self {
+            topic: message.topic(),
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp: message.timestamp().to_millis(),
+            key,
+            value,
+        })
+    }
+}
+
 /// Most bytes of a value a filter sees: far above what the feed shows
 /// ([`MAX_SHOWN_BYTES`]), so that filters and searches test whole records;
 /// a longer value is given as the text of its first bytes, `truncated`.

@@ -56,9 +56,30 @@ pub(crate) enum Tested {
     Skipped(String),
 }
 
-/// A test the scan runs on each record's document as it reads it (a
-/// filter the gateway may run itself), so that only matches are kept.
-pub(crate) type Test<'a> = &'a mut dyn FnMut(&[u8]) -> Tested;
+/// A test the scan runs on each record as it reads it (a filter the
+/// gateway may run itself), so that only matches are kept.
+pub(crate) type Test<'a> = &'a mut dyn FnMut(&Candidate<'_>) -> Tested;
+
+/// A record being scanned, as a test sees it: its plain fields when they
+/// are enough, else its whole document, made only if asked for.
+pub(crate) struct Candidate<'a> {
+    message: &'a BorrowedMessage<'a>,
+    schemas: &'a record::Schemas,
+}
+
+impl Candidate<'_> {
+    /// The record's plain fields (see `record::Fields`), if its document
+    /// would hold them as they are.
+    pub(crate) fn fields(&self) -> Option<record::Fields<'_>> {
+        record::Fields::of(self.message, self.schemas)
+    }
+
+    /// The record's document (`record::document`).
+    pub(crate) fn document(&self) -> Vec<u8> {
+        let decoded = self.schemas.decode_blocking(self.message);
+        record::document(self.message, &decoded)
+    }
+}
 
 /// A record read by a scan: the document a filter tests, and the record
 /// itself, decoded into what the feed shows only when asked (for a match:
@@ -81,25 +102,28 @@ impl Scanned {
         schemas: &record::Schemas,
         test: Option<&mut Test<'_>>,
     ) -> Self {
-        // Decoded for the document only: a match is decoded again (from
-        // the cache) rather than every record held ahead keeping its JSON.
-        let decoded = schemas.decode_blocking(message);
-        let document = record::document(message, &decoded);
         let merge_key = (
             message.timestamp().to_millis().unwrap_or(i64::MIN),
             message.partition(),
             message.offset(),
         );
         match test {
-            None => Self {
-                merge_key,
-                message: Some(message.detach()),
-                held: document.len(),
-                document,
-                tested: None,
-            },
+            None => {
+                // Decoded for the document only: a match is decoded again
+                // (from the cache) rather than every record held ahead
+                // keeping its JSON.
+                let decoded = schemas.decode_blocking(message);
+                let document = record::document(message, &decoded);
+                Self {
+                    merge_key,
+                    message: Some(message.detach()),
+                    held: document.len(),
+                    document,
+                    tested: None,
+                }
+            }
             Some(test) => {
-                let tested = test(&document);
+                let tested = test(&Candidate { message, schemas });
                 let kept = (tested == Tested::Match).then(|| message.detach());
                 Self {
                     merge_key,
