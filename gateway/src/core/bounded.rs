@@ -95,8 +95,21 @@ impl Filter {
     /// past 15 digits; comparing arrays or objects), and the caller asks
     /// jaq then.
     pub(crate) fn test(&self, record: &Fields<'_>) -> Option<bool> {
-        truthy(&eval(&self.0, record)?)
+        truthy(&eval(&self.0, &Root::Fields(record))?)
     }
+
+    /// [`Filter::test`] on a record's whole document (`record::document`,
+    /// as the live filters get it): the same answers, looked up in the
+    /// document's JSON text.
+    pub(crate) fn test_document(&self, document: &[u8]) -> Option<bool> {
+        truthy(&eval(&self.0, &Root::Document(document))?)
+    }
+}
+
+/// What `.` is: a record's plain fields, or its document.
+enum Root<'a> {
+    Fields(&'a Fields<'a>),
+    Document(&'a [u8]),
 }
 
 /// A value met while evaluating: JSON as it lies in the record's bytes.
@@ -133,7 +146,7 @@ fn truthy(v: &Val<'_>) -> Option<bool> {
     Some(!matches!(v, Val::Null | Val::Bool(false)))
 }
 
-fn eval<'a>(expr: &'a Expr, record: &Fields<'a>) -> Option<Val<'a>> {
+fn eval<'a>(expr: &'a Expr, record: &Root<'a>) -> Option<Val<'a>> {
     match expr {
         Expr::Or(a, b) => Some(Val::Bool(
             truthy(&eval(a, record)?)? || truthy(&eval(b, record)?)?,
@@ -180,9 +193,11 @@ fn compare(a: &Val<'_>, b: &Val<'_>) -> Option<Ordering> {
 }
 
 /// One step of a path from `at`.
-fn index<'a>(at: Val<'a>, step: &Step, record: &Fields<'a>) -> Option<Val<'a>> {
-    match (at, step) {
-        (Val::Record, Step::Field(name)) => Some(match name.as_str() {
+fn index<'a>(at: Val<'a>, step: &Step, root: &Root<'a>) -> Option<Val<'a>> {
+    match (at, step, root) {
+        // A document is the record as jq sees it: look the step up there.
+        (Val::Record, _, Root::Document(document)) => index(json(document)?, step, root),
+        (Val::Record, Step::Field(name), Root::Fields(record)) => Some(match name.as_str() {
             "topic" => Val::Str(record.topic),
             "partition" => Val::Number(f64::from(record.partition)),
             "offset" => exact(record.offset)?,
@@ -192,9 +207,9 @@ fn index<'a>(at: Val<'a>, step: &Step, record: &Fields<'a>) -> Option<Val<'a>> {
             // Headers, formats, schemas: jaq's, from the document.
             _ => return None,
         }),
-        (Val::Null, _) => Some(Val::Null),
-        (Val::Object(bytes), Step::Field(name)) => field(bytes, name),
-        (Val::Array(bytes), Step::Index(i)) => element(bytes, *i),
+        (Val::Null, _, _) => Some(Val::Null),
+        (Val::Object(bytes), Step::Field(name), _) => field(bytes, name),
+        (Val::Array(bytes), Step::Index(i), _) => element(bytes, *i),
         // Indexing anything else is jq's error, with jaq's words.
         _ => None,
     }
@@ -716,7 +731,7 @@ mod tests {
             "(.value.total_cents > 10000 or .value.paid) and .key != null",
         ];
         let keys = [Some("customer-42"), None, Some("a\"b")];
-        let (mut answered, mut asked) = (0, 0);
+        let (mut answered, mut answered_in_documents, mut asked) = (0, 0, 0);
         for filter in filters {
             let parsed = Filter::parse(filter).unwrap_or_else(|| panic!("bounded: {filter}"));
             let program = Program::compile(filter).unwrap_or_else(|e| panic!("{filter}: {e:?}"));
@@ -734,12 +749,26 @@ mod tests {
                         };
                         assert_eq!(by_jaq, expected, "{filter} on key {key:?}, value {value:?}");
                     }
+                    // The same looked up in the document, as live filters do.
+                    if let Some(matched) = parsed.test_document(&document) {
+                        answered_in_documents += 1;
+                        let expected = if matched {
+                            Verdict::Match
+                        } else {
+                            Verdict::NoMatch
+                        };
+                        assert_eq!(by_jaq, expected, "{filter} in the document of {value:?}");
+                    }
                 }
             }
         }
         // Most cases are answered here (the rest are jq's errors, long
         // numbers, escapes, arrays compared): the test compares, not skips.
         assert!(answered * 10 >= asked * 7, "{answered} of {asked}");
+        assert!(
+            answered_in_documents * 10 >= asked * 7,
+            "{answered_in_documents} of {asked}"
+        );
     }
 
     #[test]

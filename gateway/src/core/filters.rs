@@ -24,6 +24,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use wire::ServerMessage;
 use wire::stream::FilterStatus;
 
+use super::bounded;
 use super::filter::{FilterError, FilterProcess, MAX_BATCH};
 use super::hub::{Frame, Hub, encode};
 use super::jq::Verdict;
@@ -256,7 +257,8 @@ impl<F: Frame> Filters<F> {
             },
             metrics: self.metrics.clone(),
         };
-        tokio::spawn(feed(process, documents, feeding, stop.clone()));
+        let native = bounded::Filter::parse(filter);
+        tokio::spawn(feed(process, native, documents, feeding, stop.clone()));
         Feed {
             hub,
             status,
@@ -284,9 +286,12 @@ impl<F: Frame> Feeding<F> {
 }
 
 /// Tests every document as it comes, in batches of what has queued up,
-/// until `stop` or the topic's watch ends.
+/// until `stop` or the topic's watch ends. A filter of lookups and
+/// comparisons (`native`) answers here what it surely answers as jq
+/// (`core::bounded`); the worker gets the rest.
 async fn feed<F: Frame>(
     mut process: FilterProcess,
+    native: Option<bounded::Filter>,
     mut documents: broadcast::Receiver<Arc<Document<F>>>,
     mut to: Feeding<F>,
     stop: CancellationToken,
@@ -332,15 +337,41 @@ async fn feed<F: Frame>(
                 Err(_) => break,
             }
         }
-        let texts: Vec<Bytes> = batch.iter().map(|d| d.document.clone()).collect();
-        let tested = tokio::select! {
-            _ = stop.cancelled() => return,
-            tested = process.test(&texts) => tested,
+        let here: Vec<Option<Verdict>> = batch
+            .iter()
+            .map(|d| {
+                let matched = native.as_ref()?.test_document(&d.document)?;
+                Some(if matched {
+                    Verdict::Match
+                } else {
+                    Verdict::NoMatch
+                })
+            })
+            .collect();
+        let texts: Vec<Bytes> = batch
+            .iter()
+            .zip(&here)
+            .filter(|(_, v)| v.is_none())
+            .map(|(d, _)| d.document.clone())
+            .collect();
+        let (by_worker, stopped) = if texts.is_empty() {
+            (Vec::new(), None)
+        } else {
+            let tested = tokio::select! {
+                _ = stop.cancelled() => return,
+                tested = process.test(&texts) => tested,
+            };
+            match tested {
+                Ok(verdicts) => (verdicts, None),
+                Err((verdicts, stopped)) => (verdicts, Some(stopped)),
+            }
         };
-        let (verdicts, stopped) = match tested {
-            Ok(verdicts) => (verdicts, None),
-            Err((verdicts, stopped)) => (verdicts, Some(stopped)),
-        };
+        // In the batch's order, up to the first the worker did not test.
+        let mut by_worker = by_worker.into_iter();
+        let verdicts: Vec<Verdict> = here
+            .into_iter()
+            .map_while(|v| v.or_else(|| by_worker.next()))
+            .collect();
         for (document, verdict) in batch.iter().zip(&verdicts) {
             to.counts.tested += 1;
             match verdict {
