@@ -173,10 +173,22 @@ impl RangeReader {
         deadline: Instant,
         cancel: &CancellationToken,
     ) -> Result<Option<(i32, Option<BorrowedMessage<'_>>)>, ReadError> {
+        self.next_event_at(wait, deadline, Instant::now(), cancel)
+    }
+
+    /// [`Self::next_event`] with the time now read by the caller (who may
+    /// read the clock less often than once a record).
+    pub(super) fn next_event_at(
+        &self,
+        wait: Duration,
+        deadline: Instant,
+        now: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<Option<(i32, Option<BorrowedMessage<'_>>)>, ReadError> {
         if cancel.is_cancelled() {
             return Err(ReadError::Cancelled);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.saturating_duration_since(now);
         if left.is_zero() {
             return Err(ReadError::TimedOut);
         }
