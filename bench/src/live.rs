@@ -61,7 +61,19 @@ impl Client {
         expected: u64,
         idle: Duration,
     ) -> anyhow::Result<Self> {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{gateway}/ws"))
+        Self::connect_to(gateway, "", tag, schedule, expected, idle).await
+    }
+
+    /// [`Client::connect`] to `/ws?{query}` (a live filter, say).
+    pub async fn connect_to(
+        gateway: &str,
+        query: &str,
+        tag: Arc<str>,
+        schedule: Arc<OnceLock<Schedule>>,
+        expected: u64,
+        idle: Duration,
+    ) -> anyhow::Result<Self> {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{gateway}/ws?{query}"))
             .await
             .context("connecting a live client")?;
         let (_sink, mut stream) = socket.split();

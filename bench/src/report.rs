@@ -71,6 +71,17 @@ pub struct SearchBench {
     pub console_jq: SearchRun,
 }
 
+/// Live clients with and without live filters, at one rate: what the
+/// filters cost the gateway.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct FiltersBench {
+    /// Distinct filters the filtered clients hold (each a test every
+    /// order passes, so both runs deliver the same records).
+    pub filters: u64,
+    pub unfiltered: FanOutRun,
+    pub filtered: FanOutRun,
+}
+
 /// Everything one `bench` run measured.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Results {
@@ -91,6 +102,8 @@ pub struct Results {
     pub browser: Vec<BrowserRun>,
     /// The search of the history, when it was measured.
     pub search: Option<SearchBench>,
+    /// Live filters' cost, when it was measured.
+    pub filters: Option<FiltersBench>,
     pub wasm_bytes: u64,
     pub wasm_gzip_bytes: u64,
 }
@@ -113,6 +126,9 @@ pub const FAN_OUT_TARGET_P99_MS: f64 = 100.0;
 pub const BROWSER_TARGET_RATE: u64 = 1_000;
 pub const LONG_TASK_TARGET_MS: f64 = 50.0;
 pub const WASM_TARGET_GZIP_BYTES: u64 = 400 * 1024;
+/// Live filters may cost at most this times the CPU of the same clients
+/// unfiltered.
+pub const FILTERS_TARGET_RATIO: f64 = 1.5;
 pub const SEARCH_TARGET_RATIO: f64 = 5.0;
 pub const SEARCH_TARGET_FIRST_MATCH_MS: f64 = 200.0;
 
@@ -211,6 +227,20 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
                 s.gateway.first_match_ms, s.console_jq.first_match_ms
             ),
             met: s.gateway.first_match_ms <= SEARCH_TARGET_FIRST_MATCH_MS,
+        });
+    }
+    if let Some(f) = &r.filters {
+        let ratio = f.filtered.gateway.cpu_percent / f.unfiltered.gateway.cpu_percent.max(1e-9);
+        v.push(Verdict {
+            target: format!(
+                "live filters: {} clients with {} filters at {} records/s ≤ {FILTERS_TARGET_RATIO}× the CPU unfiltered",
+                f.filtered.clients, f.filters, f.filtered.rate
+            ),
+            measured: format!(
+                "{ratio:.2}× ({:.0}% vs {:.0}% of a core)",
+                f.filtered.gateway.cpu_percent, f.unfiltered.gateway.cpu_percent
+            ),
+            met: ratio <= FILTERS_TARGET_RATIO,
         });
     }
     v.push(Verdict {
@@ -433,6 +463,25 @@ pub fn render(r: &Results, env: &Environment) -> String {
                 o,
                 "| {what} | {} | {} | {:.0} | {:.1} | {:.0} |",
                 run.scanned, run.matched, run.first_match_ms, run.seconds, run.records_per_second
+            );
+        }
+    }
+    if let Some(f) = &r.filters {
+        let _ = writeln!(
+            o,
+            "\n### Live filters\n\n{} live clients, orders at {}/s for {} s, without a filter and with {} distinct filters \
+             (`select(.value.total_cents > -N)`, each every order passes, so both runs deliver the same records):\n\n\
+             | | gateway CPU | gateway RSS | missing | p99 ms |\n|---|---|---|---|---|",
+            f.filtered.clients, f.filtered.rate, r.seconds, f.filters
+        );
+        for (what, run) in [("unfiltered", &f.unfiltered), ("filtered", &f.filtered)] {
+            let _ = writeln!(
+                o,
+                "| {what} | {:.1}% | {:.1} MiB | {} | {} |",
+                run.gateway.cpu_percent,
+                run.gateway.rss_mib,
+                run.missing,
+                ms(run.latency.p99_ms)
             );
         }
     }

@@ -72,6 +72,15 @@ struct Args {
     /// Rates (events/s) the browser is measured at; none to skip it.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     browser_rates: Vec<u64>,
+    /// Live clients of the live-filter runs.
+    #[arg(long, default_value_t = 1_000)]
+    filter_clients: u64,
+    /// Distinct live filters the filtered run's clients hold.
+    #[arg(long, default_value_t = 10)]
+    filters: u64,
+    /// Orders per second in the live-filter runs.
+    #[arg(long, default_value_t = 1_000)]
+    filter_rate: u64,
     /// Orders on the topic the search is measured on.
     #[arg(long, default_value_t = 1_000_000)]
     search_records: u64,
@@ -91,6 +100,7 @@ enum Part {
     FanOut,
     Browser,
     Search,
+    Filters,
 }
 
 /// Requests in flight at most in an open-loop run: past this, due orders
@@ -238,7 +248,43 @@ impl Suite {
         if self.wants(Part::Search) {
             r.search = Some(self.search().await?);
         }
+        if self.wants(Part::Filters) {
+            r.filters = Some(self.filters().await?);
+        }
         Ok(())
+    }
+
+    /// The same live clients at the same rate, unfiltered and then with
+    /// `--filters` distinct live filters every order passes: what testing
+    /// each record once per filter costs beside the fan-out.
+    async fn filters(&self) -> anyhow::Result<report::FiltersBench> {
+        let a = &self.args;
+        let (clients, rate, n) = (a.filter_clients, a.filter_rate, a.filters);
+        let flags = ["--no-services", "--max-live-filters-per-address", "1024"];
+        let mut runs = Vec::new();
+        for filtered in [false, true] {
+            eprintln!("bench: {clients} live clients at {rate}/s, filtered: {filtered}");
+            let gw = self.gateway(&format!("filters-{filtered}"), &flags).await?;
+            let query = move |i: u64| {
+                if !filtered {
+                    return String::new();
+                }
+                let filter = format!("select(.value.total_cents > -{})", i % n + 1);
+                format!(
+                    "filter={}",
+                    form_urlencoded::byte_serialize(filter.as_bytes()).collect::<String>()
+                )
+            };
+            let run = fan_out_to(&gw, &self.http, clients, rate, self.duration(), &query).await?;
+            gw.stop().await?;
+            eprintln!("bench: {run:?}");
+            runs.push(run);
+        }
+        Ok(report::FiltersBench {
+            filters: n,
+            unfiltered: runs[0],
+            filtered: runs[1],
+        })
     }
 
     /// A search of a topic of orders for the 0.1% over 100.00, by the
@@ -406,14 +452,27 @@ async fn fan_out(
     rate: u64,
     duration: Duration,
 ) -> anyhow::Result<FanOutRun> {
+    fan_out_to(gw, http, clients, rate, duration, &|_| String::new()).await
+}
+
+/// [`fan_out`] with client `i` on `/ws?{query(i)}`.
+async fn fan_out_to(
+    gw: &Gateway,
+    http: &reqwest::Client,
+    clients: u64,
+    rate: u64,
+    duration: Duration,
+    query: &dyn Fn(u64) -> String,
+) -> anyhow::Result<FanOutRun> {
     let tag: Arc<str> = Arc::from("f");
     let schedule = Arc::new(OnceLock::new());
     let expected = rate * duration.as_secs();
     let mut connected = Vec::new();
-    for _ in 0..clients {
+    for i in 0..clients {
         connected.push(
-            Client::connect(
+            Client::connect_to(
                 &gw.addr,
+                &query(i),
                 tag.clone(),
                 schedule.clone(),
                 expected,
