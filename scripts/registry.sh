@@ -68,8 +68,8 @@ running_pid() {
 }
 
 start() {
-  if running_pid >/dev/null && healthy "$url/subjects"; then
-    say "already running at $url"
+  if healthy "$url/subjects"; then
+    say "a registry already answers at $url; using it"
     return 0
   fi
   install
