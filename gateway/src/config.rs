@@ -204,8 +204,10 @@ pub struct Config {
     /// A Schema Registry (Confluent's API; Apicurio serves it under
     /// `/apis/ccompat/v7`): records in its wire format (a zero byte, then a
     /// schema id) are decoded from Avro, Protobuf or JSON Schema into JSON
-    /// for the feed, filters and search. `https://user:password@host` for
-    /// basic auth. Without it, such records are shown as bytes.
+    /// for the feed, filters, search and `/api/record`.
+    /// `https://user:password@host` for basic auth (`ps` shows a flag's
+    /// value: prefer the environment). Without it, such records are shown
+    /// as bytes.
     #[arg(long, env = "SCHEMA_REGISTRY_URL", value_name = "URL",
           value_parser = parse_registry_url)]
     pub schema_registry: Option<reqwest::Url>,

@@ -7,7 +7,7 @@
 //! the registry does not know is remembered for [`MISS_TTL`] and the record
 //! shown as bytes with its id, so that a topic of foreign binary values
 //! costs one ask per id, not one per record. A registry that does not
-//! answer (a timeout, no connection, a 5xx) is not asked again for
+//! answer (a timeout, no connection, a 5xx, a 401 or 403) is not asked again for
 //! [`MISS_TTL`]: every new id meanwhile is shown as bytes at once. And at
 //! most [`NEW_IDS_PER_SECOND`] new ids are asked for a second, so that a
 //! producer writing a new id on every record costs the registry that, and
@@ -321,7 +321,11 @@ impl Registry {
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        if status.is_server_error() {
+        // A registry that refuses us refuses every id alike.
+        if status.is_server_error()
+            || status == reqwest::StatusCode::UNAUTHORIZED
+            || status == reqwest::StatusCode::FORBIDDEN
+        {
             return Err(Failure::Registry(format!(
                 "the schema registry answered {status}"
             )));
@@ -496,6 +500,7 @@ mod tests {
     async fn a_registry_that_fails_is_not_asked_again_for_a_while() {
         for url in [
             answering("503 Service Unavailable").await,
+            answering("401 Unauthorized").await,
             // Nothing listens on port 1.
             "http://127.0.0.1:1/".parse().expect("url"),
         ] {

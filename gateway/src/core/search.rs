@@ -1,9 +1,10 @@
 //! Searching a topic's history (`GET /api/search`): a range of each
 //! partition scanned (`kafka::scan`, manual assignment, no commits),
 //! merged across partitions by timestamp, oldest or newest first; each
-//! record tested by the search's filter in a worker process of its own
-//! (`core::filter`); matches and progress handed to the client as they
-//! come, as [`SearchEvent`]s.
+//! record tested by the search's filter: by the scan itself when the
+//! filter is one `core::bounded` accepts (it cannot loop), else in a
+//! worker process of its own (`core::filter`); matches and progress
+//! handed to the client as they come, as [`SearchEvent`]s.
 //!
 //! Bounded: [`MAX_CONCURRENT`] searches at once, one per client address;
 //! at most `limit` matches (`wire::search::MAX_SEARCH_MATCHES`) and [`SEARCH_TIME`];
