@@ -33,6 +33,9 @@ use crate::kafka::record::Fields;
 
 /// Deepest parentheses accepted (jaq's parser recurses per level).
 const MAX_NESTING: usize = 16;
+/// Most paths a filter may look up: each may scan the record once, so
+/// that `.a or .a or …` 300 times over costs a worker, not the gateway.
+const MAX_PATHS: usize = 16;
 
 /// Whether `code` is in the bounded language above.
 pub(crate) fn is_bounded(code: &str) -> bool {
@@ -83,6 +86,7 @@ impl Filter {
             s: code.as_bytes(),
             at: 0,
             depth: 0,
+            paths: 0,
         };
         let expr = p.filter()?;
         p.space();
@@ -222,14 +226,19 @@ fn exact(n: i64) -> Option<Val<'static>> {
     (n.unsigned_abs() < (1 << 53)).then_some(Val::Number(f))
 }
 
-/// The JSON value that starts `bytes` (after spaces).
+/// The JSON value that starts `bytes` (after spaces). An object or an
+/// array is not scanned to its end here: a lookup in it stops at the
+/// member it needs, or its end.
 fn json(bytes: &[u8]) -> Option<Val<'_>> {
     let start = skip_space(bytes, 0);
+    match bytes.get(start)? {
+        b'{' => return Some(Val::Object(&bytes[start..])),
+        b'[' => return Some(Val::Array(&bytes[start..])),
+        _ => {}
+    }
     let end = value_end(bytes, start)?;
     let text = &bytes[start..end];
     Some(match text.first()? {
-        b'{' => Val::Object(text),
-        b'[' => Val::Array(text),
         b'"' => {
             let inner = &text[1..text.len() - 1];
             if inner.contains(&b'\\') {
@@ -365,6 +374,7 @@ struct Parser<'a> {
     s: &'a [u8],
     at: usize,
     depth: usize,
+    paths: usize,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -495,6 +505,10 @@ impl Parser<'_> {
     /// `.`, `.a`, `."a"`, `.a.b`, `.a["b"]`, `.a[0]`, `.[0]`, with no
     /// spaces inside (as jq writes paths).
     fn path(&mut self) -> Option<Vec<Step>> {
+        self.paths += 1;
+        if self.paths > MAX_PATHS {
+            return None;
+        }
         self.at += 1; // the first '.'
         let mut steps = Vec::new();
         loop {
@@ -655,6 +669,7 @@ mod tests {
             r#".key | test("^c")"#,
             "",
             "1e999 == .a",
+            &[".a"; 17].join(" or "),
             ".a[99999999999]",
             &deep,
         ] {

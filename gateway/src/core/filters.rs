@@ -285,6 +285,10 @@ impl<F: Frame> Feeding<F> {
     }
 }
 
+/// The largest document a feed tests itself (a bounded filter's lookups
+/// scan it a few times); larger ones go to the worker.
+const MAX_NATIVE_DOCUMENT: usize = 64 * 1024;
+
 /// Tests every document as it comes, in batches of what has queued up,
 /// until `stop` or the topic's watch ends. A filter of lookups and
 /// comparisons (`native`) answers here what it surely answers as jq
@@ -340,6 +344,11 @@ async fn feed<F: Frame>(
         let here: Vec<Option<Verdict>> = batch
             .iter()
             .map(|d| {
+                // A large document goes to the worker: this task shares the
+                // runtime's threads.
+                if d.document.len() > MAX_NATIVE_DOCUMENT {
+                    return None;
+                }
                 let matched = native.as_ref()?.test_document(&d.document)?;
                 Some(if matched {
                     Verdict::Match

@@ -100,6 +100,33 @@ impl Program {
     }
 }
 
+/// Whether a JSON text has a number (outside its strings) of more than
+/// `max` digits.
+pub(crate) fn has_number_longer_than(json: &[u8], max: usize) -> bool {
+    let (mut in_string, mut escaped, mut run) = (false, false, 0usize);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if b.is_ascii_digit() {
+            run += 1;
+            if run > max {
+                return true;
+            }
+        } else {
+            run = 0;
+            in_string = b == b'"';
+        }
+    }
+    false
+}
+
 /// The first lexing or parsing error, at its place in `code`.
 fn load_error(code: &str, errors: jaq_core::load::Errors<&str, ()>) -> Invalid {
     use jaq_core::load::Error;
@@ -265,6 +292,24 @@ mod tests {
     fn endless_falsy_outputs_stop_after_the_cap() {
         assert_eq!(test("repeat(false)", ORDER), Verdict::NoMatch);
         assert_eq!(test("limit(1e9; repeat(null))", ORDER), Verdict::NoMatch);
+    }
+
+    #[test]
+    fn long_numbers_are_found_outside_strings_only() {
+        let long = "7".repeat(20);
+        assert!(has_number_longer_than(
+            format!(r#"{{"n": {long}}}"#).as_bytes(),
+            10
+        ));
+        assert!(!has_number_longer_than(
+            format!(r#"{{"n": "{long}"}}"#).as_bytes(),
+            10
+        ));
+        assert!(!has_number_longer_than(
+            format!(r#"{{"n": "\"{long}"}}"#).as_bytes(),
+            10
+        ));
+        assert!(!has_number_longer_than(br#"{"n": 1234567890}"#, 10));
     }
 
     #[test]

@@ -186,8 +186,11 @@ fn checked_json(body: &[u8]) -> Result<(), DecodeError> {
         )));
     }
     serde_json::from_slice::<serde::de::IgnoredAny>(body)
-        .map(|_| ())
-        .map_err(|e| DecodeError::new(format!("not JSON: {e}")))
+        .map_err(|e| DecodeError::new(format!("not JSON: {e}")))?;
+    if !surrogates_paired(body) {
+        return Err(DecodeError::new("not JSON: a lone surrogate in a string"));
+    }
+    Ok(())
 }
 
 /// Whether an untyped schema says it is a JSON Schema: keywords Avro does
@@ -220,6 +223,55 @@ pub fn cut(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// Whether every `\u` escape of a JSON text's strings is a character:
+/// a high surrogate followed by a low one, never one alone. serde_json
+/// lets lone surrogates through when it only checks a text; jaq's reader
+/// (and the JSON standard's strictest readers) refuse them, so a value
+/// with one is not JSON to a filter.
+pub(crate) fn surrogates_paired(bytes: &[u8]) -> bool {
+    if !bytes.windows(2).any(|w| w == b"\\u") {
+        return true;
+    }
+    let hex = |at: usize| -> Option<u16> {
+        let text = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
+        u16::from_str_radix(text, 16).ok()
+    };
+    let (mut in_string, mut i) = (false, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                if bytes.get(i + 1) == Some(&b'u') {
+                    let Some(unit) = hex(i + 2) else { return false };
+                    match unit {
+                        0xd800..=0xdbff => {
+                            let low = (bytes.get(i + 6..i + 8) == Some(&b"\\u"[..]))
+                                .then(|| hex(i + 8))
+                                .flatten();
+                            if !low.is_some_and(|l| (0xdc00..=0xdfff).contains(&l)) {
+                                return false;
+                            }
+                            i += 12;
+                            continue;
+                        }
+                        0xdc00..=0xdfff => return false,
+                        _ => {
+                            i += 6;
+                            continue;
+                        }
+                    }
+                }
+                // Any other escape is two bytes.
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Whether brackets and braces outside strings nest at most `max` deep.
@@ -282,6 +334,30 @@ mod tests {
     }
 
     #[test]
+    fn lone_surrogates_are_found_and_pairs_and_other_escapes_pass() {
+        for ok in [
+            &br#"{"s": "\ud83d\ude00 \u00e9 \\u d800 \n"}"#[..],
+            br#""\\ud800""#,
+            b"[1, 2]",
+        ] {
+            assert!(surrogates_paired(ok), "{}", String::from_utf8_lossy(ok));
+        }
+        for lone in [
+            &br#"{"n": 1, "s": "\ud800"}"#[..],
+            br#""\ud800x""#,
+            br#""\ude00""#,
+            br#""\ud83d\u0041""#,
+            br#""\ud83d"#,
+        ] {
+            assert!(
+                !surrogates_paired(lone),
+                "{}",
+                String::from_utf8_lossy(lone)
+            );
+        }
+    }
+
+    #[test]
     fn schema_types_are_read_as_the_registry_names_them() {
         assert_eq!(Kind::from_registry("AVRO"), Some(Kind::Avro));
         assert_eq!(Kind::from_registry("PROTOBUF"), Some(Kind::Protobuf));
@@ -335,5 +411,6 @@ mod tests {
         let text = br#"{"n": 123456789012345678901234567890}"#;
         assert!(matches!(Schema::Json.decode_text(text), Ok(Cow::Borrowed(t)) if t == text));
         assert!(Schema::Json.decode_text(b"[1,").is_err());
+        assert!(Schema::Json.decode_text(br#"{"s": "\ud800"}"#).is_err());
     }
 }

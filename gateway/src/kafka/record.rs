@@ -525,6 +525,7 @@ const MAX_FILTERED_DEPTH: usize = 100;
 fn is_json(bytes: &[u8]) -> bool {
     formats::nested_at_most(bytes, MAX_FILTERED_DEPTH)
         && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+        && formats::surrogates_paired(bytes)
 }
 
 /// The first header named `key`, as (shortened) text.
@@ -783,6 +784,27 @@ mod tests {
             document_of(None, Some(quoted.as_bytes()), &[])["value_format"],
             "json"
         );
+    }
+
+    #[test]
+    fn a_lone_surrogate_makes_a_value_text_for_filters() {
+        // serde_json lets `\ud800` alone through a check; jaq's reader does
+        // not, so the value is not JSON to a filter: text, and no fields.
+        let value = br#"{"n": 1, "s": "\ud800"}"#;
+        let doc = document_of(None, Some(value), &[]);
+        assert_eq!(doc["value_format"], "text");
+        let message = rdkafka::message::OwnedMessage::new(
+            Some(value.to_vec()),
+            None,
+            "t".into(),
+            rdkafka::message::Timestamp::NotAvailable,
+            0,
+            0,
+            None,
+        );
+        assert!(Fields::of(&message, &Schemas::default()).is_none());
+        let paired = br#"{"n": 1, "s": "\ud83d\ude00"}"#;
+        assert_eq!(document_of(None, Some(paired), &[])["value_format"], "json");
     }
 
     #[test]

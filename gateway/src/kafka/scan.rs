@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, OwnedMessage};
+use rdkafka::message::{BorrowedMessage, Headers, OwnedMessage};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use wire::LiveRecord;
@@ -68,6 +68,9 @@ pub(crate) type Test<'a> = &'a mut dyn FnMut(&Candidate<'_>) -> Tested;
 pub(crate) struct Candidate<'a> {
     message: &'a BorrowedMessage<'a>,
     schemas: &'a record::Schemas,
+    /// Whether the test asked for the document (the scan then reads the
+    /// clock at once: such a record may have taken a while).
+    built: std::cell::Cell<bool>,
 }
 
 impl Candidate<'_> {
@@ -79,6 +82,7 @@ impl Candidate<'_> {
 
     /// The record's document (`record::document`).
     pub(crate) fn document(&self) -> Vec<u8> {
+        self.built.set(true);
         let decoded = self.schemas.decode_blocking(self.message);
         record::document(self.message, &decoded)
     }
@@ -97,6 +101,9 @@ pub(crate) struct Scanned {
     pub(crate) tested: Option<Tested>,
     /// Bytes held (the read-ahead budget counts them).
     held: usize,
+    /// Whether making it took more than a look at its fields (a document
+    /// built): the scan reads the clock after such a record.
+    costly: bool,
 }
 
 impl Scanned {
@@ -123,19 +130,24 @@ impl Scanned {
                     held: document.len(),
                     document,
                     tested: None,
+                    costly: true,
                 }
             }
             Some(test) => {
-                let tested = test(&Candidate { message, schemas });
+                let candidate = Candidate {
+                    message,
+                    schemas,
+                    built: std::cell::Cell::new(false),
+                };
+                let tested = test(&candidate);
                 let kept = (tested == Tested::Match).then(|| message.detach());
                 Self {
                     merge_key,
-                    held: kept
-                        .as_ref()
-                        .map_or(0, |m| m.payload().map_or(0, <[u8]>::len)),
+                    held: kept.as_ref().map_or(0, bytes_of),
                     message: kept,
                     document: Vec::new(),
                     tested: Some(tested),
+                    costly: candidate.built.get(),
                 }
             }
         }
@@ -156,6 +168,16 @@ impl Scanned {
     fn merge_key(&self) -> (i64, i32, i64) {
         self.merge_key
     }
+}
+
+/// A record's bytes: its key, value and headers.
+fn bytes_of(message: &OwnedMessage) -> usize {
+    let headers = message.headers().map_or(0, |hs| {
+        hs.iter()
+            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+            .sum()
+    });
+    message.payload().map_or(0, <[u8]>::len) + message.key().map_or(0, <[u8]>::len) + headers
 }
 
 /// Where one partition's scan is, and what it holds read ahead.
@@ -331,6 +353,9 @@ impl RangeReader {
                 Some(m) if m.offset() < cursor.high => {
                     cursor.low = m.offset() + 1;
                     let scanned = Scanned::of(&m, &self.schemas, test.as_mut());
+                    if scanned.costly {
+                        since_clock = CLOCK_EVERY;
+                    }
                     cursor.ahead_bytes += scanned.held;
                     cursor.ahead.push_back(scanned);
                     let full = cursor.ahead.len() >= FORWARD_AHEAD || cursor.ahead_bytes >= budget;
