@@ -212,8 +212,8 @@ fn looks_like_json_schema(text: &str) -> bool {
         || fields.get("type").and_then(Value::as_str) == Some("object")
 }
 
-/// A message from a registry or a decoder, cut to `max` bytes: it is
-/// copied onto every record it concerns.
+/// The longest prefix of `text` of at most `max` bytes that ends on a
+/// char boundary (a registry's message copied onto records, a value shown).
 pub fn cut(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;

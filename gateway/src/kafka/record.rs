@@ -146,7 +146,7 @@ pub fn to_live(message: &impl Message, consumed_at_ms: i64, decoded: &Decoded) -
             hs.iter()
                 .take(MAX_HEADERS)
                 .map(|h| RecordHeader {
-                    key: truncate_utf8(h.key, MAX_SHORT_TEXT_BYTES).to_owned(),
+                    key: formats::cut(h.key, MAX_SHORT_TEXT_BYTES).to_owned(),
                     value: h.value.map(short_text),
                 })
                 .collect()
@@ -194,7 +194,7 @@ fn json_payload(json: &[u8]) -> Payload {
         return Payload::Json { value };
     }
     Payload::Text {
-        text: truncate_utf8(&text, MAX_SHOWN_BYTES).to_owned(),
+        text: formats::cut(&text, MAX_SHOWN_BYTES).to_owned(),
         truncated: json.len() > MAX_SHOWN_BYTES,
     }
 }
@@ -206,7 +206,7 @@ fn key_text(json: &[u8]) -> String {
         Ok(Value::String(s)) if json.len() <= MAX_FILTERED_KEY_BYTES => s,
         _ => String::from_utf8_lossy(json).into_owned(),
     };
-    truncate_utf8(&text, MAX_SHORT_TEXT_BYTES).to_owned()
+    formats::cut(&text, MAX_SHORT_TEXT_BYTES).to_owned()
 }
 
 /// The plain fields of a record as its document gives them, for a filter
@@ -563,7 +563,7 @@ pub fn decode_payload(value: Option<&[u8]>) -> Payload {
         };
     }
     Payload::Text {
-        text: truncate_utf8(text, MAX_SHOWN_BYTES).to_owned(),
+        text: formats::cut(text, MAX_SHOWN_BYTES).to_owned(),
         truncated: true,
     }
 }
@@ -571,19 +571,7 @@ pub fn decode_payload(value: Option<&[u8]>) -> Payload {
 /// A key or header value as text: invalid UTF-8 replaced, long values cut.
 fn short_text(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    truncate_utf8(&text, MAX_SHORT_TEXT_BYTES).to_owned()
-}
-
-/// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
-fn truncate_utf8(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    formats::cut(&text, MAX_SHORT_TEXT_BYTES).to_owned()
 }
 
 #[cfg(test)]
