@@ -54,7 +54,7 @@ tool() {
   install
   local class=$1
   shift
-  java -Xmx256M -cp "$lib/*" \
+  ${tool_exec:-} java -Xmx256M -cp "$lib/*" \
     -Dlog4j2.configurationFile="$repo/kafka/tools-log4j2.yaml" \
     "$class" "$@"
 }
@@ -198,7 +198,9 @@ install) install ;;
 start) start ;;
 stop) stop ;;
 status) status ;;
-tool) tool "$@" ;;
+# exec: the tool is this process, so stopping it (a test's background
+# consumer) stops the JVM too.
+tool) tool_exec=exec tool "$@" ;;
 topics) tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(brokers)" "$@" ;;
 *)
   sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'

@@ -134,12 +134,15 @@ mod tests {
                     log_end: 9,
                     lag: Some(4),
                     owner: None,
+                    ..Default::default()
                 }],
+                ..Default::default()
             }],
             services: ["payments", "notifications", "analytics"]
                 .map(service)
                 .to_vec(),
             load: None,
+            ..Default::default()
         });
         flow
     }

@@ -277,8 +277,10 @@ mod tests {
                     log_end,
                     lag: c.map(|c| log_end - c),
                     owner: None,
+                    ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         };
         FlowSnapshot {
             at_ms,
@@ -290,6 +292,7 @@ mod tests {
             groups: vec![group],
             services: vec![],
             load: None,
+            ..Default::default()
         }
     }
 

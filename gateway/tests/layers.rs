@@ -84,14 +84,16 @@ fn only_the_http_edge_names_axum() {
 }
 
 #[test]
-fn only_the_kafka_adapters_name_rdkafka() {
-    let outside = offenders(|path, text| {
-        !path.starts_with("kafka/") && !wiring(path) && names(text, "rdkafka::")
-    });
-    assert!(
-        outside.is_empty(),
-        "rdkafka named outside kafka/: {outside:?}"
-    );
+fn only_the_kafka_adapters_name_rdkafka_or_the_kafka_protocol() {
+    for client in ["rdkafka::", "kafka_protocol::"] {
+        let outside = offenders(|path, text| {
+            !path.starts_with("kafka/") && !wiring(path) && names(text, client)
+        });
+        assert!(
+            outside.is_empty(),
+            "{client} named outside kafka/: {outside:?}"
+        );
+    }
 }
 
 #[test]

@@ -194,40 +194,141 @@ pub struct PartitionHealth {
     pub high_watermark: i64,
 }
 
-/// `GET /api/groups`: a consumer group reading the topic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `GET /api/groups`: a group reading the topic: a consumer group of
+/// either protocol, or a share group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GroupView {
     pub group_id: String,
-    /// As the broker reports it: `Stable`, `Empty`, `PreparingRebalance`, …
+    /// Which kind of group, as `ListGroups` reports it.
+    #[serde(default)]
+    pub group_type: GroupType,
+    /// As the broker reports it: `Stable`, `Empty`, `PreparingRebalance`
+    /// (classic), `Assigning`, `Reconciling` (consumer protocol), …
     pub state: String,
+    /// The assignor that placed the partitions (`uniform`, `range`, …);
+    /// consumer-protocol and share groups only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignor: Option<String>,
+    /// The group's epoch, raised by every change of members or
+    /// subscriptions; consumer-protocol and share groups only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_epoch: Option<i32>,
+    /// The epoch of the target assignment; the group has caught up with
+    /// its last change when this equals `group_epoch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_epoch: Option<i32>,
     pub members: Vec<GroupMember>,
     /// One entry per partition of the topic.
     pub partitions: Vec<GroupPartition>,
 }
 
+/// `GET /api/quorum`: the KRaft metadata quorum, as `kafka-metadata-quorum
+/// describe --status` and `--replication` show it (the DescribeQuorum API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct QuorumView {
+    /// The active controller: the node that writes the metadata log.
+    pub leader_id: i32,
+    /// Raised by every election.
+    pub leader_epoch: i32,
+    /// The metadata log's committed end.
+    pub high_watermark: i64,
+    /// The leader's log end minus the furthest-behind voter's.
+    pub max_follower_lag: i64,
+    /// How long ago, by the leader's clock, that voter last caught up
+    /// (0 when it is the leader; -1 when unknown).
+    pub max_follower_lag_time_ms: i64,
+    /// The controllers that vote, leader first.
+    pub voters: Vec<QuorumReplica>,
+    /// Nodes that replicate the log without voting (brokers).
+    pub observers: Vec<QuorumReplica>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct QuorumReplica {
+    pub node_id: i32,
+    /// `Leader`, `Follower` or `Observer`, as the tool prints it.
+    pub status: String,
+    pub log_end_offset: i64,
+    /// The leader's log end minus this replica's.
+    pub lag: i64,
+    /// When it last fetched from the leader, in ms since the epoch; absent
+    /// when the leader does not know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fetch_ms: Option<i64>,
+    /// When it last had all the leader had, in ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_caught_up_ms: Option<i64>,
+}
+
+/// The kinds of group a Kafka 4 broker runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum GroupType {
+    /// The classic rebalance protocol (JoinGroup/SyncGroup).
+    #[default]
+    Classic,
+    /// The consumer group protocol of KIP-848 (`group.protocol=consumer`):
+    /// the broker assigns, members reconcile one epoch at a time.
+    Consumer,
+    /// A share group of KIP-932: a queue whose members take records from
+    /// any partition they are given, several members to a partition.
+    Share,
+}
+
+impl GroupType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupType::Classic => "classic",
+            GroupType::Consumer => "consumer",
+            GroupType::Share => "share",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GroupMember {
     pub member_id: String,
     pub client_id: String,
     pub host: String,
-    /// Partitions of the topic assigned to this member.
+    /// Partitions of the topic assigned to this member (owned now, in a
+    /// consumer-protocol group).
     pub partitions: Vec<i32>,
+    /// The member's epoch; consumer-protocol and share groups only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_epoch: Option<i32>,
+    /// Partitions of the topic the coordinator wants this member to own
+    /// (consumer-protocol groups only): they differ from `partitions`
+    /// while a rebalance moves ownership.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_partitions: Option<Vec<i32>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GroupPartition {
     pub partition: i32,
     /// The group's committed offset: the next record it will process.
-    /// Absent when the group has committed nothing on this partition.
+    /// Absent when the group has committed nothing on this partition (and
+    /// always for a share group, which commits no offsets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committed: Option<i64>,
+    /// A share group's share-partition start offset: every record before
+    /// it is done with (acknowledged or archived). Absent when the group
+    /// has not read this partition yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_offset: Option<i64>,
     /// The partition's log-end offset (high watermark).
     pub log_end: i64,
     /// `log_end - committed`: records written but not yet processed by the
     /// group. Absent when nothing is committed, as in `kafka-consumer-groups`.
+    /// A share group's lag is its share coordinator's count of the records
+    /// from `start_offset` on not yet delivered to completion, as in
+    /// `kafka-share-groups` (KIP-1226); absent where it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag: Option<i64>,
     /// Client id of the member that owns the partition, if any.

@@ -27,7 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{GroupView, TopicHealth};
+use crate::api::{GroupView, QuorumView, TopicHealth};
 use crate::services::ServiceView;
 
 /// One WebSocket text frame from the gateway.
@@ -162,7 +162,7 @@ fn truncate(text: &str) -> &str {
 }
 
 /// See [`ServerMessage::Flow`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FlowSnapshot {
     /// When the gateway took it, in milliseconds since the Unix epoch.
@@ -174,6 +174,19 @@ pub struct FlowSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub groups: Vec<GroupView>,
+    /// Why consumer-protocol (KIP-848) and share (KIP-932) groups could not
+    /// be described this time, when they could not (a broker not answering
+    /// the gateway's protocol client, or a security setting it does not
+    /// speak): classic groups are still shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_types_error: Option<String>,
+    /// The KRaft metadata quorum (the gateway's own topic's snapshots only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<QuorumView>,
+    /// Why the quorum could not be read, when it could not (a broker
+    /// older than 3.3, or not allowed to describe the cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_error: Option<String>,
     pub services: Vec<ServiceView>,
     /// The last load run, while it runs and after.
     #[serde(default, skip_serializing_if = "Option::is_none")]

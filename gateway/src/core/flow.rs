@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use wire::ServerMessage;
-use wire::api::{GroupView, TopicHealth};
+use wire::api::{GroupType, GroupView, TopicHealth};
 use wire::stream::FlowSnapshot;
 
 use super::hub::{Frame, Hub, encode};
@@ -21,6 +21,7 @@ use super::services::Services;
 use crate::clock::now_ms;
 use crate::kafka::admin::TopicAdmin;
 use crate::kafka::groups::GroupReader;
+use crate::kafka::protocol::Cluster;
 use crate::sync::lock;
 
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
@@ -64,6 +65,9 @@ impl Flow {
 pub(crate) struct Sources<F> {
     pub(crate) topic: TopicAdmin,
     pub(crate) groups: GroupReader,
+    /// Where the metadata quorum is read, for the gateway's own topic's
+    /// snapshots; the cluster is the same for every topic.
+    pub(crate) quorum: Option<Cluster>,
     /// The demo services and the load generator, on the gateway's own
     /// topic; another watched topic has neither.
     pub(crate) demo: Option<Demo>,
@@ -83,6 +87,7 @@ pub(crate) fn spawn<F: Frame>(sources: Sources<F>, shutdown: &CancellationToken)
     let Sources {
         topic,
         groups,
+        quorum,
         demo,
         hub,
     } = sources;
@@ -97,6 +102,7 @@ pub(crate) fn spawn<F: Frame>(sources: Sources<F>, shutdown: &CancellationToken)
         Readers {
             topic,
             groups: Arc::new(Mutex::new(groups)),
+            quorum: quorum.map(tokio::sync::Mutex::new),
             demo,
         },
         hub,
@@ -111,6 +117,7 @@ struct Readers {
     topic: TopicAdmin,
     /// Only the snapshot task uses it; the mutex lets the blocking pool borrow it.
     groups: Arc<Mutex<GroupReader>>,
+    quorum: Option<tokio::sync::Mutex<Cluster>>,
     demo: Option<Demo>,
 }
 
@@ -139,6 +146,7 @@ async fn take(readers: &Readers) -> FlowSnapshot {
     let Readers {
         topic,
         groups,
+        quorum,
         demo,
     } = readers;
     let mut snapshot = FlowSnapshot {
@@ -146,6 +154,9 @@ async fn take(readers: &Readers) -> FlowSnapshot {
         topic: None,
         error: None,
         groups: Vec::new(),
+        group_types_error: None,
+        quorum: None,
+        quorum_error: None,
         services: Vec::new(),
         load: demo.as_ref().and_then(|d| d.load.status()),
     };
@@ -156,9 +167,14 @@ async fn take(readers: &Readers) -> FlowSnapshot {
             let (reader, partitions) = (groups.clone(), described.clone());
             let read = tokio::task::spawn_blocking(move || {
                 let mut reader = lock(&reader);
-                reader.describe(&partitions)
+                let groups = reader.describe(&partitions);
+                (groups, reader.types_error().map(str::to_owned))
             })
-            .await;
+            .await
+            .map(|(groups, types_error)| {
+                snapshot.group_types_error = types_error;
+                groups
+            });
             match read {
                 Ok(Ok(groups)) => snapshot.groups = groups,
                 Ok(Err(err)) => snapshot.error = Some(err.to_string()),
@@ -176,6 +192,12 @@ async fn take(readers: &Readers) -> FlowSnapshot {
             snapshot.at_ms = now_ms();
             with_log_end(&mut snapshot.groups, &latest);
             snapshot.topic = Some(latest);
+        }
+    }
+    if let Some(cluster) = quorum {
+        match cluster.lock().await.describe_quorum().await {
+            Ok(view) => snapshot.quorum = Some(view),
+            Err(err) => snapshot.quorum_error = Some(err.to_string()),
         }
     }
     // After the groups: counters are then at least as new as the offsets.
@@ -205,11 +227,20 @@ async fn progress<F: Frame>(
 
 /// Sets each group's log-end offsets and lag from `topic`: read the
 /// watermarks after the committed offsets, as `kafka-consumer-groups` does.
+///
+/// A share group's lag is its share coordinator's count (records not yet
+/// delivered to completion), not a difference of offsets: only its log
+/// end moves.
 fn with_log_end(groups: &mut [GroupView], topic: &TopicHealth) {
-    for p in groups.iter_mut().flat_map(|g| g.partitions.iter_mut()) {
-        if let Some(now) = topic.partitions.iter().find(|t| t.id == p.partition) {
-            p.log_end = now.high_watermark.max(p.log_end);
-            p.lag = p.committed.map(|c| (p.log_end - c).max(0));
+    for group in groups {
+        let share = group.group_type == GroupType::Share;
+        for p in &mut group.partitions {
+            if let Some(now) = topic.partitions.iter().find(|t| t.id == p.partition) {
+                p.log_end = now.high_watermark.max(p.log_end);
+                if !share {
+                    p.lag = p.committed.map(|c| (p.log_end - c).max(0));
+                }
+            }
         }
     }
 }

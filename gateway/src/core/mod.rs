@@ -76,6 +76,7 @@ use crate::kafka::groups::GroupReader;
 use crate::kafka::keys::KeyLog;
 use crate::kafka::live::LiveConsumer;
 use crate::kafka::producer::RecordProducer;
+use crate::kafka::protocol::Cluster;
 use crate::kafka::record::Schemas;
 use crate::metrics::Metrics;
 use crate::sync::lock;
@@ -151,6 +152,7 @@ impl<F: Frame> Core<F> {
             flow::Sources {
                 topic: admin.clone(),
                 groups: GroupReader::new(config.clone(), services.group_ids()),
+                quorum: Some(Cluster::new(&config.brokers, &config.kafka_properties)),
                 demo: Some(flow::Demo {
                     services: services.clone(),
                     load: load.clone(),

@@ -364,6 +364,7 @@ impl<F: Frame> Watches<F> {
             flow::Sources {
                 topic: admin,
                 groups: GroupReader::new(config.clone(), Vec::new()),
+                quorum: None,
                 demo: None,
                 hub: watch.hub().clone(),
             },

@@ -56,6 +56,7 @@ pub fn build() -> Value {
         batch_results,
         search_event,
         full_record,
+        quorum,
     ] = [
         generator.subschema_for::<NewOrder>(),
         generator.subschema_for::<OrderAccepted>(),
@@ -75,6 +76,7 @@ pub fn build() -> Value {
         generator.subschema_for::<BatchResults>(),
         generator.subschema_for::<SearchEvent>(),
         generator.subschema_for::<wire::api::FullRecord>(),
+        generator.subschema_for::<wire::api::QuorumView>(),
     ]
     .map(|schema| schema.to_value());
     let schemas = Value::Object(generator.take_definitions(true));
@@ -206,8 +208,12 @@ pub fn build() -> Value {
                 },
             }},
             "/api/groups": {"get": {
-                "summary": "Every consumer group reading the topic, with lag per partition",
+                "summary": "Every group reading the topic (classic, consumer-protocol and share groups), with lag per partition",
                 "responses": with(errors(&[("503", "the broker could not be read")]), "200", ok("the groups", &groups)),
+            }},
+            "/api/quorum": {"get": {
+                "summary": "The KRaft metadata quorum: leader, epoch, high watermark, each voter and observer",
+                "responses": with(errors(&[("503", "the quorum could not be read")]), "200", ok("the quorum", &quorum)),
             }},
             "/api/replay": {"get": {
                 "summary": "Read the topic again without committing",

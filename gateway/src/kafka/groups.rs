@@ -5,9 +5,18 @@
 //! `order-group`, your services), read through the admin protocol only:
 //! describing a group and fetching its committed offsets never joins it, so
 //! looking never triggers a rebalance or moves an offset.
+//!
+//! Kafka 4 runs three kinds of group, and each is described the way Kafka's
+//! own tools describe it: classic groups through librdkafka's group list
+//! (DescribeGroups), consumer-protocol groups (KIP-848) through
+//! ConsumerGroupDescribe and share groups (KIP-932) through
+//! ShareGroupDescribe and DescribeShareGroupOffsets, both over the
+//! gateway's own protocol client (`super::protocol`). Which kind a group is
+//! comes from ListGroups; the classic API alone shows a consumer-protocol
+//! group as `Dead` with no members.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,9 +24,11 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::groups::{GroupInfo, GroupList};
 use rdkafka::{Offset, TopicPartitionList};
-use wire::api::{GroupMember, GroupPartition, GroupView, TopicHealth};
+use tokio::runtime::Handle;
+use wire::api::{GroupMember, GroupPartition, GroupType, GroupView, TopicHealth};
 
 use super::assignment;
+use super::protocol::{Cluster, DescribedGroup, ListedGroup, ShareOffsets};
 use crate::config::Config;
 
 /// How often the cluster's whole group list is read (and every group
@@ -55,11 +66,26 @@ pub(crate) struct GroupReader {
     /// Groups always shown, committed offsets or not: the demo services'.
     pinned: Vec<String>,
     last_discovery: Option<Instant>,
+    /// The protocol client for what librdkafka cannot describe, driven
+    /// from the blocking pool through `runtime`.
+    cluster: Cluster,
+    runtime: Handle,
+    /// Share groups followed: seen assigned to the topic or with start
+    /// offsets on it (at most [`MAX_FOLLOWED`]).
+    followed_share: HashSet<String>,
+    /// Why the last read could not describe consumer-protocol and share
+    /// groups, if it could not.
+    types_error: Option<String>,
 }
 
 impl GroupReader {
+    /// Call from within the runtime: the protocol client runs on it.
     pub(crate) fn new(config: Arc<Config>, pinned: Vec<String>) -> Self {
         Self {
+            cluster: Cluster::new(&config.brokers, &config.kafka_properties),
+            runtime: Handle::current(),
+            followed_share: HashSet::new(),
+            types_error: None,
             config,
             lister: None,
             followed: HashMap::new(),
@@ -77,24 +103,44 @@ impl GroupReader {
     /// the blocking pool.
     pub(crate) fn describe(&mut self, topic: &TopicHealth) -> Result<Vec<GroupView>, KafkaError> {
         let now = Instant::now();
-        let (lists, discover) = self.list(now)?;
-        let listed: Vec<&GroupInfo> = lists.iter().flat_map(|l| l.groups()).collect();
+        let typed = self.typed();
+        let (lists, discover) = self.list(now, typed.as_deref())?;
+        let kinds: HashMap<&str, &str> = typed
+            .iter()
+            .flatten()
+            .map(|g| (g.id.as_str(), g.kind.as_str()))
+            .collect();
+        // Classic groups from librdkafka's list; the others it cannot
+        // describe (it reports a consumer-protocol group `Dead`).
+        let classic: Vec<Found> = lists
+            .iter()
+            .flat_map(|l| l.groups())
+            .filter(|g| kinds.get(g.name()).is_none_or(|k| *k == "classic"))
+            // Connect workers and other non-consumer protocols have no offsets here.
+            .filter(|g| g.protocol_type() == "consumer" || g.protocol_type().is_empty())
+            .map(|g| Found::classic(g, &topic.name))
+            .collect();
+        let consumer = self.described(typed.as_deref(), "consumer", discover, topic);
         self.ignored
             .retain(|_, since| now.duration_since(*since) < RECHECK_AFTER);
         if discover {
+            let listed: HashSet<&str> = lists
+                .iter()
+                .flat_map(|l| l.groups())
+                .map(GroupInfo::name)
+                .chain(kinds.keys().copied())
+                .collect();
             self.followed
-                .retain(|group, _| listed.iter().any(|g| g.name() == group));
+                .retain(|group, _| listed.contains(group.as_str()));
+            self.followed_share
+                .retain(|group| kinds.get(group.as_str()) == Some(&"share"));
         }
 
         let mut probes = 0;
         let mut views = Vec::new();
         // The first offset read that failed with nothing to fall back on.
         let mut failure = None;
-        // Connect workers and other non-consumer protocols have no offsets here.
-        let consumer_groups = listed
-            .into_iter()
-            .filter(|g| g.protocol_type() == "consumer" || g.protocol_type().is_empty());
-        for group in consumer_groups {
+        for group in classic.into_iter().chain(consumer) {
             match self.view(group, topic, now, &mut probes)? {
                 Seen::Group(view) => views.push(view),
                 Seen::Skipped => {}
@@ -113,13 +159,18 @@ impl GroupReader {
         {
             return Err(err);
         }
+        views.extend(self.share_views(typed.as_deref(), discover, topic));
         // A pinned group the broker does not know (yet, or any more): it has
         // no members and has committed nothing.
         for group_id in &self.pinned {
             if !views.iter().any(|v| v.group_id == *group_id) {
                 views.push(GroupView {
                     group_id: group_id.clone(),
+                    group_type: GroupType::Classic,
                     state: "Empty".to_owned(),
+                    assignor: None,
+                    group_epoch: None,
+                    assignment_epoch: None,
                     members: Vec::new(),
                     partitions: rows(topic, &HashMap::new(), &HashMap::new()),
                 });
@@ -132,7 +183,14 @@ impl GroupReader {
     /// The group lists to look through: the cluster's whole list every
     /// [`DISCOVER_EVERY`], else one per group already known; and whether
     /// this was a discovery.
-    fn list(&mut self, now: Instant) -> Result<(Vec<GroupList>, bool), KafkaError> {
+    ///
+    /// `typed` is the cluster's typed list, when it could be read: groups
+    /// it says are not classic are not asked of librdkafka.
+    fn list(
+        &mut self,
+        now: Instant,
+        typed: Option<&[ListedGroup]>,
+    ) -> Result<(Vec<GroupList>, bool), KafkaError> {
         let lister = match &mut self.lister {
             Some(lister) => lister,
             empty => empty.insert(super::client::admin_consumer(&self.config, None)?),
@@ -144,7 +202,18 @@ impl GroupReader {
             self.last_discovery = Some(now);
             return Ok((vec![lister.fetch_group_list(None, TIMEOUT)?], true));
         }
-        let mut known: Vec<&String> = self.followed.keys().chain(&self.pinned).collect();
+        let not_classic = |group: &str| {
+            typed
+                .into_iter()
+                .flatten()
+                .any(|g| g.id == group && g.kind != "classic")
+        };
+        let mut known: Vec<&String> = self
+            .followed
+            .keys()
+            .chain(&self.pinned)
+            .filter(|g| !not_classic(g))
+            .collect();
         known.sort_unstable();
         known.dedup();
         let mut lists = Vec::with_capacity(known.len());
@@ -170,13 +239,13 @@ impl GroupReader {
     /// at most [`PROBES_PER_DISCOVERY`] such groups are checked per call.
     fn view(
         &mut self,
-        group: &GroupInfo,
+        group: Found,
         topic: &TopicHealth,
         now: Instant,
         probes: &mut usize,
     ) -> Result<Seen, KafkaError> {
-        let name = group.name();
-        let (members, owners) = members(group, &topic.name);
+        let name = group.view.group_id.as_str();
+        let owners = &group.owners;
         let pinned = self.pinned.iter().any(|p| p == name);
         if owners.is_empty() && !pinned && !self.followed.contains_key(name) {
             if self.ignored.contains_key(name) || *probes == PROBES_PER_DISCOVERY {
@@ -214,12 +283,219 @@ impl GroupReader {
             self.ignored.insert(name.to_owned(), now);
             return Ok(Seen::Skipped);
         }
+        let partitions = rows(topic, &committed, owners);
         Ok(Seen::Group(GroupView {
-            group_id: name.to_owned(),
-            state: group.state().to_owned(),
-            members,
-            partitions: rows(topic, &committed, &owners),
+            partitions,
+            ..group.view
         }))
+    }
+
+    /// The cluster's groups with their types, when the protocol client can
+    /// read them; why not is kept for the snapshot.
+    fn typed(&mut self) -> Option<Vec<ListedGroup>> {
+        let listed = self.runtime.block_on(self.cluster.list_groups());
+        self.types_error = listed.as_ref().err().map(ToString::to_string);
+        if let Err(err) = &listed {
+            tracing::debug!(%err, "consumer-protocol and share groups not read");
+        }
+        listed.ok()
+    }
+
+    /// Why consumer-protocol and share groups were not described by the
+    /// last [`describe`](Self::describe), if they were not.
+    pub(crate) fn types_error(&self) -> Option<&str> {
+        self.types_error.as_deref()
+    }
+
+    /// The groups of type `kind` to describe this time: every one at a
+    /// discovery, else those followed or pinned.
+    fn of_kind<'a>(
+        &self,
+        typed: Option<&'a [ListedGroup]>,
+        kind: &str,
+        discover: bool,
+    ) -> Vec<&'a ListedGroup> {
+        typed
+            .into_iter()
+            .flatten()
+            .filter(|g| g.kind == kind)
+            .filter(|g| {
+                discover
+                    || self.followed.contains_key(&g.id)
+                    || self.followed_share.contains(&g.id)
+                    || self.pinned.contains(&g.id)
+            })
+            .collect()
+    }
+
+    /// Consumer-protocol groups described by their coordinators.
+    fn described(
+        &mut self,
+        typed: Option<&[ListedGroup]>,
+        kind: &str,
+        discover: bool,
+        topic: &TopicHealth,
+    ) -> Vec<Found> {
+        let ids: Vec<String> = self
+            .of_kind(typed, kind, discover)
+            .iter()
+            .map(|g| g.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        match self
+            .runtime
+            .block_on(self.cluster.describe_consumer_groups(&ids))
+        {
+            Ok(groups) => groups
+                .into_iter()
+                .map(|g| Found::described(g, GroupType::Consumer, &topic.name))
+                .collect(),
+            Err(err) => {
+                self.types_error = Some(err.to_string());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Share groups on the topic: assigned to it, or holding start offsets
+    /// on it (a share group keeps them while no member runs).
+    fn share_views(
+        &mut self,
+        typed: Option<&[ListedGroup]>,
+        discover: bool,
+        topic: &TopicHealth,
+    ) -> Vec<GroupView> {
+        let ids: Vec<String> = self
+            .of_kind(typed, "share", discover)
+            .iter()
+            .map(|g| g.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let described = match self
+            .runtime
+            .block_on(self.cluster.describe_share_groups(&ids))
+        {
+            Ok(groups) => groups,
+            Err(err) => {
+                self.types_error = Some(err.to_string());
+                return Vec::new();
+            }
+        };
+        let partitions: Vec<i32> = topic.partitions.iter().map(|p| p.id).collect();
+        let mut views = Vec::new();
+        for group in described {
+            let found = Found::described(group, GroupType::Share, &topic.name);
+            let name = found.view.group_id.clone();
+            let assigned = found.view.members.iter().any(|m| !m.partitions.is_empty());
+            if !assigned
+                && !self.followed_share.contains(&name)
+                && self.followed_share.len() >= MAX_FOLLOWED
+            {
+                continue;
+            }
+            let starts = match self.runtime.block_on(self.cluster.share_group_offsets(
+                &name,
+                &topic.name,
+                &partitions,
+            )) {
+                Ok(starts) => starts,
+                Err(err) => {
+                    tracing::debug!(%err, group = name, "share group offsets not read");
+                    self.types_error = Some(err.to_string());
+                    continue;
+                }
+            };
+            if !assigned && starts.values().all(|s| s.start_offset.is_none()) {
+                self.followed_share.remove(&name);
+                continue;
+            }
+            if self.followed_share.len() < MAX_FOLLOWED {
+                self.followed_share.insert(name);
+            }
+            views.push(GroupView {
+                partitions: share_rows(topic, &starts),
+                ..found.view
+            });
+        }
+        views
+    }
+}
+
+/// A group as described, before its offsets are read.
+struct Found {
+    /// Everything but the partition rows.
+    view: GroupView,
+    /// Each partition of the topic's owner (by client id).
+    owners: HashMap<i32, String>,
+}
+
+impl Found {
+    fn classic(group: &GroupInfo, topic: &str) -> Self {
+        let (members, owners) = members(group, topic);
+        Self {
+            view: GroupView {
+                group_id: group.name().to_owned(),
+                group_type: GroupType::Classic,
+                state: group.state().to_owned(),
+                assignor: None,
+                group_epoch: None,
+                assignment_epoch: None,
+                members,
+                partitions: Vec::new(),
+            },
+            owners,
+        }
+    }
+
+    fn described(group: DescribedGroup, kind: GroupType, topic: &str) -> Self {
+        let on_topic = |assignment: &[(String, Vec<i32>)]| -> Vec<i32> {
+            let mut partitions: Vec<i32> = assignment
+                .iter()
+                .filter(|(t, _)| t == topic)
+                .flat_map(|(_, ps)| ps.iter().copied())
+                .collect();
+            partitions.sort_unstable();
+            partitions
+        };
+        let mut owners = HashMap::new();
+        let members = group
+            .members
+            .into_iter()
+            .map(|m| {
+                let partitions = on_topic(&m.assignment);
+                // A share group's partitions are shared: nobody owns one.
+                if kind != GroupType::Share {
+                    for &p in &partitions {
+                        owners.insert(p, m.client_id.clone());
+                    }
+                }
+                GroupMember {
+                    member_id: m.member_id,
+                    client_id: m.client_id,
+                    host: m.host,
+                    partitions,
+                    member_epoch: Some(m.member_epoch),
+                    target_partitions: m.target.as_deref().map(on_topic),
+                }
+            })
+            .collect();
+        Self {
+            view: GroupView {
+                group_id: group.id,
+                group_type: kind,
+                state: group.state,
+                assignor: Some(group.assignor).filter(|a| !a.is_empty()),
+                group_epoch: Some(group.group_epoch),
+                assignment_epoch: Some(group.assignment_epoch),
+                members,
+                partitions: Vec::new(),
+            },
+            owners,
+        }
     }
 }
 
@@ -257,6 +533,8 @@ fn members(group: &GroupInfo, topic: &str) -> (Vec<GroupMember>, HashMap<i32, St
                 client_id: m.client_id().to_owned(),
                 host: m.client_host().to_owned(),
                 partitions,
+                member_epoch: None,
+                target_partitions: None,
             }
         })
         .collect();
@@ -277,9 +555,30 @@ fn rows(
             GroupPartition {
                 partition: p.id,
                 committed,
+                start_offset: None,
                 log_end: p.high_watermark,
                 lag: committed.map(|c| (p.high_watermark - c).max(0)),
                 owner: owners.get(&p.id).cloned(),
+            }
+        })
+        .collect()
+}
+
+/// One row per partition of `topic` for a share group: its start offset
+/// and lag, as its share coordinator counts them.
+fn share_rows(topic: &TopicHealth, starts: &HashMap<i32, ShareOffsets>) -> Vec<GroupPartition> {
+    topic
+        .partitions
+        .iter()
+        .map(|p| {
+            let state = starts.get(&p.id).copied().unwrap_or_default();
+            GroupPartition {
+                partition: p.id,
+                committed: None,
+                start_offset: state.start_offset,
+                log_end: p.high_watermark,
+                lag: state.lag,
+                owner: None,
             }
         })
         .collect()

@@ -11,12 +11,15 @@
 //! - `live`: the live view's consumer, manually assigned, never committing.
 //! - `reader`: reads offset ranges of a topic again (replays, resumes).
 //! - `member`: a member of a demo service's consumer group.
-//! - `groups`, `assignment`: other programs' consumer groups, described
-//!   without joining them.
+//! - `groups`, `assignment`: other programs' groups (classic,
+//!   consumer-protocol and share groups), described without joining them.
+//! - `protocol`: the gateway's own Kafka protocol client, for the Kafka 4
+//!   admin APIs librdkafka has no binding for (KIP-848 and KIP-932 group
+//!   descriptions, the KRaft quorum).
 //! - `record`: a consumed record as the dashboard shows it, whatever its bytes.
 //!
 //! librdkafka's blocking calls run on tokio's blocking pool, never on the
-//! async threads.
+//! async threads; the protocol client is async.
 
 pub(crate) mod admin;
 mod assignment;
@@ -26,6 +29,7 @@ pub(crate) mod keys;
 pub(crate) mod live;
 pub(crate) mod member;
 pub(crate) mod producer;
+pub(crate) mod protocol;
 pub(crate) mod reader;
 pub mod record;
 pub(crate) mod scan;

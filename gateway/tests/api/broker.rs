@@ -185,6 +185,15 @@ impl Drop for PrivateBroker {
 
 /// Places one order through `app` and checks it is the only record in its
 /// topic on `brokers`, at the acknowledged position.
+/// The gateway's own protocol client (consumer-protocol and share groups)
+/// reaches the broker with the same security settings: a flow snapshot
+/// that read the topic has no error describing group types.
+pub async fn assert_group_types_read(app: &TestApp) {
+    let mut live = app.live(0).await;
+    let snapshot = live.next_flow_with_topic().await;
+    assert_eq!(snapshot.group_types_error, None);
+}
+
 pub async fn assert_one_order_goes_through(app: &TestApp, brokers: &str, customer: &str) {
     let ack: OrderAccepted = app
         .post_order(&order(customer))

@@ -292,6 +292,17 @@ impl LiveClient {
         }
     }
 
+    /// The next flow snapshot that read the topic (the broker answered).
+    pub async fn next_flow_with_topic(&mut self) -> wire::stream::FlowSnapshot {
+        loop {
+            if let ServerMessage::Flow(snapshot) = self.next_any().await
+                && snapshot.topic.is_some()
+            {
+                return snapshot;
+            }
+        }
+    }
+
     /// The next message of any kind.
     pub async fn next_any(&mut self) -> ServerMessage {
         loop {
@@ -434,9 +445,14 @@ pub fn record_count(topic: &str) -> i64 {
 /// Runs one of Kafka's own command-line tools (by class name) through
 /// scripts/kafka.sh against the test broker, off the async threads.
 pub async fn kafka_tool(class: &str, args: &[&str]) -> std::process::Output {
+    kafka_tool_at(&brokers(), class, args).await
+}
+
+/// [`kafka_tool`] against the broker at `bootstrap`.
+pub async fn kafka_tool_at(bootstrap: &str, class: &str, args: &[&str]) -> std::process::Output {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka.sh");
     let mut all = vec!["tool".to_owned(), class.to_owned()];
-    all.extend(["--bootstrap-server".to_owned(), brokers()]);
+    all.extend(["--bootstrap-server".to_owned(), bootstrap.to_owned()]);
     all.extend(args.iter().map(|a| (*a).to_owned()));
     // A JVM start: off the async threads.
     tokio::task::spawn_blocking(move || std::process::Command::new(script).args(all).output())

@@ -13,6 +13,7 @@ mod formats;
 mod groups;
 mod helpers;
 mod idempotency;
+mod kafka4;
 mod live;
 mod load;
 mod metrics;

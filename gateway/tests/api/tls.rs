@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::broker::{
-    PrivateBroker, assert_one_order_goes_through, free_port, wait_broker_unreachable,
+    PrivateBroker, assert_group_types_read, assert_one_order_goes_through, free_port,
+    wait_broker_unreachable,
 };
 use crate::helpers::*;
 
@@ -99,6 +100,7 @@ async fn the_gateway_talks_tls_to_a_broker_it_trusts_and_only_to_one() {
     let app = spawn_with(|c| tls(c, tls_port, &broker_cert)).await;
     app.wait_healthy().await;
     assert_one_order_goes_through(&app, &broker.brokers(), "tls-customer").await;
+    assert_group_types_read(&app).await;
 
     // Trusting another certificate: the handshake fails, and health says so.
     let untrusting = spawn_with(|c| tls(c, tls_port, &other_cert)).await;
