@@ -103,6 +103,7 @@ mod tests {
         ServiceView {
             name: name.into(),
             group_id: format!("demo-{name}"),
+            protocol: Default::default(),
             running: true,
             members: 1,
             processing_ms: 0,

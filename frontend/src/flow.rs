@@ -328,6 +328,7 @@ mod tests {
         s.services.push(wire::services::ServiceView {
             name: "pay".into(),
             group_id: "payments".into(),
+            protocol: Default::default(),
             running: false,
             members: 1,
             processing_ms: 0,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use wire::services::GroupProtocol;
 
 /// Every setting of the gateway. `gateway --help` lists them with their
 /// environment variables and defaults; the defaults run against a local broker.
@@ -309,12 +310,21 @@ pub struct Config {
     pub service_remembered_orders: u64,
 
     /// A demo service to run as a consumer group on the topic, as
-    /// NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS (e.g. payments:40:0.05:2).
+    /// NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS[:PROTOCOL] (e.g.
+    /// payments:40:0.05:2, or payments:40:0.05:2:consumer for KIP-848's
+    /// protocol; without one, --service-protocol's).
     /// Repeatable; in the environment, separate services with ','.
     #[arg(long = "service", env = "DEMO_SERVICES", value_name = "SPEC",
           value_delimiter = ',', value_parser = ServiceSpec::parse,
           default_value = "payments:40:0.05:2,notifications:15:0:1,analytics:5:0:1")]
     pub services: Vec<ServiceSpec>,
+
+    /// The rebalance protocol of the demo services whose spec names none:
+    /// `classic`, or `consumer` (KIP-848: the broker assigns partitions and
+    /// members move them one at a time).
+    #[arg(long, env = "DEMO_GROUP_PROTOCOL", value_name = "PROTOCOL",
+          default_value = "classic", value_parser = parse_protocol)]
+    pub service_protocol: GroupProtocol,
 
     /// Run no demo services: for a dashboard attached to a real system, whose
     /// own consumer groups are shown instead.
@@ -336,6 +346,10 @@ pub struct Config {
     #[arg(long, env = "DEMO_COMMIT_INTERVAL_MS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub service_commit_interval_ms: u64,
+}
+
+fn parse_protocol(text: &str) -> Result<GroupProtocol, String> {
+    GroupProtocol::parse(text).ok_or_else(|| format!("{text:?}: classic or consumer"))
 }
 
 /// A registry's URL: http or https, with a host.
@@ -396,17 +410,25 @@ pub struct ServiceSpec {
     pub processing_ms: u32,
     pub failure_rate: f64,
     pub members: u32,
+    /// None: `--service-protocol`'s.
+    pub protocol: Option<GroupProtocol>,
 }
 
 impl ServiceSpec {
-    /// Parses NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS, checking each against
-    /// the limits a `PATCH /api/services/{name}` is held to.
+    /// Parses NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS[:PROTOCOL], checking
+    /// each against the limits a `PATCH /api/services/{name}` is held to.
     pub fn parse(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.trim().split(':').collect();
-        let [name, processing_ms, failure_rate, members] = parts[..] else {
-            return Err(format!(
-                "expected NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS, got {s:?}"
-            ));
+        let (name, processing_ms, failure_rate, members, protocol) = match parts[..] {
+            [name, ms, rate, members] => (name, ms, rate, members, None),
+            [name, ms, rate, members, protocol] => {
+                (name, ms, rate, members, Some(parse_protocol(protocol)?))
+            }
+            _ => {
+                return Err(format!(
+                    "expected NAME:PROCESSING_MS:FAILURE_RATE:MEMBERS[:PROTOCOL], got {s:?}"
+                ));
+            }
         };
         let valid_name = !name.is_empty()
             && name.len() <= 32
@@ -428,6 +450,7 @@ impl ServiceSpec {
                 .parse()
                 .map_err(|_| number("failure rate", failure_rate))?,
             members: members.parse().map_err(|_| number("members", members))?,
+            protocol,
         };
         let update = wire::services::ServiceUpdate {
             running: None,
@@ -911,9 +934,22 @@ mod tests {
                 name: "billing".into(),
                 processing_ms: 0,
                 failure_rate: 0.5,
-                members: 3
+                members: 3,
+                protocol: None,
             }]
         );
+        let config = Config::parse_from([
+            "gateway",
+            "--service",
+            "billing:0:0:1:consumer",
+            "--service-protocol",
+            "consumer",
+        ]);
+        assert_eq!(
+            config.demo_services()[0].protocol,
+            Some(GroupProtocol::Consumer)
+        );
+        assert_eq!(config.service_protocol, GroupProtocol::Consumer);
         let config = Config::parse_from(["gateway", "--no-services"]);
         assert!(config.demo_services().is_empty());
 
@@ -935,6 +971,8 @@ mod tests {
             "b:1:1.5:1",
             "b:1:0:0",
             "b:1:0:9",
+            "b:1:0:1:share",
+            "b:1:0:1:consumer:x",
         ] {
             assert!(
                 Config::try_parse_from(["gateway", "--service", bad]).is_err(),

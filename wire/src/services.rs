@@ -16,6 +16,39 @@ pub const MAX_FAILURE_RATE: f64 = 0.9;
 /// Attempts per order before a service gives up on it and moves on.
 pub const MAX_ATTEMPTS: u32 = 5;
 
+/// The rebalance protocol a demo service's members speak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum GroupProtocol {
+    /// The classic protocol: members join, one leader assigns, everyone
+    /// stops while partitions move.
+    #[default]
+    Classic,
+    /// KIP-848's consumer protocol (`group.protocol=consumer`): the broker
+    /// assigns, and each member gives up or takes partitions one epoch at a
+    /// time while the others keep consuming.
+    Consumer,
+}
+
+impl GroupProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupProtocol::Classic => "classic",
+            GroupProtocol::Consumer => "consumer",
+        }
+    }
+
+    /// `classic` or `consumer`, as `group.protocol` spells them.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "classic" => Some(GroupProtocol::Classic),
+            "consumer" => Some(GroupProtocol::Consumer),
+            _ => None,
+        }
+    }
+}
+
 /// `GET /api/services`: one demo service, a real consumer group on the topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -24,6 +57,9 @@ pub struct ServiceView {
     pub name: String,
     /// Its consumer group on the broker.
     pub group_id: String,
+    /// The rebalance protocol its members speak.
+    #[serde(default)]
+    pub protocol: GroupProtocol,
     /// Whether its members are running. A stopped service keeps its committed
     /// offsets on the broker and resumes from them.
     pub running: bool,

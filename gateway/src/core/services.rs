@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use wire::services::{MAX_ATTEMPTS, MemberAssignment, ServiceUpdate, ServiceView};
+use wire::services::{GroupProtocol, MAX_ATTEMPTS, MemberAssignment, ServiceUpdate, ServiceView};
 use wire::stream::ProcessedOrder;
 
 use crate::clock::now_ms;
@@ -189,6 +189,7 @@ struct Service {
 struct Shared {
     name: String,
     group_id: String,
+    protocol: GroupProtocol,
     settings: Mutex<Settings>,
     processed: Counter,
     failed_attempts: Counter,
@@ -239,6 +240,7 @@ impl Service {
         };
         let shared = Shared {
             group_id: format!("{}{}", config.group_prefix(), spec.name),
+            protocol: spec.protocol.unwrap_or(config.service_protocol),
             name: spec.name,
             settings: Mutex::new(Settings {
                 running: true,
@@ -272,6 +274,7 @@ impl Service {
         ServiceView {
             name: s.name.clone(),
             group_id: s.group_id.clone(),
+            protocol: s.protocol,
             running: settings.running,
             members: settings.members,
             processing_ms: settings.processing_ms,
@@ -372,7 +375,13 @@ impl Service {
             shared: self.shared.clone(),
             client_id: client_id.clone(),
         };
-        let consumer = MemberConsumer::join(&self.config, &self.shared.group_id, &client_id, slot)?;
+        let consumer = MemberConsumer::join(
+            &self.config,
+            &self.shared.group_id,
+            self.shared.protocol,
+            &client_id,
+            slot,
+        )?;
         lock(&self.shared.assignments).insert(client_id.clone(), Vec::new());
         let stop = CancellationToken::new();
         let crash = Arc::new(AtomicBool::new(false));
@@ -576,9 +585,18 @@ impl Shared {
         true
     }
 
-    fn set_assignment(&self, client_id: &str, partitions: Vec<i32>) {
+    /// A member's partitions after a rebalance: the classic protocol
+    /// revokes everything and assigns the whole new set; the consumer
+    /// protocol moves a few partitions at a time.
+    fn change_assignment(&self, client_id: &str, added: &[i32], removed: &[i32]) {
         if let Some(slot) = lock(&self.assignments).get_mut(client_id) {
-            *slot = partitions;
+            slot.retain(|p| !removed.contains(p));
+            for p in added {
+                if !slot.contains(p) {
+                    slot.push(*p);
+                }
+            }
+            slot.sort_unstable();
         }
     }
 }
@@ -631,13 +649,14 @@ struct AssignmentSlot {
 }
 
 impl Rebalances for AssignmentSlot {
-    fn assigned(&self, partitions: Vec<i32>) {
-        tracing::info!(client_id = %self.client_id, ?partitions, "partitions assigned");
-        self.shared.set_assignment(&self.client_id, partitions);
+    fn assigned(&self, added: &[i32]) {
+        tracing::info!(client_id = %self.client_id, ?added, "partitions assigned");
+        self.shared.change_assignment(&self.client_id, added, &[]);
     }
 
-    fn revoked(&self) {
-        self.shared.set_assignment(&self.client_id, Vec::new());
+    fn revoked(&self, removed: &[i32]) {
+        tracing::info!(client_id = %self.client_id, ?removed, "partitions revoked");
+        self.shared.change_assignment(&self.client_id, &[], removed);
     }
 }
 

@@ -13,6 +13,8 @@ use rdkafka::producer::FutureProducer;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext};
 
+use wire::services::GroupProtocol;
+
 use crate::config::Config;
 
 /// Bootstrap servers, quick reconnects, `defaults` (which the user's
@@ -134,38 +136,45 @@ impl ConsumerContext for EndIsNoError {}
 /// A member of a demo service's consumer group: at-least-once. Offsets are
 /// stored only after an order is processed and committed from the store by
 /// the member (see `member`), never by librdkafka on its own.
+///
+/// Under the classic protocol the member sets its own session timeout and
+/// heartbeat; under the consumer protocol (KIP-848) the broker sets them
+/// (`group.consumer.*`) and librdkafka refuses both.
 pub(super) fn member_consumer<C: ConsumerContext + 'static>(
     config: &Config,
     group: &str,
+    protocol: GroupProtocol,
     client_id: &str,
     context: C,
 ) -> KafkaResult<StreamConsumer<C>> {
-    base(
-        config,
-        &[
+    let timing: &[(&str, &str)] = match protocol {
+        GroupProtocol::Classic => &[
             ("session.timeout.ms", "10000"),
             ("heartbeat.interval.ms", "1000"),
         ],
-    )
-    .set("group.id", group)
-    .set("client.id", client_id)
-    // The member commits by itself (every so often, on leaving, before a
-    // revoke): librdkafka's auto-commit would also commit on close, and a
-    // crashing member must leave what it processed uncommitted.
-    .set("enable.auto.commit", "false")
-    .set("enable.auto.offset.store", "false")
-    // A new service starts from the beginning of the topic: the orders
-    // written before it existed are its backlog.
-    .set("auto.offset.reset", "earliest")
-    .set("enable.partition.eof", "false")
-    // librdkafka prefetches up to 64 MiB per consumer by default: a slow
-    // service's whole backlog would move into this process. A member works
-    // through at most a few hundred orders a second; 1,000 records or
-    // 1 MiB queued ahead is plenty, and the rest waits in Kafka, where a
-    // backlog belongs.
-    .set("queued.min.messages", "1000")
-    .set("queued.max.messages.kbytes", "1024")
-    .create_with_context(context)
+        GroupProtocol::Consumer => &[],
+    };
+    base(config, timing)
+        .set("group.protocol", protocol.as_str())
+        .set("group.id", group)
+        .set("client.id", client_id)
+        // The member commits by itself (every so often, on leaving, before a
+        // revoke): librdkafka's auto-commit would also commit on close, and a
+        // crashing member must leave what it processed uncommitted.
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        // A new service starts from the beginning of the topic: the orders
+        // written before it existed are its backlog.
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        // librdkafka prefetches up to 64 MiB per consumer by default: a slow
+        // service's whole backlog would move into this process. A member works
+        // through at most a few hundred orders a second; 1,000 records or
+        // 1 MiB queued ahead is plenty, and the rest waits in Kafka, where a
+        // backlog belongs.
+        .set("queued.min.messages", "1000")
+        .set("queued.max.messages.kbytes", "1024")
+        .create_with_context(context)
 }
 
 /// For creating the topic and reading its metadata. Never lets a metadata

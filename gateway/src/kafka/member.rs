@@ -13,18 +13,22 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::message::Headers;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientContext, Message};
+use rdkafka::{ClientContext, Message, TopicPartitionList};
 use wire::headers;
+use wire::services::GroupProtocol;
 
 use super::{Error, record};
 use crate::config::Config;
 
-/// What a member is told of its partitions as its group rebalances.
+/// What a member is told of its partitions as its group rebalances: the
+/// classic protocol takes every partition away and then gives the new set;
+/// the consumer protocol (KIP-848) gives and takes a few at a time.
 pub(crate) trait Rebalances: Send + Sync + 'static {
-    /// The member now owns these partitions (sorted).
-    fn assigned(&self, partitions: Vec<i32>);
-    /// The member's partitions were taken away; what it processed is committed.
-    fn revoked(&self);
+    /// The member now also owns these partitions.
+    fn assigned(&self, added: &[i32]);
+    /// These partitions were taken away; what it processed of them is
+    /// committed.
+    fn revoked(&self, removed: &[i32]);
 }
 
 /// One member's consumer.
@@ -73,6 +77,7 @@ impl<R: Rebalances> MemberConsumer<R> {
     pub(crate) fn join(
         config: &Config,
         group: &str,
+        protocol: GroupProtocol,
         client_id: &str,
         rebalances: R,
     ) -> Result<Self, Error> {
@@ -81,7 +86,7 @@ impl<R: Rebalances> MemberConsumer<R> {
             crashed: AtomicBool::new(false),
             lost_commit: AtomicBool::new(false),
         };
-        let consumer = super::client::member_consumer(config, group, client_id, context)?;
+        let consumer = super::client::member_consumer(config, group, protocol, client_id, context)?;
         consumer.subscribe(&[&config.topic])?;
         Ok(Self { consumer })
     }
@@ -146,6 +151,10 @@ fn commit_stored<C: ConsumerContext, K: Consumer<C>>(consumer: &K) -> bool {
     }
 }
 
+fn partitions(list: &TopicPartitionList) -> Vec<i32> {
+    list.elements().iter().map(|e| e.partition()).collect()
+}
+
 /// Hooks into a member's rebalances: commit before partitions are taken
 /// away, so the next owner starts exactly after the last processed order.
 struct MemberContext<R> {
@@ -161,19 +170,17 @@ impl<R: Rebalances> ClientContext for MemberContext<R> {}
 
 impl<R: Rebalances> ConsumerContext for MemberContext<R> {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(_) = rebalance {
+        if let Rebalance::Revoke(list) = rebalance {
             if !self.crashed.load(Ordering::Acquire) && !commit_stored(consumer) {
                 self.lost_commit.store(true, Ordering::Release);
             }
-            self.rebalances.revoked();
+            self.rebalances.revoked(&partitions(list));
         }
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
-            let mut partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
-            partitions.sort_unstable();
-            self.rebalances.assigned(partitions);
+            self.rebalances.assigned(&partitions(list));
         }
     }
 }

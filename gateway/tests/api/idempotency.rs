@@ -138,6 +138,7 @@ fn billing() -> Vec<ServiceSpec> {
         processing_ms: 0,
         failure_rate: 0.0,
         members: 1,
+        protocol: None,
     }]
 }
 

@@ -29,6 +29,7 @@ async fn app_with_service_in(
         processing_ms: 0,
         failure_rate: 0.0,
         members,
+        protocol: None,
     };
     let app = spawn_with(|c| {
         c.no_services = false;
@@ -288,6 +289,39 @@ async fn scaling_a_service_moves_partition_ownership_as_shown() {
     assert_eq!(back, one);
 }
 
+/// A service of KIP-848's consumer protocol: the broker shows it as a
+/// consumer-protocol group, scaling it moves ownership as both the members
+/// and the broker say, and the members' epochs grow with each move.
+#[tokio::test]
+async fn a_consumer_protocol_service_moves_ownership_one_epoch_at_a_time() {
+    let app = app_with_service_in("kip848", 1, |c| {
+        c.service_protocol = wire::services::GroupProtocol::Consumer;
+    })
+    .await;
+    let service = app.service("kip848").await;
+    assert_eq!(service.protocol, wire::services::GroupProtocol::Consumer);
+    wait_for_ownership(&app, "kip848", &[3]).await;
+    let one = group(&app, &service.group_id).await.expect("listed");
+    assert_eq!(one.group_type, wire::api::GroupType::Consumer);
+    let epoch = |view: &GroupView, client: &str| {
+        view.members
+            .iter()
+            .find(|m| m.client_id == client)
+            .and_then(|m| m.member_epoch)
+            .expect("a member epoch")
+    };
+    let first = format!("{}-1", service.group_id);
+    let first_epoch = epoch(&one, &first);
+
+    let response = app.patch_service("kip848", &json!({"members": 3})).await;
+    assert_eq!(response.status(), 200);
+    let three = wait_for_ownership(&app, "kip848", &[1, 1, 1]).await;
+    assert_eq!(three.len(), 3);
+    let after = group(&app, &service.group_id).await.expect("listed");
+    assert!(epoch(&after, &first) > first_epoch, "{after:?}");
+    assert!(after.group_epoch > one.group_epoch, "{after:?}");
+}
+
 #[tokio::test]
 async fn service_commands_are_checked() {
     let app = app_with_service("checked", 2).await;
@@ -423,6 +457,7 @@ async fn a_stop_that_cannot_finish_in_time_answers_that_the_service_is_still_sto
             processing_ms: 0,
             failure_rate: 0.0,
             members: 1,
+            protocol: None,
         }];
         // A request may take 7 s; leaving a group may take 10 s.
         c.delivery_timeout_ms = 2_000;
