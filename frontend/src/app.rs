@@ -13,7 +13,7 @@ use crate::feed::Feed;
 use crate::feed_view::LiveFeed;
 use crate::flow::FlowState;
 use crate::flow_view::{Charts, FlowView, Latency};
-use crate::groups_view::ConsumerGroups;
+use crate::groups_view::{ConsumerGroups, Quorum};
 use crate::header_view::Header;
 use crate::load_view::Load;
 use crate::location;
@@ -89,6 +89,10 @@ pub fn App() -> impl IntoView {
                 <Search wanted=wanted.clone()/>
                 <PartitionTable feed flow/>
                 <ConsumerGroups flow/>
+                // The quorum is the cluster's, read with the gateway's own topic.
+                <Show when=move || home.get()>
+                    <Quorum flow/>
+                </Show>
                 <Topics feed/>
             </section>
             <section class="column wide">

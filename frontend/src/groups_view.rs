@@ -1,13 +1,15 @@
-//! The consumer groups card: every group reading the topic, as the broker
-//! reports it.
+//! The groups card: every group reading the topic, as the broker reports
+//! it (classic and consumer-protocol consumer groups, share groups); and
+//! the KRaft quorum card.
 
 use leptos::prelude::*;
-use wire::api::GroupView;
+use wire::api::{GroupMember, GroupType, GroupView, QuorumReplica, QuorumView};
 
 use crate::flow::FlowState;
 
-/// The consumer groups reading the topic, as the broker reports them:
-/// committed offset, log-end offset and lag per partition, and who owns it.
+/// The groups reading the topic, as the broker reports them: committed
+/// offset (a share group: start offset), log-end offset and lag per
+/// partition, and who owns it.
 #[component]
 pub fn ConsumerGroups(flow: RwSignal<FlowState>) -> impl IntoView {
     let groups = move || {
@@ -17,13 +19,19 @@ pub fn ConsumerGroups(flow: RwSignal<FlowState>) -> impl IntoView {
                 .map(|s| s.groups.clone())
         })
     };
+    let types_error = move || flow.with(|f| f.snapshot().and_then(|s| s.group_types_error.clone()));
     view! {
-        <div class="card">
-            <h2>"Consumer groups"</h2>
+        <div class="card" data-testid="groups">
+            <h2>"Groups"</h2>
+            {move || types_error().map(|e| view! {
+                <p class="hint" data-testid="group-types-error">
+                    "Consumer-protocol and share groups could not be described: " {e}
+                </p>
+            })}
             {move || match groups() {
                 None => view! { <p class="hint">"Unknown: the broker does not answer."</p> }.into_any(),
                 Some(list) if list.is_empty() => view! {
-                    <p class="hint">"No consumer group reads this topic yet. Start one, e.g. the tutorial's "
+                    <p class="hint">"No group reads this topic yet. Start one, e.g. the tutorial's "
                         <code>"order-group"</code> " consumer."</p>
                 }.into_any(),
                 Some(list) => list.into_iter().map(|group| view! { <GroupCard group/> }).collect_view().into_any(),
@@ -32,34 +40,162 @@ pub fn ConsumerGroups(flow: RwSignal<FlowState>) -> impl IntoView {
     }
 }
 
+/// What each kind of group is, in a line.
+fn kind_title(kind: GroupType) -> &'static str {
+    match kind {
+        GroupType::Classic => {
+            "classic consumer group: members join, one assigns, all pause while partitions move"
+        }
+        GroupType::Consumer => {
+            "consumer group of Kafka 4's protocol (KIP-848): the broker assigns, partitions move one epoch at a time"
+        }
+        GroupType::Share => {
+            "share group (KIP-932): a queue; members take records from any partition they share, each acknowledged one by one"
+        }
+    }
+}
+
 #[component]
 fn GroupCard(group: GroupView) -> impl IntoView {
     // Unknown while a partition has no committed offset, as in Kafka's tools.
     let total_lag: Option<i64> = group.partitions.iter().map(|p| p.lag).sum();
+    let share = group.group_type == GroupType::Share;
+    let epochs = group.group_epoch.map(|g| {
+        let settled = group.assignment_epoch == Some(g);
+        format!("epoch {g}{}", if settled { "" } else { " (assigning)" })
+    });
     view! {
-        <div class="group" data-testid="group" data-group=group.group_id.clone()>
+        <div class="group" data-testid="group" data-group=group.group_id.clone()
+            data-type=group.group_type.as_str()>
             <div class="meta">
                 <b>{group.group_id.clone()}</b>
-                <span>{group.state.clone()}</span>
+                <span class=format!("kind {}", group.group_type.as_str()) data-testid="group-type"
+                    title=kind_title(group.group_type)>{group.group_type.as_str()}</span>
+                <span data-testid="group-state">{group.state.clone()}</span>
                 <span>{format!("{} member(s)", group.members.len())}</span>
+                {group.assignor.clone().map(|a| view! { <span>{format!("assignor {a}")}</span> })}
+                {epochs.map(|e| view! { <span data-testid="group-epoch">{e}</span> })}
                 <span data-testid="total-lag">{total_lag.map_or_else(|| "lag –".to_owned(), |l| format!("lag {l}"))}</span>
             </div>
+            {(!group.members.is_empty() && group.group_type != GroupType::Classic).then(|| view! {
+                <Members members=group.members.clone()/>
+            })}
             <table class="partitions">
                 <thead><tr>
-                    <th>"partition"</th><th>"committed"</th><th>"log-end"</th><th>"lag"</th><th>"owner"</th>
+                    <th>"partition"</th>
+                    <th>{if share { "start" } else { "committed" }}</th>
+                    <th>"log-end"</th><th>"lag"</th>
+                    {(!share).then(|| view! { <th>"owner"</th> })}
                 </tr></thead>
                 <tbody>
-                    {group.partitions.into_iter().map(|p| view! {
-                        <tr data-testid="group-partition" data-partition=p.partition>
-                            <td>{p.partition}</td>
-                            <td>{p.committed.map_or_else(|| "–".to_owned(), |c| c.to_string())}</td>
-                            <td>{p.log_end}</td>
-                            <td data-testid="lag">{p.lag.map_or_else(|| "–".to_owned(), |l| l.to_string())}</td>
-                            <td>{p.owner.unwrap_or_else(|| "–".to_owned())}</td>
-                        </tr>
+                    {group.partitions.into_iter().map(|p| {
+                        let position = if share { p.start_offset } else { p.committed };
+                        view! {
+                            <tr data-testid="group-partition" data-partition=p.partition>
+                                <td>{p.partition}</td>
+                                <td>{position.map_or_else(|| "–".to_owned(), |c| c.to_string())}</td>
+                                <td>{p.log_end}</td>
+                                <td data-testid="lag">{p.lag.map_or_else(|| "–".to_owned(), |l| l.to_string())}</td>
+                                {(!share).then(|| view! { <td>{p.owner.unwrap_or_else(|| "–".to_owned())}</td> })}
+                            </tr>
+                        }
                     }).collect_view()}
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// Members of a consumer-protocol or share group: epoch, partitions, and
+/// where a rebalance is moving them.
+#[component]
+fn Members(members: Vec<GroupMember>) -> impl IntoView {
+    let list = |ps: &[i32]| {
+        if ps.is_empty() {
+            "–".to_owned()
+        } else {
+            ps.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+        }
+    };
+    view! {
+        <table class="partitions members">
+            <thead><tr><th>"member"</th><th>"epoch"</th><th>"partitions"</th></tr></thead>
+            <tbody>
+                {members.into_iter().map(|m| {
+                    let owned = list(&m.partitions);
+                    let moving = m.target_partitions.as_ref()
+                        .filter(|t| **t != m.partitions)
+                        .map(|t| format!(" → {}", list(t)));
+                    view! {
+                        <tr data-testid="group-member" data-client=m.client_id.clone()>
+                            <td title=m.member_id.clone()>{m.client_id.clone()}</td>
+                            <td data-testid="member-epoch">{m.member_epoch.map_or_else(|| "–".to_owned(), |e| e.to_string())}</td>
+                            <td data-testid="member-partitions">{owned}{moving.map(|t| view! { <span class="moving">{t}</span> })}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// The KRaft metadata quorum: who writes the cluster's metadata, and how
+/// far each controller and broker is behind.
+#[component]
+pub fn Quorum(flow: RwSignal<FlowState>) -> impl IntoView {
+    let quorum = move || {
+        flow.with(|f| {
+            f.snapshot()
+                .map(|s| (s.at_ms, s.quorum.clone(), s.quorum_error.clone()))
+        })
+    };
+    view! {
+        <div class="card" data-testid="quorum">
+            <h2>"Metadata quorum (KRaft)"</h2>
+            {move || match quorum() {
+                None => view! { <p class="hint">"Not read yet."</p> }.into_any(),
+                Some((_, None, error)) => view! {
+                    <p class="hint">"Unknown: " {error.unwrap_or_else(|| "the broker does not answer".into())}</p>
+                }.into_any(),
+                Some((at_ms, Some(q), _)) => view! { <QuorumTable quorum=q at_ms/> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn QuorumTable(quorum: QuorumView, at_ms: i64) -> impl IntoView {
+    // "ago" as of when the gateway read it; the clock of the page may differ.
+    let ago = move |t: Option<i64>| {
+        t.map_or_else(
+            || "–".to_owned(),
+            |t| format!("{} ms ago", (at_ms - t).max(0)),
+        )
+    };
+    let row = move |r: QuorumReplica| {
+        view! {
+            <tr data-testid="quorum-replica" data-node=r.node_id data-status=r.status.clone()>
+                <td>{r.node_id}</td><td>{r.status.clone()}</td><td>{r.log_end_offset}</td>
+                <td data-testid="quorum-lag">{r.lag}</td>
+                <td>{ago(r.last_fetch_ms)}</td><td>{ago(r.last_caught_up_ms)}</td>
+            </tr>
+        }
+    };
+    view! {
+        <div class="meta">
+            <span data-testid="quorum-leader">"leader " <b>{quorum.leader_id}</b></span>
+            <span data-testid="quorum-epoch">{format!("epoch {}", quorum.leader_epoch)}</span>
+            <span>{format!("high watermark {}", quorum.high_watermark)}</span>
+            <span>{format!("max follower lag {}", quorum.max_follower_lag)}</span>
+        </div>
+        <table class="partitions">
+            <thead><tr>
+                <th>"node"</th><th>"status"</th><th>"log-end"</th><th>"lag"</th>
+                <th>"last fetch"</th><th>"caught up"</th>
+            </tr></thead>
+            <tbody>
+                {quorum.voters.into_iter().chain(quorum.observers).map(row).collect_view()}
+            </tbody>
+        </table>
     }
 }

@@ -198,6 +198,10 @@ fn ServiceHead(service: Service) -> impl IntoView {
                 }}
             </span>
             <span class="group-id">{service.field(|s| s.group_id.clone())}</span>
+            <span class="kind" data-testid="service-protocol"
+                title="the group protocol its members speak: classic, or Kafka 4's consumer protocol (KIP-848)">
+                {service.field(|s| s.protocol.as_str().to_owned())}
+            </span>
             <span class="group-state" data-testid="group-state">{move || service.group_state()}</span>
             <span class="lag" data-testid="service-lag" data-lag=move || lag().map(|l| l.to_string())>
                 {move || lag().map_or_else(|| "lag –".to_owned(), |l| format!("lag {l}"))}
