@@ -221,6 +221,59 @@ pub struct GroupView {
     pub members: Vec<GroupMember>,
     /// One entry per partition of the topic.
     pub partitions: Vec<GroupPartition>,
+    /// Records the group has still to process on the topic: the sum of each
+    /// partition's `lag`, or `uncommitted_lag` where it has committed
+    /// nothing; absent while a partition's is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_lag: Option<i64>,
+    /// How long the oldest record the group has still to process has been
+    /// waiting: the most of its partitions' `time_lag_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_lag_ms: Option<i64>,
+    /// Where its lag is going, from the last [`CATCH_UP_WINDOW_MS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<CatchUp>,
+}
+
+/// How far back the catch-up estimate looks.
+pub const CATCH_UP_WINDOW_MS: i64 = 5_000;
+
+/// Where a group's lag is going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CatchUp {
+    /// Nothing to process.
+    CaughtUp,
+    /// More records were processed than written over the window: at that
+    /// pace (records processed per second minus records written), the lag
+    /// is gone in `in_ms`.
+    CatchingUp { in_ms: i64 },
+    /// Over the window the group processed no more records than were
+    /// written (or it is stopped).
+    NotCatchingUp,
+}
+
+/// `GET /api/groups/history`: one group's lag over the window asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GroupHistory {
+    pub group_id: String,
+    /// Oldest first: one a second for the last two minutes, and before
+    /// that one per 30 seconds (each the most of its 30 seconds).
+    pub points: Vec<LagPoint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LagPoint {
+    pub at_ms: i64,
+    /// The group's `total_lag` then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<i64>,
+    /// The group's `time_lag_ms` then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_lag_ms: Option<i64>,
 }
 
 /// `GET /api/quorum`: the KRaft metadata quorum, as `kafka-metadata-quorum
@@ -331,6 +384,18 @@ pub struct GroupPartition {
     /// `kafka-share-groups` (KIP-1226); absent where it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag: Option<i64>,
+    /// Where the group has committed nothing and is known to start from
+    /// the earliest offset (the demo services): the records it will read,
+    /// `log_end` minus the partition's log start. Kafka's tools show `-`
+    /// here, as `lag` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncommitted_lag: Option<i64>,
+    /// How long the next record the group will process here has waited:
+    /// now minus its timestamp (from an index of offsets and timestamps
+    /// the live view samples), 0 when nothing is left; absent when that
+    /// record is older than what the gateway has seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_lag_ms: Option<i64>,
     /// Client id of the member that owns the partition, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,

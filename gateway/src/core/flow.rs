@@ -16,6 +16,7 @@ use wire::api::{GroupType, GroupView, TopicHealth};
 use wire::stream::FlowSnapshot;
 
 use super::hub::{Frame, Hub, encode};
+use super::lag::{LagTracker, TimeIndex};
 use super::load::Load;
 use super::services::Services;
 use crate::clock::now_ms;
@@ -33,6 +34,7 @@ const FIRST_SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub(crate) struct Flow {
     latest: watch::Receiver<Option<Arc<FlowSnapshot>>>,
+    lag: Arc<Mutex<LagTracker>>,
 }
 
 /// Why there is no snapshot to show.
@@ -43,6 +45,11 @@ pub(crate) enum FlowError {
 }
 
 impl Flow {
+    /// Each group's lag over the last `window_ms`.
+    pub(crate) fn history(&self, window_ms: i64) -> Vec<wire::api::GroupHistory> {
+        lock(&self.lag).history(window_ms, now_ms())
+    }
+
     /// The latest snapshot; right after start-up, waits briefly for the first.
     pub(crate) async fn latest(&self) -> Result<Arc<FlowSnapshot>, FlowError> {
         let mut latest = self.latest.clone();
@@ -68,6 +75,8 @@ pub(crate) struct Sources<F> {
     /// Where the metadata quorum is read, for the gateway's own topic's
     /// snapshots; the cluster is the same for every topic.
     pub(crate) quorum: Option<Cluster>,
+    /// The topic watch's sampled offsets and timestamps.
+    pub(crate) index: Arc<TimeIndex>,
     /// The demo services and the load generator, on the gateway's own
     /// topic; another watched topic has neither.
     pub(crate) demo: Option<Demo>,
@@ -88,9 +97,11 @@ pub(crate) fn spawn<F: Frame>(sources: Sources<F>, shutdown: &CancellationToken)
         topic,
         groups,
         quorum,
+        index,
         demo,
         hub,
     } = sources;
+    let lag = Arc::new(Mutex::new(LagTracker::default()));
     if let Some(demo) = &demo {
         tokio::spawn(progress(
             demo.services.clone(),
@@ -103,13 +114,15 @@ pub(crate) fn spawn<F: Frame>(sources: Sources<F>, shutdown: &CancellationToken)
             topic,
             groups: Arc::new(Mutex::new(groups)),
             quorum: quorum.map(tokio::sync::Mutex::new),
+            index,
+            lag: lag.clone(),
             demo,
         },
         hub,
         sender,
         shutdown.clone(),
     ));
-    Flow { latest }
+    Flow { latest, lag }
 }
 
 /// What a snapshot is read from.
@@ -118,6 +131,8 @@ struct Readers {
     /// Only the snapshot task uses it; the mutex lets the blocking pool borrow it.
     groups: Arc<Mutex<GroupReader>>,
     quorum: Option<tokio::sync::Mutex<Cluster>>,
+    index: Arc<TimeIndex>,
+    lag: Arc<Mutex<LagTracker>>,
     demo: Option<Demo>,
 }
 
@@ -147,6 +162,8 @@ async fn take(readers: &Readers) -> FlowSnapshot {
         topic,
         groups,
         quorum,
+        index,
+        lag,
         demo,
     } = readers;
     let mut snapshot = FlowSnapshot {
@@ -191,6 +208,17 @@ async fn take(readers: &Readers) -> FlowSnapshot {
             // records into one.
             snapshot.at_ms = now_ms();
             with_log_end(&mut snapshot.groups, &latest);
+            let earliest = demo
+                .as_ref()
+                .map(|d| d.services.group_ids())
+                .unwrap_or_default();
+            lock(lag).annotate(
+                &mut snapshot.groups,
+                &latest,
+                index,
+                &earliest,
+                snapshot.at_ms,
+            );
             snapshot.topic = Some(latest);
         }
     }

@@ -11,7 +11,9 @@
 //!   `Idempotency-Key`s of acknowledged orders, and `keylog` shares them
 //!   with the topic's other gateways through the key log.
 //! - `services`: the demo services, consumer groups the gateway runs.
-//! - `flow`: the snapshots of partitions, groups and services, once a second.
+//! - `flow`: the snapshots of partitions, groups and services, once a second;
+//!   `lag`: time lags (from an index of offsets and timestamps the live
+//!   view samples), catch-up estimates and lag history.
 //! - `load`: the load generator.
 //! - `health`: the broker probe behind `/api/health`, via `cache`.
 //!
@@ -34,6 +36,7 @@ pub(crate) mod hub;
 mod idempotency;
 mod jq;
 mod keylog;
+mod lag;
 pub(crate) mod load;
 pub(crate) mod orders;
 pub(crate) mod replay;
@@ -153,6 +156,7 @@ impl<F: Frame> Core<F> {
                 topic: admin.clone(),
                 groups: GroupReader::new(config.clone(), services.group_ids()),
                 quorum: Some(Cluster::new(&config.brokers, &config.kafka_properties)),
+                index: watch.index().clone(),
                 demo: Some(flow::Demo {
                     services: services.clone(),
                     load: load.clone(),

@@ -13,6 +13,7 @@ use wire::ServerMessage;
 use wire::api::TopicHealth;
 
 use super::hub::{Frame, Hub, encode};
+use super::lag::TimeIndex;
 use crate::kafka::admin::TopicAdmin;
 use crate::kafka::live::LiveConsumer;
 use crate::metrics::Metrics;
@@ -58,6 +59,8 @@ pub(crate) struct TopicWatch<F> {
     documents: broadcast::Sender<Arc<Document<F>>>,
     /// True once the topic exists (the watch creates it if it is missing).
     exists: watch::Receiver<bool>,
+    /// Offsets and timestamps of the records read, sampled: for time lags.
+    index: Arc<TimeIndex>,
     /// Taken by the first [`TopicWatch::stopped`].
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -76,14 +79,17 @@ impl<F: Frame> TopicWatch<F> {
         let (exists_tx, exists) = watch::channel(false);
         let admin_name = admin.name().to_owned();
         let documents = broadcast::channel(DOCUMENT_QUEUE).0;
+        let index = Arc::new(TimeIndex::default());
         let task = tokio::spawn({
             let hub = hub.clone();
             let documents = documents.clone();
+            let index = index.clone();
             async move {
                 let to = Feeding {
                     hub: &hub,
                     documents: &documents,
                     metrics: &metrics,
+                    index: &index,
                 };
                 feed(&consumer, &admin, settings, to, exists_tx, &shutdown).await;
                 // Closing librdkafka clients blocks: not on a runtime thread
@@ -96,6 +102,7 @@ impl<F: Frame> TopicWatch<F> {
             hub,
             documents,
             exists,
+            index,
             task: Mutex::new(Some(task)),
         }
     }
@@ -106,6 +113,11 @@ impl<F: Frame> TopicWatch<F> {
 
     pub(crate) fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// The sampled offsets and timestamps of the records read.
+    pub(crate) fn index(&self) -> &Arc<TimeIndex> {
+        &self.index
     }
 
     /// The documents of the records read from now on, for a live filter.
@@ -189,6 +201,7 @@ struct Feeding<'a, F> {
     hub: &'a Hub<F>,
     documents: &'a broadcast::Sender<Arc<Document<F>>>,
     metrics: &'a Metrics,
+    index: &'a TimeIndex,
 }
 
 impl<F> Clone for Feeding<'_, F> {
@@ -212,6 +225,7 @@ async fn follow<F: Frame>(
         hub,
         documents,
         metrics,
+        index,
     } = to;
     let mut refresh = tokio::time::interval(NEW_PARTITIONS_EVERY);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -223,6 +237,7 @@ async fn follow<F: Frame>(
             received = consumer.recv(|| documents.receiver_count() > 0) => match received {
                 Ok((record, document)) => {
                     let (partition, offset) = (record.partition, record.offset);
+                    index.record(partition, offset, record.timestamp_ms);
                     let frame: F = encode(&ServerMessage::Record(record));
                     let sent = hub.publish(partition, offset, frame.clone());
                     metrics.records_fanned_out.inc_by(u64::try_from(sent).unwrap_or(0));

@@ -365,6 +365,7 @@ impl<F: Frame> Watches<F> {
                 topic: admin,
                 groups: GroupReader::new(config.clone(), Vec::new()),
                 quorum: None,
+                index: watch.index().clone(),
                 demo: None,
                 hub: watch.hub().clone(),
             },

@@ -179,6 +179,7 @@ fn router(state: AppState, config: &Config) -> Router {
         )
         .route("/health", get(health::health))
         .route("/groups", get(groups::list))
+        .route("/groups/history", get(groups::history))
         .route("/quorum", get(groups::quorum))
         .route("/record", get(record::record))
         .route("/replay", get(replay::replay))

@@ -57,6 +57,7 @@ pub fn build() -> Value {
         search_event,
         full_record,
         quorum,
+        history,
     ] = [
         generator.subschema_for::<NewOrder>(),
         generator.subschema_for::<OrderAccepted>(),
@@ -77,6 +78,7 @@ pub fn build() -> Value {
         generator.subschema_for::<SearchEvent>(),
         generator.subschema_for::<wire::api::FullRecord>(),
         generator.subschema_for::<wire::api::QuorumView>(),
+        generator.subschema_for::<Vec<wire::api::GroupHistory>>(),
     ]
     .map(|schema| schema.to_value());
     let schemas = Value::Object(generator.take_definitions(true));
@@ -210,6 +212,14 @@ pub fn build() -> Value {
             "/api/groups": {"get": {
                 "summary": "Every group reading the topic (classic, consumer-protocol and share groups), with lag per partition",
                 "responses": with(errors(&[("503", "the broker could not be read")]), "200", ok("the groups", &groups)),
+            }},
+            "/api/groups/history": {"get": {
+                "summary": "Each group's lag (records and time) over a window",
+                "description": "Kept in the gateway since it started: one point a second for the last two minutes, one per 30 seconds (the most of each) before that, for an hour; at most 128 groups.",
+                "parameters": [
+                    {"name": "window", "in": "query", "required": false, "schema": {"type": "string", "enum": ["2m", "15m", "1h"], "default": "15m"}, "description": "how far back"},
+                ],
+                "responses": with(errors(&[("422", "an unknown window or parameter; `field` names it")]), "200", ok("each group's points, oldest first", &history)),
             }},
             "/api/quorum": {"get": {
                 "summary": "The KRaft metadata quorum: leader, epoch, high watermark, each voter and observer",

@@ -173,6 +173,7 @@ impl GroupReader {
                     assignment_epoch: None,
                     members: Vec::new(),
                     partitions: rows(topic, &HashMap::new(), &HashMap::new()),
+                    ..GroupView::default()
                 });
             }
         }
@@ -446,6 +447,7 @@ impl Found {
                 assignment_epoch: None,
                 members,
                 partitions: Vec::new(),
+                ..GroupView::default()
             },
             owners,
         }
@@ -493,6 +495,7 @@ impl Found {
                 assignment_epoch: Some(group.assignment_epoch),
                 members,
                 partitions: Vec::new(),
+                ..GroupView::default()
             },
             owners,
         }
@@ -559,6 +562,7 @@ fn rows(
                 log_end: p.high_watermark,
                 lag: committed.map(|c| (p.high_watermark - c).max(0)),
                 owner: owners.get(&p.id).cloned(),
+                ..GroupPartition::default()
             }
         })
         .collect()
@@ -579,6 +583,7 @@ fn share_rows(topic: &TopicHealth, starts: &HashMap<i32, ShareOffsets>) -> Vec<G
                 log_end: p.high_watermark,
                 lag: state.lag,
                 owner: None,
+                ..GroupPartition::default()
             }
         })
         .collect()

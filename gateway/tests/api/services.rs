@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use gateway::config::ServiceSpec;
 use serde_json::json;
 use wire::ServerMessage;
-use wire::api::GroupView;
+use wire::api::{CatchUp, GroupView};
 use wire::services::ServiceView;
 use wire::stream::FlowSnapshot;
 
@@ -521,4 +521,149 @@ async fn demo_groups_are_named_for_their_topic_by_default() {
     .await;
     one.terminate(std::time::Duration::from_secs(25)).await;
     two.terminate(std::time::Duration::from_secs(25)).await;
+}
+
+/// The group of `group_id` in a flow snapshot.
+fn group_in<'a>(snapshot: &'a FlowSnapshot, group_id: &str) -> Option<&'a GroupView> {
+    snapshot.groups.iter().find(|g| g.group_id == group_id)
+}
+
+/// The next flow snapshot `check` accepts.
+async fn next_snapshot_where(
+    live: &mut LiveClient,
+    what: &str,
+    mut check: impl FnMut(&FlowSnapshot) -> bool,
+) -> FlowSnapshot {
+    let found = async {
+        loop {
+            if let ServerMessage::Flow(snapshot) = live.next_any().await
+                && check(&snapshot)
+            {
+                return snapshot;
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, found)
+        .await
+        .unwrap_or_else(|_| panic!("waited {PATIENCE:?} for {what}"))
+}
+
+/// Whether the group has `lag` left, no member, and a time lag.
+fn lagging(snapshot: &FlowSnapshot, group_id: &str, lag: i64) -> bool {
+    group_in(snapshot, group_id).is_some_and(|g| {
+        g.total_lag == Some(lag) && g.members.is_empty() && g.time_lag_ms.is_some()
+    })
+}
+
+/// A service stopped before it ever committed: every order placed since
+/// counts (from the log start, as the service will read), where Kafka's
+/// tool has no lag to show for a partition without a commit.
+#[tokio::test]
+async fn a_service_that_never_committed_shows_every_order_it_will_read() {
+    let app = app_with_service("fresh", 1).await;
+    let group_id = app.service("fresh").await.group_id;
+    let response = app.patch_service("fresh", &json!({"running": false})).await;
+    assert_eq!(response.status(), 200);
+    let mut live = app.live(0).await;
+    for i in 0..7 {
+        assert_eq!(
+            app.post_order(&order(&format!("never-{i}"))).await.status(),
+            202
+        );
+    }
+    let snapshot = next_snapshot_where(&mut live, "the seven orders counted", |s| {
+        group_in(s, &group_id).is_some_and(|g| g.total_lag == Some(7))
+    })
+    .await;
+    let group = group_in(&snapshot, &group_id).expect("listed");
+    for p in &group.partitions {
+        assert_eq!((p.committed, p.lag), (None, None), "Kafka's '-': {p:?}");
+        assert_eq!(p.uncommitted_lag, Some(p.log_end), "{p:?}");
+    }
+}
+
+/// Lag in time: a stopped service's time lag grows with the clock while its
+/// count grows with orders; it is not catching up; started again, it
+/// catches up (the estimate says so) and both lags reach 0.
+#[tokio::test]
+async fn a_stopped_services_time_lag_grows_with_the_clock_and_it_catches_up_when_started() {
+    let app = app_with_service_in("timed", 1, |c| c.service_commit_interval_ms = 200).await;
+    let group_id = app.service("timed").await.group_id;
+    warm_up(&app, &group_id).await;
+    let response = app
+        .patch_service("timed", &json!({"running": false, "processing_ms": 600}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut live = app.live(0).await;
+    for i in 0..10 {
+        assert_eq!(
+            app.post_order(&order(&format!("late-{i}"))).await.status(),
+            202
+        );
+    }
+    let first = next_snapshot_where(&mut live, "a lag of 10", |s| lagging(s, &group_id, 10)).await;
+    let later = next_snapshot_where(&mut live, "a lag of 10, two seconds on", |s| {
+        lagging(s, &group_id, 10) && s.at_ms >= first.at_ms + 2_000
+    })
+    .await;
+    let time_lag = |s: &FlowSnapshot| {
+        group_in(s, &group_id)
+            .and_then(|g| g.time_lag_ms)
+            .expect("time lag")
+    };
+    // The same oldest record waits: its wait grows exactly with the clock.
+    assert_eq!(
+        time_lag(&later) - time_lag(&first),
+        later.at_ms - first.at_ms
+    );
+    assert_eq!(
+        group_in(&later, &group_id).and_then(|g| g.catch_up),
+        Some(CatchUp::NotCatchingUp)
+    );
+    for i in 0..5 {
+        assert_eq!(
+            app.post_order(&order(&format!("later-{i}"))).await.status(),
+            202
+        );
+    }
+    let more = next_snapshot_where(&mut live, "a lag of 15", |s| lagging(s, &group_id, 15)).await;
+    assert!(time_lag(&more) >= time_lag(&later) + (more.at_ms - later.at_ms));
+
+    // Started again: 15 orders at 600 ms each.
+    let response = app.patch_service("timed", &json!({"running": true})).await;
+    assert_eq!(response.status(), 200);
+    let mut estimates = Vec::new();
+    let done = next_snapshot_where(&mut live, "the lag to reach 0", |s| {
+        let Some(g) = group_in(s, &group_id) else {
+            return false;
+        };
+        if let Some(CatchUp::CatchingUp { in_ms }) = g.catch_up {
+            estimates.push(in_ms);
+        }
+        g.total_lag == Some(0)
+    })
+    .await;
+    let group = group_in(&done, &group_id).expect("listed");
+    assert_eq!(group.catch_up, Some(CatchUp::CaughtUp));
+    assert_eq!(group.time_lag_ms, Some(0));
+    assert!(!estimates.is_empty(), "an estimate while it caught up");
+
+    // The history holds the climb and the drain.
+    let history: Vec<wire::api::GroupHistory> = app
+        .get("/api/groups/history?window=2m")
+        .await
+        .json()
+        .await
+        .expect("history");
+    let points = &history
+        .iter()
+        .find(|h| h.group_id == group_id)
+        .expect("the group's history")
+        .points;
+    assert!(points.iter().any(|p| p.lag == Some(15)), "{points:?}");
+    assert!(points.windows(2).all(|w| w[0].at_ms < w[1].at_ms));
+    let refused = app.get("/api/groups/history?window=3d").await;
+    assert_eq!(refused.status(), 422);
+    let body: wire::ErrorBody = refused.json().await.expect("error body");
+    assert_eq!(body.field.as_deref(), Some("window"));
 }
