@@ -77,3 +77,23 @@ test('each kind of group is shown as what it is, and the quorum beside them', as
   assert.match(await quorum.getByTestId('quorum-leader').textContent(), /leader \d+/);
   await quorum.screenshot({ path: join(artifacts, 'quorum.png') });
 });
+
+test('a stopped service is shown behind in time and not catching up, then caught up', async () => {
+  const { dashboard } = session;
+  const { page } = dashboard;
+  await dashboard.toggleService('analytics');
+  for (let i = 0; i < 3; i += 1) {
+    await dashboard.fillOrder({ customer: `behind-${i}`, sku: 'MUG-2', quantity: '1', price: '7.50' });
+    await dashboard.placeOrder();
+  }
+  const analytics = page.locator(`[data-testid=group][data-group="${topic}.analytics"]`);
+  await analytics.locator('[data-testid=catch-up]', { hasText: 'not catching up' }).waitFor();
+  assert.match(await analytics.getByTestId('time-lag').textContent(), /behind$/);
+  await page.locator(`[data-testid=lag-history-line][data-group="${topic}.analytics"]`).waitFor({ state: 'attached' });
+  await page.locator('[data-testid=lag-window][data-window="15m"]').click();
+  await page.locator('[data-testid=lag-window][data-window="15m"].on').waitFor();
+  await page.getByTestId('groups').screenshot({ path: join(artifacts, 'lag-in-time.png') });
+
+  await dashboard.toggleService('analytics');
+  await analytics.locator('[data-testid=catch-up]', { hasText: 'caught up' }).waitFor();
+});

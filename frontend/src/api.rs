@@ -3,7 +3,7 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wire::api::{FullRecord, NewTopic, ReplayPage, TopicSummary};
+use wire::api::{FullRecord, GroupHistory, NewTopic, ReplayPage, TopicSummary};
 use wire::load::{LoadRequest, LoadStatus};
 use wire::search::SearchEvent;
 use wire::services::{ServiceUpdate, ServiceView};
@@ -166,6 +166,16 @@ pub(crate) async fn start_load(request: &LoadRequest) -> Result<LoadStatus, Erro
 /// Stops the running load run.
 pub(crate) async fn stop_load() -> Result<LoadStatus, ErrorBody> {
     receive(authorized(Request::delete("/api/load")).send().await).await
+}
+
+/// Each group's lag over `window` (`2m`, `15m`, `1h`).
+pub(crate) async fn lag_history(window: &str) -> Result<Vec<GroupHistory>, ErrorBody> {
+    receive(
+        read(&format!("/api/groups/history?window={window}"))
+            .send()
+            .await,
+    )
+    .await
 }
 
 /// The cluster's topics.

@@ -88,7 +88,7 @@ pub fn App() -> impl IntoView {
                 </Show>
                 <Search wanted=wanted.clone()/>
                 <PartitionTable feed flow/>
-                <ConsumerGroups flow/>
+                <ConsumerGroups flow home/>
                 // The quorum is the cluster's, read with the gateway's own topic.
                 <Show when=move || home.get()>
                     <Quorum flow/>

@@ -10,7 +10,7 @@ use crate::stats::Percentiles;
 use crate::units::{duration, latency_legend, latency_level};
 
 /// Colours of chart series, by position.
-const PALETTE: [&str; 6] = [
+pub(crate) const PALETTE: [&str; 6] = [
     "#4fa3ff", "#3fb950", "#d29922", "#bc8cff", "#f85149", "#39c5cf",
 ];
 

@@ -3,15 +3,21 @@
 //! the KRaft quorum card.
 
 use leptos::prelude::*;
-use wire::api::{GroupMember, GroupType, GroupView, QuorumReplica, QuorumView};
+use wire::api::{
+    CatchUp, GroupHistory, GroupMember, GroupType, GroupView, QuorumReplica, QuorumView,
+};
 
 use crate::flow::FlowState;
+use crate::units::duration;
 
 /// The groups reading the topic, as the broker reports them: committed
 /// offset (a share group: start offset), log-end offset and lag per
 /// partition, and who owns it.
+///
+/// `home`: the page shows the gateway's own topic, whose groups' history
+/// the gateway keeps.
 #[component]
-pub fn ConsumerGroups(flow: RwSignal<FlowState>) -> impl IntoView {
+pub fn ConsumerGroups(flow: RwSignal<FlowState>, home: Signal<bool>) -> impl IntoView {
     let groups = move || {
         flow.with(|f| {
             f.snapshot()
@@ -23,6 +29,7 @@ pub fn ConsumerGroups(flow: RwSignal<FlowState>) -> impl IntoView {
     view! {
         <div class="card" data-testid="groups">
             <h2>"Groups"</h2>
+            <Show when=move || home.get()><LagHistory/></Show>
             {move || types_error().map(|e| view! {
                 <p class="hint" data-testid="group-types-error">
                     "Consumer-protocol and share groups could not be described: " {e}
@@ -55,10 +62,22 @@ fn kind_title(kind: GroupType) -> &'static str {
     }
 }
 
+/// "caught up", "catches up in 12 s", "not catching up".
+fn catch_up_text(catch_up: Option<CatchUp>) -> Option<String> {
+    Some(match catch_up? {
+        CatchUp::CaughtUp => "caught up".to_owned(),
+        CatchUp::CatchingUp { in_ms } => format!("catches up in {}", duration(in_ms)),
+        CatchUp::NotCatchingUp => "not catching up".to_owned(),
+    })
+}
+
 #[component]
 fn GroupCard(group: GroupView) -> impl IntoView {
-    // Unknown while a partition has no committed offset, as in Kafka's tools.
-    let total_lag: Option<i64> = group.partitions.iter().map(|p| p.lag).sum();
+    // Unknown while a partition's is, as in Kafka's tools; where a demo
+    // service never committed, counted from the log start.
+    let total_lag = group.total_lag;
+    let behind = group.time_lag_ms.map(|t| format!("{} behind", duration(t)));
+    let catch_up = catch_up_text(group.catch_up);
     let share = group.group_type == GroupType::Share;
     let epochs = group.group_epoch.map(|g| {
         let settled = group.assignment_epoch == Some(g);
@@ -76,6 +95,8 @@ fn GroupCard(group: GroupView) -> impl IntoView {
                 {group.assignor.clone().map(|a| view! { <span>{format!("assignor {a}")}</span> })}
                 {epochs.map(|e| view! { <span data-testid="group-epoch">{e}</span> })}
                 <span data-testid="total-lag">{total_lag.map_or_else(|| "lag –".to_owned(), |l| format!("lag {l}"))}</span>
+                {behind.map(|b| view! { <span data-testid="time-lag">{b}</span> })}
+                {catch_up.map(|c| view! { <span data-testid="catch-up">{c}</span> })}
             </div>
             {(!group.members.is_empty() && group.group_type != GroupType::Classic).then(|| view! {
                 <Members members=group.members.clone()/>
@@ -84,7 +105,7 @@ fn GroupCard(group: GroupView) -> impl IntoView {
                 <thead><tr>
                     <th>"partition"</th>
                     <th>{if share { "start" } else { "committed" }}</th>
-                    <th>"log-end"</th><th>"lag"</th>
+                    <th>"log-end"</th><th>"lag"</th><th>"behind"</th>
                     {(!share).then(|| view! { <th>"owner"</th> })}
                 </tr></thead>
                 <tbody>
@@ -95,13 +116,106 @@ fn GroupCard(group: GroupView) -> impl IntoView {
                                 <td>{p.partition}</td>
                                 <td>{position.map_or_else(|| "–".to_owned(), |c| c.to_string())}</td>
                                 <td>{p.log_end}</td>
-                                <td data-testid="lag">{p.lag.map_or_else(|| "–".to_owned(), |l| l.to_string())}</td>
+                                <td data-testid="lag">{match (p.lag, p.uncommitted_lag) {
+                                    (Some(l), _) => l.to_string().into_any(),
+                                    (None, Some(u)) => view! {
+                                        <span title="no commit yet: the records it will read from the partition's start (Kafka's tools show -)">
+                                            {format!("{u}*")}
+                                        </span>
+                                    }.into_any(),
+                                    (None, None) => "–".into_any(),
+                                }}</td>
+                                <td data-testid="partition-time-lag">{p.time_lag_ms.map_or_else(|| "–".to_owned(), duration)}</td>
                                 {(!share).then(|| view! { <td>{p.owner.unwrap_or_else(|| "–".to_owned())}</td> })}
                             </tr>
                         }
                     }).collect_view()}
                 </tbody>
             </table>
+        </div>
+    }
+}
+
+/// The windows the history chart offers.
+const WINDOWS: [&str; 3] = ["2m", "15m", "1h"];
+/// How often the chart asks for the history again.
+const HISTORY_EVERY_MS: u32 = 5_000;
+
+/// Each group's lag over the chosen window, as the gateway kept it: one
+/// point a second for two minutes, one per half minute before.
+#[component]
+fn LagHistory() -> impl IntoView {
+    let window = RwSignal::new("2m");
+    let history = RwSignal::new(Vec::<GroupHistory>::new());
+    let alive = StoredValue::new(());
+    // Asks again every few seconds and when the window changes, until the
+    // card goes away.
+    leptos::task::spawn_local(async move {
+        let mut asked: Option<(&str, f64)> = None;
+        loop {
+            if alive.try_get_value().is_none() {
+                return;
+            }
+            let wanted = window.get_untracked();
+            let now = js_sys::Date::now();
+            let due =
+                asked.is_none_or(|(w, at)| w != wanted || now - at >= f64::from(HISTORY_EVERY_MS));
+            if due {
+                if let Ok(list) = crate::api::lag_history(wanted).await {
+                    history.set(list);
+                }
+                asked = Some((wanted, now));
+            }
+            crate::clock::sleep(250).await;
+        }
+    });
+    const W: f64 = 300.0;
+    const H: f64 = 60.0;
+    let lines = move || {
+        let list = history.get();
+        let top = list
+            .iter()
+            .flat_map(|g| g.points.iter().filter_map(|p| p.lag))
+            .max()
+            .unwrap_or(0)
+            .max(1) as f64;
+        let (from, to) = list
+            .iter()
+            .flat_map(|g| g.points.iter().map(|p| p.at_ms))
+            .fold((i64::MAX, i64::MIN), |(a, b), t| (a.min(t), b.max(t)));
+        let span = (to - from).max(1) as f64;
+        list.into_iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let points = g
+                    .points
+                    .iter()
+                    .filter_map(|p| {
+                        let lag = p.lag? as f64;
+                        Some(format!(
+                            "{:.1},{:.1}",
+                            (p.at_ms - from) as f64 / span * W,
+                            H - lag / top * (H - 4.0) - 2.0
+                        ))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                view! {
+                    <polyline points=points stroke=crate::flow_view::PALETTE[i % crate::flow_view::PALETTE.len()]
+                        fill="none" stroke-width="1.5" data-testid="lag-history-line" data-group=g.group_id.clone()/>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <div class="chart" data-testid="lag-history">
+            <div class="chart-title">"Lag history "
+                {WINDOWS.map(|w| view! {
+                    <button class=move || if window.get() == w { "window on" } else { "window secondary" }
+                        data-testid="lag-window" data-window=w on:click=move |_| window.set(w)>{w}</button>
+                })}
+            </div>
+            <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">{lines}</svg>
         </div>
     }
 }

@@ -192,13 +192,16 @@ fn fill(
         if p.committed.is_none() && from_start {
             p.uncommitted_lag = log_start.map(|s| (p.log_end - s).max(0));
         }
-        // The next record the group will process here.
+        // The next record the group will process here; for a share group,
+        // the oldest it is not done with (its start offset, which the
+        // coordinator may move on lazily: its lag says when all are done).
         let next = match group.group_type {
             GroupType::Share => p.start_offset,
             _ => p.committed.or(if from_start { log_start } else { None }),
         };
+        let done = group.group_type == GroupType::Share && p.lag == Some(0);
         p.time_lag_ms = next.and_then(|next| {
-            if next >= p.log_end {
+            if next >= p.log_end || done {
                 return Some(0);
             }
             index
@@ -399,6 +402,29 @@ mod tests {
         assert_eq!(groups[0].partitions[0].time_lag_ms, Some(2_000));
         assert_eq!(groups[0].partitions[1].time_lag_ms, Some(0));
         assert_eq!(groups[0].time_lag_ms, Some(2_000));
+    }
+
+    #[test]
+    fn a_share_group_with_nothing_left_is_not_behind_whatever_its_start_offset() {
+        let index = TimeIndex::default();
+        index.record(0, 0, Some(1_000));
+        let mut groups = vec![GroupView {
+            group_id: "queue".into(),
+            group_type: GroupType::Share,
+            partitions: vec![GroupPartition {
+                partition: 0,
+                start_offset: Some(0),
+                log_end: 3,
+                lag: Some(0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }];
+        LagTracker::default().annotate(&mut groups, &topic(1, 0, 3), &index, &[], 9_000);
+        assert_eq!(groups[0].partitions[0].time_lag_ms, Some(0));
+        groups[0].partitions[0].lag = Some(2);
+        LagTracker::default().annotate(&mut groups, &topic(1, 0, 3), &index, &[], 9_000);
+        assert_eq!(groups[0].partitions[0].time_lag_ms, Some(8_000));
     }
 
     #[test]
