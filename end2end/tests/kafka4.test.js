@@ -54,7 +54,8 @@ test('each kind of group is shown as what it is, and the quorum beside them', as
   // The consumer-protocol service: its two members with their epochs.
   const payments = group(`${topic}.payments`, 'consumer');
   await payments.locator('[data-testid=group-member]').nth(1).waitFor();
-  assert.equal(await payments.getByTestId('group-state').textContent(), 'Stable');
+  // Reconciling while its second member takes partitions, then Stable.
+  await payments.locator('[data-testid=group-state]', { hasText: 'Stable' }).waitFor();
   for (const epoch of await payments.getByTestId('member-epoch').allTextContents()) {
     assert.ok(Number(epoch) > 0, `member epoch ${epoch}`);
   }
@@ -71,6 +72,17 @@ test('each kind of group is shown as what it is, and the quorum beside them', as
     });
   }, queue, { timeout: 30_000 });
   await page.getByTestId('groups').screenshot({ path: join(artifacts, 'kafka4-groups.png') });
+
+  // The picture: producers → partitions → each group's members, the
+  // share group's worker taking from every partition.
+  const picture = page.getByTestId('flow-picture');
+  await picture.locator(`[data-testid=picture-group][data-group="${queue}"]`).waitFor();
+  for (const p of [0, 1, 2]) {
+    await picture.locator(`[data-testid=flow-edge][data-edge="${queue}-p${p}-m0"]`).waitFor({ state: 'attached' });
+    await picture.locator(`[data-testid=flow-edge][data-edge="${topic}.payments-p${p}"]`).waitFor({ state: 'attached' });
+  }
+  assert.equal(await picture.getByTestId('picture-partition').count(), 3);
+  await picture.screenshot({ path: join(artifacts, 'flow-picture.png') });
 
   const quorum = page.getByTestId('quorum');
   await quorum.locator('[data-testid=quorum-replica][data-status=Leader]').waitFor();

@@ -106,6 +106,8 @@ pub fn committed_past(
 #[derive(Debug, Clone, Default)]
 pub struct FlowState {
     snapshot: Option<FlowSnapshot>,
+    /// The snapshot before it, for the picture's rates.
+    previous: Option<FlowSnapshot>,
     samples: VecDeque<Sample>,
     fanout: HashMap<(i32, i64), Vec<Done>>,
     /// Keys of `fanout`, oldest first, to forget the oldest.
@@ -143,7 +145,13 @@ impl FlowState {
                 groups,
             });
         }
-        self.snapshot = Some(snapshot);
+        self.previous = self.snapshot.replace(snapshot);
+    }
+
+    /// The flow as a picture, rates from the last two snapshots.
+    pub fn diagram(&self) -> Option<crate::diagram::Diagram> {
+        let now = self.snapshot.as_ref()?;
+        crate::diagram::layout(self.previous.as_ref(), now, |g| group_label(now, g))
     }
 
     pub fn apply_processed(&mut self, service: &str, orders: Vec<ProcessedOrder>) {

@@ -59,6 +59,86 @@ fn pulse(value: Option<i64>) -> &'static str {
     }
 }
 
+/// The flow as a picture (see `crate::diagram`): drawn from the flow
+/// snapshots, once a second; records move along the edges by the
+/// browser's own animation clock (SMIL), so the page's work does not grow
+/// with the record rate. Edges keep their elements across snapshots, so a
+/// rebalance slides an edge to its new member.
+#[component]
+fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
+    use crate::diagram::{TRAVEL_S, WIDTH};
+    let diagram = Memo::new(move |_| flow.with(FlowState::diagram));
+    let edge_keys = move || {
+        diagram.with(|d| {
+            d.as_ref()
+                .map(|d| d.edges.iter().map(|e| e.key.clone()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    };
+    let edge = move |key: &str| {
+        diagram.with(|d| {
+            d.as_ref()
+                .and_then(|d| d.edges.iter().find(|e| e.key == key).cloned())
+        })
+    };
+    let height = move || diagram.with(|d| d.as_ref().map_or(40.0, |d| d.height));
+    view! {
+        <svg class="flow-picture" data-testid="flow-picture"
+            viewBox=move || format!("0 0 {WIDTH} {:.0}", height()) width="100%">
+            <For each=edge_keys key=|k| k.clone() let(key)>
+                {
+                    let key = StoredValue::new(key);
+                    let path = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| e.path).unwrap_or_default());
+                    let shape = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| (e.kind, e.dots, e.lag, e.label_at, (e.rate * 10.0).round() as i64)));
+                    view! {
+                        <g data-testid="flow-edge" data-edge=key.get_value()
+                            data-rate=move || shape.get().map(|s| (s.4 as f64 / 10.0).to_string())>
+                            <path class=move || shape.get().map_or("edge", |s| s.0.class())
+                                style=move || format!("d: path('{}')", path.get()) d=move || path.get()/>
+                            {move || shape.get().map(|(_, dots, _, _, _)| (0..dots).map(|k| view! {
+                                <circle r="2.5" class="dot">
+                                    <animateMotion dur=format!("{TRAVEL_S}s") repeatCount="indefinite"
+                                        begin=format!("-{:.2}s", k as f64 * TRAVEL_S / dots as f64)
+                                        path=move || path.get()/>
+                                </circle>
+                            }).collect_view())}
+                            {move || shape.get().and_then(|(_, _, lag, (x, y), _)| lag.filter(|l| *l > 0).map(|l| view! {
+                                <text class="lag" x=x y=y data-testid="edge-lag">{l}</text>
+                            }))}
+                        </g>
+                    }
+                }
+            </For>
+            {move || diagram.get().map(|d| view! {
+                <g class="node producer">
+                    <rect x="4" y=d.producer_y - 14.0 width="76" height="28" rx="4"/>
+                    <text x="42" y=d.producer_y - 2.0>"producers"</text>
+                    <text x="42" y=d.producer_y + 10.0 class="rate" data-testid="picture-produce-rate">
+                        {format!("{:.0}/s", d.produce_rate)}
+                    </text>
+                </g>
+                {d.partitions.into_iter().map(|p| view! {
+                    <g class="node partition" data-testid="picture-partition" data-key=p.key.clone()>
+                        <rect x=p.x - p.width / 2.0 y=p.y - 9.0 width=p.width height="18" rx="3"/>
+                        <text x=p.x y=p.y + 4.0>{format!("{} · {}", p.label, p.log_end)}</text>
+                    </g>
+                }).collect_view()}
+                {d.groups.into_iter().map(|g| view! {
+                    <g class=format!("node group {}", g.kind.as_str()) data-testid="picture-group" data-group=g.id.clone()>
+                        <rect x=g.x y=g.y width="176" height=g.height rx="4"/>
+                        <text x=g.x + 6.0 y=g.y + 13.0 class="title">
+                            {format!("{} · {}{}", g.label, g.state, g.lag.map_or_else(String::new, |l| format!(" · lag {l}")))}
+                        </text>
+                        {g.members.into_iter().map(|m| view! {
+                            <text x=g.x + 10.0 y=m.y + 4.0 class="member" data-testid="picture-member">{m.label}</text>
+                        }).collect_view()}
+                    </g>
+                }).collect_view()}
+            })}
+        </svg>
+    }
+}
+
 /// Producer → each partition's log end → each group's committed offset and
 /// lag per partition. A record pulses its partition when the gateway reads
 /// it, then each demo service's cell when that service has processed it.
@@ -86,6 +166,7 @@ pub fn FlowView(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl IntoVie
             <Show when=move || flow.with(|f| f.snapshot().is_some_and(|s| s.error.is_some()))>
                 <p class="error">{move || flow.with(|f| f.snapshot().and_then(|s| s.error.clone()))}</p>
             </Show>
+            <FlowPicture flow/>
             <div class="flow-grid" style=columns>
                 <div class="flow-head">"partition"</div>
                 <div class="flow-head">"log-end"</div>

@@ -21,6 +21,7 @@
 //!   `flow_view` (the flow, charts and latency) and `feed_view` (the live feed).
 
 pub mod backoff;
+pub mod diagram;
 pub mod fanout;
 pub mod feed;
 pub mod flow;

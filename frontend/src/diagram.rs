@@ -1,0 +1,590 @@
+//! The flow as a picture: producers → the topic's partitions → each group
+//! (a consumer group's members with the partitions each owns, a share
+//! group's members with every partition they take from), laid out from two
+//! consecutive flow snapshots. Pure: the view only draws what this returns.
+//!
+//! Bounded whatever the cluster: at most [`MAX_PARTITIONS`] partitions are
+//! drawn (the rest as one aggregate node), at most [`MAX_MEMBERS`] member
+//! rows per group (the last standing for the rest), and at most [`MAX_DOTS`] moving records in all.
+
+use wire::api::{GroupType, GroupView};
+use wire::stream::FlowSnapshot;
+
+/// Partitions drawn one by one; the others are one node.
+pub const MAX_PARTITIONS: usize = 64;
+/// Members drawn per group; the others are one row.
+pub const MAX_MEMBERS: usize = 8;
+/// Records drawn moving at once, over every edge.
+pub const MAX_DOTS: usize = 240;
+/// Records drawn per second on one edge at most: beyond this, the rate is
+/// in the label, not the dots.
+const MAX_DOTS_PER_SECOND: f64 = 6.0;
+/// How long a drawn record takes along an edge, in seconds.
+pub const TRAVEL_S: f64 = 1.2;
+
+pub const WIDTH: f64 = 600.0;
+const ROW: f64 = 22.0;
+const TOP: f64 = 24.0;
+const PRODUCER_X: f64 = 80.0;
+const PARTITION_X: f64 = 230.0;
+const PARTITION_W: f64 = 70.0;
+const GROUP_X: f64 = 420.0;
+const MEMBER_ROW: f64 = 16.0;
+const GROUP_HEAD: f64 = 20.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagram {
+    pub height: f64,
+    pub producer_y: f64,
+    /// Records written per second into the topic.
+    pub produce_rate: f64,
+    pub partitions: Vec<PartitionNode>,
+    pub groups: Vec<GroupNode>,
+    pub edges: Vec<Edge>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionNode {
+    /// `P3`, or `P64–P199` for the aggregate.
+    pub label: String,
+    pub key: String,
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub log_end: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupNode {
+    pub id: String,
+    pub label: String,
+    pub kind: GroupType,
+    pub state: String,
+    pub x: f64,
+    pub y: f64,
+    pub height: f64,
+    pub lag: Option<i64>,
+    pub members: Vec<MemberNode>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberNode {
+    pub label: String,
+    pub y: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    /// Stable across snapshots (producer→partition, or group + partition):
+    /// when ownership moves, the same edge moves to its new member.
+    pub key: String,
+    /// SVG path data.
+    pub path: String,
+    /// Records per second along it.
+    pub rate: f64,
+    /// Records drawn moving along it.
+    pub dots: usize,
+    /// Records waiting at its start (a group's lag on the partition).
+    pub lag: Option<i64>,
+    pub kind: EdgeKind,
+    /// Where a lag label goes.
+    pub label_at: (f64, f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    Produce,
+    Consume,
+    /// To a group with no member to take the partition: nothing moves.
+    Idle,
+}
+
+impl EdgeKind {
+    pub fn class(self) -> &'static str {
+        match self {
+            EdgeKind::Produce => "edge produce",
+            EdgeKind::Consume => "edge consume",
+            EdgeKind::Idle => "edge idle",
+        }
+    }
+}
+
+/// Characters of a label drawn, at most; the full text is in the cards.
+const LABEL_CHARS: usize = 26;
+
+/// `text` cut to [`LABEL_CHARS`], with an ellipsis where it was cut.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(LABEL_CHARS - 1) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// A member's label: its client id, without its group's id when it starts
+/// with it (the demo services' members are `GROUP-1`, `GROUP-2`, …).
+fn member_label(group_id: &str, client_id: &str) -> String {
+    match client_id.strip_prefix(group_id) {
+        Some(rest) if !rest.is_empty() => {
+            short(&format!("member {}", rest.trim_start_matches(['-', '.'])))
+        }
+        _ => short(client_id),
+    }
+}
+
+fn curve((x1, y1): (f64, f64), (x2, y2): (f64, f64)) -> String {
+    let mid = f64::midpoint(x1, x2);
+    format!("M{x1:.1} {y1:.1} C{mid:.1} {y1:.1} {mid:.1} {y2:.1} {x2:.1} {y2:.1}")
+}
+
+/// Per second, from `before` to `now` over `seconds`; 0 without a before.
+fn rate(before: Option<i64>, now: i64, seconds: f64) -> f64 {
+    match before {
+        Some(b) if seconds > 0.0 && now > b => (now - b) as f64 / seconds,
+        _ => 0.0,
+    }
+}
+
+/// A group's position on a partition: where it has processed to.
+fn position(group: &GroupView, partition: i32) -> Option<i64> {
+    let p = group.partitions.iter().find(|p| p.partition == partition)?;
+    match group.group_type {
+        GroupType::Share => p.lag.map(|lag| p.log_end - lag),
+        _ => p.committed,
+    }
+}
+
+/// Which partitions (by index into the topic's list) a node stands for.
+struct Shown {
+    /// (partition ids, node index)
+    nodes: Vec<(Vec<i32>, usize)>,
+}
+
+/// The picture of `now`, with rates since `before` (the snapshot before it,
+/// if any); `label` names a group (a demo service by its name).
+pub fn layout(
+    before: Option<&FlowSnapshot>,
+    now: &FlowSnapshot,
+    label: impl Fn(&str) -> String,
+) -> Option<Diagram> {
+    let topic = now.topic.as_ref()?;
+    let seconds = before.map_or(0.0, |b| (now.at_ms - b.at_ms) as f64 / 1000.0);
+    let before_topic = before.and_then(|b| b.topic.as_ref());
+    let log_end_before = |id: i32| {
+        before_topic
+            .and_then(|t| t.partitions.iter().find(|p| p.id == id))
+            .map(|p| p.high_watermark)
+    };
+
+    // Partitions: one node each up to the bound, then one for the rest.
+    let mut partitions = Vec::new();
+    let mut shown = Shown { nodes: Vec::new() };
+    let mut produce = Vec::new();
+    for (i, p) in topic.partitions.iter().take(MAX_PARTITIONS).enumerate() {
+        partitions.push(PartitionNode {
+            label: format!("P{}", p.id),
+            key: format!("p{}", p.id),
+            x: PARTITION_X,
+            y: TOP + ROW * i as f64,
+            width: PARTITION_W,
+            log_end: p.high_watermark,
+        });
+        shown.nodes.push((vec![p.id], i));
+        produce.push(rate(log_end_before(p.id), p.high_watermark, seconds));
+    }
+    let rest = &topic.partitions[topic.partitions.len().min(MAX_PARTITIONS)..];
+    if let (Some(first), Some(last)) = (rest.first(), rest.last()) {
+        let i = partitions.len();
+        partitions.push(PartitionNode {
+            label: format!("P{}–P{} ({} more)", first.id, last.id, rest.len()),
+            key: "rest".into(),
+            x: PARTITION_X,
+            y: TOP + ROW * i as f64,
+            width: PARTITION_W,
+            log_end: rest.iter().map(|p| p.high_watermark).sum(),
+        });
+        shown.nodes.push((rest.iter().map(|p| p.id).collect(), i));
+        produce.push(
+            rest.iter()
+                .map(|p| rate(log_end_before(p.id), p.high_watermark, seconds))
+                .sum(),
+        );
+    }
+    let partitions_bottom = TOP + ROW * partitions.len() as f64;
+    let producer_y = f64::midpoint(TOP, partitions_bottom - ROW);
+
+    let mut edges: Vec<Edge> = partitions
+        .iter()
+        .zip(&produce)
+        .map(|(node, &rate)| Edge {
+            key: format!("produce-{}", node.key),
+            path: curve(
+                (PRODUCER_X, producer_y),
+                (node.x - node.width / 2.0, node.y),
+            ),
+            rate,
+            dots: 0,
+            lag: None,
+            kind: EdgeKind::Produce,
+            label_at: (0.0, 0.0),
+        })
+        .collect();
+
+    // Groups, stacked on the right; each member a row.
+    let mut groups = Vec::new();
+    let mut y = TOP - ROW / 2.0;
+    for group in &now.groups {
+        // Each member a row; past the bound, the last row stands for the rest.
+        let mut rows: Vec<(String, Vec<i32>)> = group
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    member_label(&group.group_id, &m.client_id),
+                    m.partitions.clone(),
+                )
+            })
+            .collect();
+        if rows.len() > MAX_MEMBERS {
+            let rest = rows.split_off(MAX_MEMBERS - 1);
+            rows.push((
+                format!("+{} more", rest.len()),
+                rest.into_iter().flat_map(|(_, ps)| ps).collect(),
+            ));
+        }
+        let members: Vec<MemberNode> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (label, _))| MemberNode {
+                label: label.clone(),
+                y: y + GROUP_HEAD + MEMBER_ROW * (i as f64 + 0.5),
+            })
+            .collect();
+        let height = GROUP_HEAD + MEMBER_ROW * members.len().max(1) as f64 + 4.0;
+        let before_group =
+            before.and_then(|b| b.groups.iter().find(|g| g.group_id == group.group_id));
+        // Per partition node: the members it flows to, its rate and lag.
+        for (ids, node) in &shown.nodes {
+            let from = &partitions[*node];
+            let start = (from.x + from.width / 2.0, from.y);
+            let consumed: f64 = ids
+                .iter()
+                .map(|&id| {
+                    let now_at = position(group, id);
+                    let before_at = before_group.and_then(|g| position(g, id));
+                    now_at.map_or(0.0, |n| rate(before_at, n, seconds))
+                })
+                .sum();
+            let lag = ids
+                .iter()
+                .map(|&id| {
+                    let p = group.partitions.iter().find(|p| p.partition == id)?;
+                    p.lag.or(p.uncommitted_lag)
+                })
+                .sum::<Option<i64>>();
+            let takers: Vec<usize> = rows
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, ps))| ps.iter().any(|p| ids.contains(p)))
+                .map(|(i, _)| i)
+                .collect();
+            let label_at = (start.0 + 6.0, start.1 - 3.0);
+            if takers.is_empty() {
+                edges.push(Edge {
+                    key: format!("{}-{}", group.group_id, from.key),
+                    path: curve(start, (GROUP_X, y + GROUP_HEAD / 2.0)),
+                    rate: 0.0,
+                    dots: 0,
+                    lag,
+                    kind: EdgeKind::Idle,
+                    label_at,
+                });
+                continue;
+            }
+            // A share group's partition is shared by its takers; a
+            // consumer group's has one owner.
+            let each = consumed / takers.len() as f64;
+            for (n, i) in takers.iter().enumerate() {
+                let key = match group.group_type {
+                    // Client ids repeat (console consumers share one): by row.
+                    GroupType::Share => format!("{}-{}-m{i}", group.group_id, from.key),
+                    _ => format!("{}-{}", group.group_id, from.key),
+                };
+                edges.push(Edge {
+                    key,
+                    path: curve(start, (GROUP_X, members[*i].y)),
+                    rate: each,
+                    dots: 0,
+                    // The lag is the partition's, drawn once.
+                    lag: if n == 0 { lag } else { None },
+                    kind: EdgeKind::Consume,
+                    label_at,
+                });
+            }
+        }
+        groups.push(GroupNode {
+            id: group.group_id.clone(),
+            label: short(&label(&group.group_id)),
+            kind: group.group_type,
+            state: group.state.clone(),
+            x: GROUP_X,
+            y,
+            height,
+            lag: group.total_lag,
+            members,
+        });
+        y += height + 8.0;
+    }
+    share_out_dots(&mut edges);
+    Some(Diagram {
+        height: partitions_bottom.max(y) + 8.0,
+        producer_y,
+        produce_rate: produce.iter().sum(),
+        partitions,
+        groups,
+        edges,
+    })
+}
+
+/// Gives each moving edge dots in proportion to its rate (at most
+/// [`MAX_DOTS_PER_SECOND`] of travel each), within [`MAX_DOTS`] in all.
+fn share_out_dots(edges: &mut [Edge]) {
+    let wanted = |e: &Edge| (e.rate.min(MAX_DOTS_PER_SECOND) * TRAVEL_S).ceil() as usize;
+    let total: usize = edges.iter().map(wanted).sum();
+    let scale = if total > MAX_DOTS {
+        MAX_DOTS as f64 / total as f64
+    } else {
+        1.0
+    };
+    for e in edges.iter_mut() {
+        let w = wanted(e);
+        e.dots = if w == 0 {
+            0
+        } else {
+            ((w as f64 * scale).floor() as usize).max(usize::from(scale >= 1.0))
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wire::api::{GroupMember, GroupPartition, PartitionHealth, TopicHealth};
+
+    use super::*;
+
+    fn snapshot(at_ms: i64, log_ends: &[i64], groups: Vec<GroupView>) -> FlowSnapshot {
+        FlowSnapshot {
+            at_ms,
+            topic: Some(TopicHealth {
+                name: "orders".into(),
+                partitions: log_ends
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &e)| PartitionHealth {
+                        id: i as i32,
+                        leader: 1,
+                        low_watermark: 0,
+                        high_watermark: e,
+                    })
+                    .collect(),
+            }),
+            groups,
+            ..Default::default()
+        }
+    }
+
+    fn group(
+        id: &str,
+        kind: GroupType,
+        members: &[(&str, &[i32])],
+        committed: &[i64],
+        log_end: i64,
+    ) -> GroupView {
+        GroupView {
+            group_id: id.into(),
+            group_type: kind,
+            members: members
+                .iter()
+                .map(|(c, ps)| GroupMember {
+                    client_id: (*c).into(),
+                    partitions: ps.to_vec(),
+                    ..Default::default()
+                })
+                .collect(),
+            partitions: committed
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| GroupPartition {
+                    partition: i as i32,
+                    committed: (kind != GroupType::Share).then_some(c),
+                    log_end,
+                    lag: Some(log_end - c),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn edge<'a>(d: &'a Diagram, key: &str) -> &'a Edge {
+        d.edges
+            .iter()
+            .find(|e| e.key == key)
+            .unwrap_or_else(|| panic!("{key} in {:?}", d.edges))
+    }
+
+    #[test]
+    fn records_move_at_their_rates_to_the_member_that_owns_the_partition() {
+        let g = |c: &[i64]| {
+            group(
+                "pay",
+                GroupType::Consumer,
+                &[("a", &[0]), ("b", &[1])],
+                c,
+                10,
+            )
+        };
+        let before = snapshot(0, &[0, 0], vec![g(&[0, 0])]);
+        let now = snapshot(2_000, &[10, 10], vec![g(&[4, 10])]);
+        let d = layout(Some(&before), &now, str::to_owned).expect("a diagram");
+        assert_eq!(d.produce_rate, 10.0);
+        assert_eq!(edge(&d, "produce-p0").rate, 5.0);
+        let p0 = edge(&d, "pay-p0");
+        assert_eq!(
+            (p0.rate, p0.lag, p0.kind),
+            (2.0, Some(6), EdgeKind::Consume)
+        );
+        assert!(
+            p0.path
+                .ends_with(&format!("{:.1} {:.1}", GROUP_X, d.groups[0].members[0].y))
+        );
+        let p1 = edge(&d, "pay-p1");
+        assert!(
+            p1.path
+                .ends_with(&format!("{:.1} {:.1}", GROUP_X, d.groups[0].members[1].y))
+        );
+        assert!(p1.dots > 0 && p0.dots > 0);
+    }
+
+    #[test]
+    fn a_rebalance_moves_the_same_edge_to_the_new_owner() {
+        let before = snapshot(
+            0,
+            &[1],
+            vec![group(
+                "pay",
+                GroupType::Consumer,
+                &[("a", &[0]), ("b", &[])],
+                &[0],
+                1,
+            )],
+        );
+        let now = snapshot(
+            1_000,
+            &[1],
+            vec![group(
+                "pay",
+                GroupType::Consumer,
+                &[("a", &[]), ("b", &[0])],
+                &[0],
+                1,
+            )],
+        );
+        let one = layout(None, &before, str::to_owned).expect("diagram");
+        let two = layout(Some(&before), &now, str::to_owned).expect("diagram");
+        assert_ne!(edge(&one, "pay-p0").path, edge(&two, "pay-p0").path);
+        assert!(
+            edge(&two, "pay-p0")
+                .path
+                .ends_with(&format!("{:.1}", two.groups[0].members[1].y))
+        );
+    }
+
+    #[test]
+    fn a_share_groups_members_all_take_from_a_shared_partition() {
+        let q = |c: &[i64]| {
+            group(
+                "queue",
+                GroupType::Share,
+                &[("w1", &[0]), ("w2", &[0])],
+                c,
+                10,
+            )
+        };
+        let before = snapshot(0, &[10], vec![q(&[0])]);
+        let now = snapshot(1_000, &[10], vec![q(&[8])]);
+        let d = layout(Some(&before), &now, str::to_owned).expect("diagram");
+        let to = |m: &str| edge(&d, &format!("queue-p0-{m}")).rate;
+        assert_eq!((to("m0"), to("m1")), (4.0, 4.0));
+        assert_eq!(edge(&d, "queue-p0-m0").lag, Some(2));
+        assert_eq!(
+            edge(&d, "queue-p0-m1").lag,
+            None,
+            "a partition's lag is drawn once"
+        );
+    }
+
+    #[test]
+    fn a_group_without_members_waits_and_nothing_moves() {
+        let d = layout(
+            None,
+            &snapshot(
+                0,
+                &[5],
+                vec![group("stopped", GroupType::Classic, &[], &[2], 5)],
+            ),
+            str::to_owned,
+        )
+        .expect("diagram");
+        let e = edge(&d, "stopped-p0");
+        assert_eq!((e.kind, e.dots, e.lag), (EdgeKind::Idle, 0, Some(3)));
+    }
+
+    #[test]
+    fn labels_fit_the_picture() {
+        assert_eq!(short("orders"), "orders");
+        assert_eq!(short(&"é".repeat(40)).chars().count(), LABEL_CHARS);
+        assert_eq!(
+            member_label("demo-orders-payments", "demo-orders-payments-2"),
+            "member 2"
+        );
+        assert_eq!(member_label("g", "console-consumer"), "console-consumer");
+    }
+
+    #[test]
+    fn a_thousand_partitions_and_fast_rates_stay_within_the_bounds() {
+        let ends: Vec<i64> = vec![1_000_000; 1_000];
+        let members: Vec<(String, Vec<i32>)> = (0..20)
+            .map(|m| (format!("m{m}"), (m * 50..m * 50 + 50).collect()))
+            .collect();
+        let members: Vec<(&str, &[i32])> = members
+            .iter()
+            .map(|(c, p)| (c.as_str(), p.as_slice()))
+            .collect();
+        let g = |c: i64| {
+            group(
+                "big",
+                GroupType::Consumer,
+                &members,
+                &vec![c; 1_000],
+                1_000_000,
+            )
+        };
+        let before = snapshot(0, &vec![0; 1_000], vec![g(0)]);
+        let now = snapshot(1_000, &ends, vec![g(500_000)]);
+        let d = layout(Some(&before), &now, str::to_owned).expect("diagram");
+        assert_eq!(d.partitions.len(), MAX_PARTITIONS + 1);
+        assert_eq!(
+            d.partitions.last().map(|p| p.label.as_str()),
+            Some("P64–P999 (936 more)")
+        );
+        assert_eq!(d.groups[0].members.len(), MAX_MEMBERS);
+        assert_eq!(d.groups[0].members[MAX_MEMBERS - 1].label, "+13 more");
+        assert!(
+            d.edges.iter().all(|e| e.kind != EdgeKind::Idle),
+            "every partition has a taker"
+        );
+        assert!(d.edges.iter().map(|e| e.dots).sum::<usize>() <= MAX_DOTS);
+        // Every record is counted, drawn or not.
+        assert_eq!(d.produce_rate, 1_000_000_000.0);
+    }
+}
