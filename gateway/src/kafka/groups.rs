@@ -159,7 +159,7 @@ impl GroupReader {
         {
             return Err(err);
         }
-        views.extend(self.share_views(typed.as_deref(), discover, topic));
+        views.extend(self.share_views(typed.as_deref(), discover, topic, now, &mut probes));
         // A pinned group the broker does not know (yet, or any more): it has
         // no members and has committed nothing.
         for group_id in &self.pinned {
@@ -367,6 +367,8 @@ impl GroupReader {
         typed: Option<&[ListedGroup]>,
         discover: bool,
         topic: &TopicHealth,
+        now: Instant,
+        probes: &mut usize,
     ) -> Vec<GroupView> {
         let ids: Vec<String> = self
             .of_kind(typed, "share", discover)
@@ -392,11 +394,18 @@ impl GroupReader {
             let found = Found::described(group, GroupType::Share, &topic.name);
             let name = found.view.group_id.clone();
             let assigned = found.view.members.iter().any(|m| !m.partitions.is_empty());
-            if !assigned
-                && !self.followed_share.contains(&name)
-                && self.followed_share.len() >= MAX_FOLLOWED
-            {
-                continue;
+            let followed = self.followed_share.contains(&name);
+            // A share group not taking from the topic may still hold start
+            // offsets on it: checked as classic groups are, a few per
+            // discovery, and left alone for a while when it holds none.
+            if !assigned && !followed {
+                if self.followed_share.len() >= MAX_FOLLOWED
+                    || self.ignored.contains_key(&name)
+                    || *probes == PROBES_PER_DISCOVERY
+                {
+                    continue;
+                }
+                *probes += 1;
             }
             let starts = match self.runtime.block_on(self.cluster.share_group_offsets(
                 &name,
@@ -412,6 +421,7 @@ impl GroupReader {
             };
             if !assigned && starts.values().all(|s| s.start_offset.is_none()) {
                 self.followed_share.remove(&name);
+                self.ignored.insert(name, now);
                 continue;
             }
             if self.followed_share.len() < MAX_FOLLOWED {
