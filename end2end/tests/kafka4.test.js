@@ -78,8 +78,8 @@ test('each kind of group is shown as what it is, and the quorum beside them', as
   const picture = page.getByTestId('flow-picture');
   await picture.locator(`[data-testid=picture-group][data-group="${queue}"]`).waitFor();
   for (const p of [0, 1, 2]) {
-    await picture.locator(`[data-testid=flow-edge][data-edge="${queue}-p${p}-m0"]`).waitFor({ state: 'attached' });
-    await picture.locator(`[data-testid=flow-edge][data-edge="${topic}.payments-p${p}"]`).waitFor({ state: 'attached' });
+    await picture.locator(`[data-testid=flow-edge][data-group="${queue}"][data-node="p${p}"]`).waitFor({ state: 'attached' });
+    await picture.locator(`[data-testid=flow-edge][data-group="${topic}.payments"][data-node="p${p}"]`).waitFor({ state: 'attached' });
   }
   assert.equal(await picture.getByTestId('picture-partition').count(), 3);
   await picture.screenshot({ path: join(artifacts, 'flow-picture.png') });

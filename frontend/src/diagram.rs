@@ -14,6 +14,8 @@ use wire::stream::FlowSnapshot;
 pub const MAX_PARTITIONS: usize = 64;
 /// Members drawn per group; the others are one row.
 pub const MAX_MEMBERS: usize = 8;
+/// Groups drawn; the others are counted in [`Diagram::groups_not_drawn`].
+pub const MAX_GROUPS: usize = 16;
 /// Records drawn moving at once, over every edge.
 pub const MAX_DOTS: usize = 240;
 /// Records drawn per second on one edge at most: beyond this, the rate is
@@ -40,6 +42,8 @@ pub struct Diagram {
     pub produce_rate: f64,
     pub partitions: Vec<PartitionNode>,
     pub groups: Vec<GroupNode>,
+    /// Groups past [`MAX_GROUPS`].
+    pub groups_not_drawn: usize,
     pub edges: Vec<Edge>,
 }
 
@@ -75,9 +79,15 @@ pub struct MemberNode {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Edge {
-    /// Stable across snapshots (producer→partition, or group + partition):
-    /// when ownership moves, the same edge moves to its new member.
+    /// Unique in a diagram, and stable across snapshots (producer and
+    /// partition; group and partition, and the member row where several
+    /// take from one node): when ownership moves, the same edge moves to
+    /// its new member.
     pub key: String,
+    /// The group it goes to, if any.
+    pub group: Option<String>,
+    /// The partition node it comes from (`p3`, or `rest`).
+    pub node: String,
     /// SVG path data.
     pub path: String,
     /// Records per second along it.
@@ -114,7 +124,25 @@ const LABEL_CHARS: usize = 26;
 
 /// `text` cut to [`LABEL_CHARS`], with an ellipsis where it was cut.
 fn short(text: &str) -> String {
-    match text.char_indices().nth(LABEL_CHARS - 1) {
+    short_to(text, LABEL_CHARS)
+}
+
+/// A group's line in the picture: label, state and lag, cut to fit.
+pub fn title(group: &GroupNode) -> String {
+    let lag = group
+        .lag
+        .map_or_else(String::new, |l| format!(" · lag {l}"));
+    short_to(
+        &format!("{} · {}{lag}", group.label, group.state),
+        TITLE_CHARS,
+    )
+}
+
+/// Characters of a group's line, at most.
+const TITLE_CHARS: usize = 34;
+
+fn short_to(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars - 1) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_owned(),
     }
@@ -216,7 +244,9 @@ pub fn layout(
         .iter()
         .zip(&produce)
         .map(|(node, &rate)| Edge {
-            key: format!("produce-{}", node.key),
+            key: format!("produce:{}", node.key),
+            group: None,
+            node: node.key.clone(),
             path: curve(
                 (PRODUCER_X, producer_y),
                 (node.x - node.width / 2.0, node.y),
@@ -232,7 +262,7 @@ pub fn layout(
     // Groups, stacked on the right; each member a row.
     let mut groups = Vec::new();
     let mut y = TOP - ROW / 2.0;
-    for group in &now.groups {
+    for (g, group) in now.groups.iter().take(MAX_GROUPS).enumerate() {
         // Each member a row; past the bound, the last row stands for the rest.
         let mut rows: Vec<(String, Vec<i32>)> = group
             .members
@@ -290,7 +320,9 @@ pub fn layout(
             let label_at = (start.0 + 6.0, start.1 - 3.0);
             if takers.is_empty() {
                 edges.push(Edge {
-                    key: format!("{}-{}", group.group_id, from.key),
+                    key: format!("g{g}:{}", from.key),
+                    group: Some(group.group_id.clone()),
+                    node: from.key.clone(),
                     path: curve(start, (GROUP_X, y + GROUP_HEAD / 2.0)),
                     rate: 0.0,
                     dots: 0,
@@ -304,13 +336,18 @@ pub fn layout(
             // consumer group's has one owner.
             let each = consumed / takers.len() as f64;
             for (n, i) in takers.iter().enumerate() {
-                let key = match group.group_type {
-                    // Client ids repeat (console consumers share one): by row.
-                    GroupType::Share => format!("{}-{}-m{i}", group.group_id, from.key),
-                    _ => format!("{}-{}", group.group_id, from.key),
+                // One owner: the edge is the partition's and moves with it.
+                // Several takers (a share group, or a node standing for many
+                // partitions): one edge per member row.
+                let key = if takers.len() == 1 && group.group_type != GroupType::Share {
+                    format!("g{g}:{}", from.key)
+                } else {
+                    format!("g{g}:{}:m{i}", from.key)
                 };
                 edges.push(Edge {
                     key,
+                    group: Some(group.group_id.clone()),
+                    node: from.key.clone(),
                     path: curve(start, (GROUP_X, members[*i].y)),
                     rate: each,
                     dots: 0,
@@ -323,7 +360,7 @@ pub fn layout(
         }
         groups.push(GroupNode {
             id: group.group_id.clone(),
-            label: short(&label(&group.group_id)),
+            label: label(&group.group_id),
             kind: group.group_type,
             state: group.state.clone(),
             x: GROUP_X,
@@ -341,6 +378,7 @@ pub fn layout(
         produce_rate: produce.iter().sum(),
         partitions,
         groups,
+        groups_not_drawn: now.groups.len().saturating_sub(MAX_GROUPS),
         edges,
     })
 }
@@ -447,8 +485,8 @@ mod tests {
         let now = snapshot(2_000, &[10, 10], vec![g(&[4, 10])]);
         let d = layout(Some(&before), &now, str::to_owned).expect("a diagram");
         assert_eq!(d.produce_rate, 10.0);
-        assert_eq!(edge(&d, "produce-p0").rate, 5.0);
-        let p0 = edge(&d, "pay-p0");
+        assert_eq!(edge(&d, "produce:p0").rate, 5.0);
+        let p0 = edge(&d, "g0:p0");
         assert_eq!(
             (p0.rate, p0.lag, p0.kind),
             (2.0, Some(6), EdgeKind::Consume)
@@ -457,7 +495,7 @@ mod tests {
             p0.path
                 .ends_with(&format!("{:.1} {:.1}", GROUP_X, d.groups[0].members[0].y))
         );
-        let p1 = edge(&d, "pay-p1");
+        let p1 = edge(&d, "g0:p1");
         assert!(
             p1.path
                 .ends_with(&format!("{:.1} {:.1}", GROUP_X, d.groups[0].members[1].y))
@@ -491,9 +529,9 @@ mod tests {
         );
         let one = layout(None, &before, str::to_owned).expect("diagram");
         let two = layout(Some(&before), &now, str::to_owned).expect("diagram");
-        assert_ne!(edge(&one, "pay-p0").path, edge(&two, "pay-p0").path);
+        assert_ne!(edge(&one, "g0:p0").path, edge(&two, "g0:p0").path);
         assert!(
-            edge(&two, "pay-p0")
+            edge(&two, "g0:p0")
                 .path
                 .ends_with(&format!("{:.1}", two.groups[0].members[1].y))
         );
@@ -513,11 +551,11 @@ mod tests {
         let before = snapshot(0, &[10], vec![q(&[0])]);
         let now = snapshot(1_000, &[10], vec![q(&[8])]);
         let d = layout(Some(&before), &now, str::to_owned).expect("diagram");
-        let to = |m: &str| edge(&d, &format!("queue-p0-{m}")).rate;
+        let to = |m: &str| edge(&d, &format!("g0:p0:{m}")).rate;
         assert_eq!((to("m0"), to("m1")), (4.0, 4.0));
-        assert_eq!(edge(&d, "queue-p0-m0").lag, Some(2));
+        assert_eq!(edge(&d, "g0:p0:m0").lag, Some(2));
         assert_eq!(
-            edge(&d, "queue-p0-m1").lag,
+            edge(&d, "g0:p0:m1").lag,
             None,
             "a partition's lag is drawn once"
         );
@@ -535,8 +573,20 @@ mod tests {
             str::to_owned,
         )
         .expect("diagram");
-        let e = edge(&d, "stopped-p0");
+        let e = edge(&d, "g0:p0");
         assert_eq!((e.kind, e.dots, e.lag), (EdgeKind::Idle, 0, Some(3)));
+    }
+
+    #[test]
+    fn groups_past_the_bound_are_counted_not_drawn_and_a_group_named_produce_is_its_own() {
+        let mut groups: Vec<GroupView> = (0..20)
+            .map(|i| group(&format!("g{i}"), GroupType::Classic, &[], &[0], 1))
+            .collect();
+        groups[0].group_id = "produce".into();
+        let d = layout(None, &snapshot(0, &[1], groups), str::to_owned).expect("diagram");
+        assert_eq!((d.groups.len(), d.groups_not_drawn), (MAX_GROUPS, 4));
+        assert_eq!(edge(&d, "g0:p0").group.as_deref(), Some("produce"));
+        assert_eq!(edge(&d, "produce:p0").group, None);
     }
 
     #[test]
@@ -584,6 +634,11 @@ mod tests {
             "every partition has a taker"
         );
         assert!(d.edges.iter().map(|e| e.dots).sum::<usize>() <= MAX_DOTS);
+        let mut keys: Vec<&str> = d.edges.iter().map(|e| e.key.as_str()).collect();
+        keys.sort_unstable();
+        let all = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), all, "every edge's key is its own");
         // Every record is counted, drawn or not.
         assert_eq!(d.produce_rate, 1_000_000_000.0);
     }

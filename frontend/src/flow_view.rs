@@ -68,6 +68,19 @@ fn pulse(value: Option<i64>) -> &'static str {
 fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
     use crate::diagram::{TRAVEL_S, WIDTH};
     let diagram = Memo::new(move |_| flow.with(FlowState::diagram));
+    // Each edge by its key: looked up by every edge's element.
+    let edges = Memo::new(move |_| {
+        diagram.with(|d| {
+            d.as_ref()
+                .map(|d| {
+                    d.edges
+                        .iter()
+                        .map(|e| (e.key.clone(), e.clone()))
+                        .collect::<std::collections::HashMap<_, _>>()
+                })
+                .unwrap_or_default()
+        })
+    });
     let edge_keys = move || {
         diagram.with(|d| {
             d.as_ref()
@@ -75,12 +88,7 @@ fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
                 .unwrap_or_default()
         })
     };
-    let edge = move |key: &str| {
-        diagram.with(|d| {
-            d.as_ref()
-                .and_then(|d| d.edges.iter().find(|e| e.key == key).cloned())
-        })
-    };
+    let edge = move |key: &str| edges.with(|all| all.get(key).cloned());
     let height = move || diagram.with(|d| d.as_ref().map_or(40.0, |d| d.height));
     view! {
         <svg class="flow-picture" data-testid="flow-picture"
@@ -92,6 +100,8 @@ fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
                     let shape = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| (e.kind, e.dots, e.lag, e.label_at, (e.rate * 10.0).round() as i64)));
                     view! {
                         <g data-testid="flow-edge" data-edge=key.get_value()
+                            data-group=key.with_value(|k| edge(k)).and_then(|e| e.group)
+                            data-node=key.with_value(|k| edge(k)).map(|e| e.node)
                             data-rate=move || shape.get().map(|s| (s.4 as f64 / 10.0).to_string())>
                             <path class=move || shape.get().map_or("edge", |s| s.0.class())
                                 style=move || format!("d: path('{}')", path.get()) d=move || path.get()/>
@@ -127,13 +137,19 @@ fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
                     <g class=format!("node group {}", g.kind.as_str()) data-testid="picture-group" data-group=g.id.clone()>
                         <rect x=g.x y=g.y width="176" height=g.height rx="4"/>
                         <text x=g.x + 6.0 y=g.y + 13.0 class="title">
-                            {format!("{} · {}{}", g.label, g.state, g.lag.map_or_else(String::new, |l| format!(" · lag {l}")))}
+                            <title>{g.id.clone()}</title>
+                            {crate::diagram::title(&g)}
                         </text>
                         {g.members.into_iter().map(|m| view! {
                             <text x=g.x + 10.0 y=m.y + 4.0 class="member" data-testid="picture-member">{m.label}</text>
                         }).collect_view()}
                     </g>
                 }).collect_view()}
+                {(d.groups_not_drawn > 0).then(|| view! {
+                    <text x="420" y=d.height - 4.0 class="member" data-testid="groups-not-drawn">
+                        {format!("+{} more groups (in the cards)", d.groups_not_drawn)}
+                    </text>
+                })}
             })}
         </svg>
     }

@@ -216,6 +216,17 @@ fn LagHistory() -> impl IntoView {
                 })}
             </div>
             <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none">{lines}</svg>
+            <div class="legend">
+                {move || history.get().into_iter().enumerate().map(|(i, g)| {
+                    let last = g.points.last().and_then(|p| p.lag);
+                    view! {
+                        <span data-testid="lag-history-series" data-group=g.group_id.clone()>
+                            <i style=format!("background: {}", crate::flow_view::PALETTE[i % crate::flow_view::PALETTE.len()])></i>
+                            {format!("{} {}", g.group_id, last.map_or_else(|| "–".to_owned(), |l| l.to_string()))}
+                        </span>
+                    }
+                }).collect_view()}
+            </div>
         </div>
     }
 }
@@ -271,7 +282,7 @@ pub fn Quorum(flow: RwSignal<FlowState>) -> impl IntoView {
                 Some((_, None, error)) => view! {
                     <p class="hint">"Unknown: " {error.unwrap_or_else(|| "the broker does not answer".into())}</p>
                 }.into_any(),
-                Some((at_ms, Some(q), _)) => view! { <QuorumTable quorum=q at_ms/> }.into_any(),
+                Some((_, Some(q), _)) => view! { <QuorumTable at_ms=q.read_at_ms quorum=q/> }.into_any(),
             }}
         </div>
     }

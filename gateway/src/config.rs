@@ -321,7 +321,8 @@ pub struct Config {
 
     /// The rebalance protocol of the demo services whose spec names none:
     /// `classic`, or `consumer` (KIP-848: the broker assigns partitions and
-    /// members move them one at a time).
+    /// members take and give up a few at a time while the others keep
+    /// reading).
     #[arg(long, env = "DEMO_GROUP_PROTOCOL", value_name = "PROTOCOL",
           default_value = "classic", value_parser = parse_protocol)]
     pub service_protocol: GroupProtocol,

@@ -13,9 +13,10 @@
 //!   watched topic and its hub, live filters (in worker processes),
 //!   resumes and replays, orders and their
 //!   idempotency, the demo services, the flow snapshots, the load generator.
-//! - `kafka`: the adapters, the only code that names rdkafka: client
-//!   settings, the producer, the live consumer, the range reader, group
-//!   members, the group reader, topic admin, record decoding.
+//! - `kafka`: the adapters, the only code that names rdkafka or the Kafka
+//!   protocol: client settings, the producer, the live consumer, the range
+//!   reader, group members, the group reader, topic admin, record decoding,
+//!   and a protocol client of its own for Kafka 4's admin APIs.
 //!
 //! Beside them: `config` (flags and environment), `admission` (bounds in
 //! all and per client address), `clock`, `sync` (the one way to take a std
@@ -23,6 +24,14 @@
 //!
 //! [`run`] is what `main` and the tests call: it serves on a listener the
 //! caller bound until a shutdown future completes, then drains and flushes.
+
+// The unit tests run on the allocator the gateway runs on (main.rs): a
+// capacity a broker's response claims is reserved lazily there, so a count
+// its bytes cannot fill fails the decode instead of the allocation (see
+// `kafka::protocol::conn`'s tests).
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod admission;
 mod clock;

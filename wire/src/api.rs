@@ -281,6 +281,9 @@ pub struct LagPoint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QuorumView {
+    /// When the gateway read it, in ms since the epoch: the replicas' times
+    /// are as old as this minus them.
+    pub read_at_ms: i64,
     /// The active controller: the node that writes the metadata log.
     pub leader_id: i32,
     /// Raised by every election.

@@ -27,6 +27,8 @@ use crate::sync::lock;
 
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// How long reading the KRaft quorum may hold a snapshot.
+const QUORUM_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a request waits for the first snapshot after start-up.
 const FIRST_SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
 
@@ -223,9 +225,13 @@ async fn take(readers: &Readers) -> FlowSnapshot {
         }
     }
     if let Some(cluster) = quorum {
-        match cluster.lock().await.describe_quorum().await {
-            Ok(view) => snapshot.quorum = Some(view),
-            Err(err) => snapshot.quorum_error = Some(err.to_string()),
+        let read = tokio::time::timeout(QUORUM_TIMEOUT, async {
+            cluster.lock().await.describe_quorum().await
+        });
+        match read.await {
+            Ok(Ok(view)) => snapshot.quorum = Some(view),
+            Ok(Err(err)) => snapshot.quorum_error = Some(err.to_string()),
+            Err(_) => snapshot.quorum_error = Some("the quorum did not answer in 2 s".into()),
         }
     }
     // After the groups: counters are then at least as new as the offsets.

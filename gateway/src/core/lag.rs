@@ -20,10 +20,15 @@ use crate::sync::lock;
 
 /// Least record time between two samples of one partition.
 const SAMPLE_EVERY_MS: i64 = 100;
-/// Samples kept per partition. When full, every other one is dropped and
-/// the spacing doubles: older offsets stay covered, more coarsely.
+/// Samples kept per partition at most. When full, every other one is
+/// dropped and the spacing doubles: older offsets stay covered, more
+/// coarsely.
 const SAMPLES_PER_PARTITION: usize = 512;
-/// Partitions indexed per topic (16 bytes × 512 samples each: 8 KiB).
+/// Samples kept per topic (16 bytes each: 4 MiB), shared by its partitions,
+/// at least [`MIN_SAMPLES`] each.
+const SAMPLES_PER_TOPIC: usize = 262_144;
+const MIN_SAMPLES: usize = 16;
+/// Partitions indexed per topic.
 const MAX_PARTITIONS: usize = 10_000;
 
 /// Per partition: sampled (offset, timestamp) pairs, and the newest record.
@@ -44,32 +49,44 @@ impl TimeIndex {
     /// The live view read the record at `offset` of `partition`, stamped
     /// `timestamp_ms`.
     pub(crate) fn record(&self, partition: i32, offset: i64, timestamp_ms: Option<i64>) {
-        let Some(ts) = timestamp_ms else {
+        // A producer may stamp any time (CreateTime): one before the epoch
+        // says nothing of when the record was written.
+        let Some(ts) = timestamp_ms.filter(|t| *t >= 0) else {
             return;
         };
         let mut partitions = lock(&self.partitions);
         if partitions.len() >= MAX_PARTITIONS && !partitions.contains_key(&partition) {
             return;
         }
+        let capacity =
+            (SAMPLES_PER_TOPIC / partitions.len().max(1)).clamp(MIN_SAMPLES, SAMPLES_PER_PARTITION);
         let samples = partitions.entry(partition).or_insert_with(|| Samples {
             spacing_ms: SAMPLE_EVERY_MS,
             ..Samples::default()
         });
+        // Offsets going back: the topic was deleted and made again, or
+        // truncated; what was sampled is another log's.
+        if samples.newest.is_some_and(|(o, _)| offset <= o) {
+            samples.kept.clear();
+            samples.spacing_ms = SAMPLE_EVERY_MS;
+        }
         // A gap in offsets (a compacted topic, a restart) or enough record
         // time since the last sample: keep this one.
-        let after_gap = samples.newest.is_none_or(|(o, _)| o + 1 != offset);
+        let after_gap = samples
+            .newest
+            .is_none_or(|(o, _)| o.checked_add(1) != Some(offset));
         let due = samples
             .kept
             .back()
-            .is_none_or(|&(o, t)| offset > o && ts - t >= samples.spacing_ms);
+            .is_none_or(|&(_, t)| ts.saturating_sub(t) >= samples.spacing_ms);
         samples.newest = Some((offset, ts));
-        if !(after_gap || due) || samples.kept.back().is_some_and(|&(o, _)| o >= offset) {
+        if !(after_gap || due) {
             return;
         }
-        if samples.kept.len() == SAMPLES_PER_PARTITION {
+        while samples.kept.len() >= capacity {
             let thinned: VecDeque<_> = samples.kept.iter().copied().step_by(2).collect();
             samples.kept = thinned;
-            samples.spacing_ms *= 2;
+            samples.spacing_ms = samples.spacing_ms.saturating_mul(2);
         }
         samples.kept.push_back((offset, ts));
     }
@@ -115,8 +132,10 @@ pub(crate) struct LagTracker {
 struct Track {
     fine: VecDeque<LagPoint>,
     coarse: VecDeque<LagPoint>,
-    /// The coarse point being gathered: the most of its 30 seconds.
-    bucket: Option<LagPoint>,
+    /// The coarse point being gathered: which 30 seconds (their start), and
+    /// the most of them, stamped with the time of the last point folded in
+    /// (never before the points it stands for).
+    bucket: Option<(i64, LagPoint)>,
     /// (at_ms, total lag, summed log ends) over the catch-up window.
     recent: VecDeque<(i64, i64, i64)>,
     seen_at: i64,
@@ -137,14 +156,23 @@ impl LagTracker {
         for group in groups.iter_mut() {
             fill(group, topic, index, earliest, now_ms);
             if self.groups.len() >= MAX_GROUPS && !self.groups.contains_key(&group.group_id) {
-                continue;
+                // The group seen longest ago makes room.
+                if let Some(oldest) = self
+                    .groups
+                    .iter()
+                    .min_by_key(|(_, t)| t.seen_at)
+                    .map(|(id, _)| id.clone())
+                {
+                    self.groups.remove(&oldest);
+                }
             }
             let track = self.groups.entry(group.group_id.clone()).or_default();
             group.catch_up = track.add(group, now_ms);
         }
         // Groups not seen for the hour are forgotten.
-        self.groups
-            .retain(|_, t| now_ms - t.seen_at < COARSE_EVERY_MS * COARSE_POINTS as i64);
+        self.groups.retain(|_, t| {
+            now_ms.saturating_sub(t.seen_at) < COARSE_EVERY_MS * COARSE_POINTS as i64
+        });
     }
 
     /// Each group's points within `window_ms` of `now_ms`.
@@ -153,12 +181,12 @@ impl LagTracker {
             .groups
             .iter()
             .map(|(id, t)| {
-                let since = now_ms - window_ms;
+                let since = now_ms.saturating_sub(window_ms);
                 let fine_from = t.fine.front().map_or(i64::MAX, |p| p.at_ms);
                 let mut points: Vec<LagPoint> = t
                     .coarse
                     .iter()
-                    .chain(&t.bucket)
+                    .chain(t.bucket.as_ref().map(|(_, p)| p))
                     .filter(|p| p.at_ms >= since && p.at_ms < fine_from)
                     .copied()
                     .collect();
@@ -190,30 +218,31 @@ fn fill(
             .find(|t| t.id == p.partition)
             .map(|t| t.low_watermark);
         if p.committed.is_none() && from_start {
-            p.uncommitted_lag = log_start.map(|s| (p.log_end - s).max(0));
+            p.uncommitted_lag = log_start.map(|s| p.log_end.saturating_sub(s).max(0));
         }
-        // The next record the group will process here; for a share group,
-        // the oldest it is not done with (its start offset, which the
-        // coordinator may move on lazily: its lag says when all are done).
+        // The next record the group will process here. A share group's
+        // start offset stays on records long done with (its coordinator
+        // moves it lazily), and its lag counts the records not yet
+        // delivered to completion, mostly the newest: the first of those is
+        // taken to be `lag` records before the log end.
         let next = match group.group_type {
-            GroupType::Share => p.start_offset,
+            GroupType::Share => p.lag.map(|lag| p.log_end.saturating_sub(lag)),
             _ => p.committed.or(if from_start { log_start } else { None }),
         };
-        let done = group.group_type == GroupType::Share && p.lag == Some(0);
         p.time_lag_ms = next.and_then(|next| {
-            if next >= p.log_end || done {
+            if next >= p.log_end {
                 return Some(0);
             }
             index
                 .timestamp_at(p.partition, next)
-                .map(|ts| (now_ms - ts).max(0))
+                .map(|ts| now_ms.saturating_sub(ts).max(0))
         });
     }
     group.total_lag = group
         .partitions
         .iter()
         .map(|p| p.lag.or(p.uncommitted_lag))
-        .sum();
+        .try_fold(0i64, |sum, lag| Some(sum.saturating_add(lag?)));
     group.time_lag_ms = group
         .partitions
         .iter()
@@ -238,12 +267,15 @@ impl Track {
         self.gather(point);
 
         let lag = group.total_lag?;
-        let end = group.partitions.iter().map(|p| p.log_end).sum();
+        let end = group
+            .partitions
+            .iter()
+            .fold(0i64, |sum, p| sum.saturating_add(p.log_end));
         self.recent.push_back((now_ms, lag, end));
         while self
             .recent
             .front()
-            .is_some_and(|&(at, _, _)| now_ms - at > CATCH_UP_WINDOW_MS)
+            .is_some_and(|&(at, _, _)| now_ms.saturating_sub(at) > CATCH_UP_WINDOW_MS)
         {
             self.recent.pop_front();
         }
@@ -253,23 +285,23 @@ impl Track {
     /// Folds `point` into the coarse ring: one point per 30 seconds, the
     /// most of each.
     fn gather(&mut self, point: LagPoint) {
-        let start = point.at_ms - point.at_ms.rem_euclid(COARSE_EVERY_MS);
+        let start = point
+            .at_ms
+            .saturating_sub(point.at_ms.rem_euclid(COARSE_EVERY_MS));
         match &mut self.bucket {
-            Some(b) if b.at_ms == start => {
+            Some((s, b)) if *s == start => {
+                b.at_ms = point.at_ms;
                 b.lag = b.lag.max(point.lag);
                 b.time_lag_ms = b.time_lag_ms.max(point.time_lag_ms);
             }
             bucket => {
-                if let Some(done) = bucket.take() {
+                if let Some((_, done)) = bucket.take() {
                     if self.coarse.len() == COARSE_POINTS {
                         self.coarse.pop_front();
                     }
                     self.coarse.push_back(done);
                 }
-                *bucket = Some(LagPoint {
-                    at_ms: start,
-                    ..point
-                });
+                *bucket = Some((start, point));
             }
         }
     }
@@ -289,15 +321,16 @@ fn estimate(recent: &VecDeque<(i64, i64, i64)>) -> Option<CatchUp> {
     if now <= then {
         return None;
     }
-    let written = end - end_then;
+    // Wide enough for any offsets a broker may report.
+    let (lag, lag_then) = (i128::from(lag), i128::from(lag_then));
+    let written = i128::from(end) - i128::from(end_then);
     let processed = written - (lag - lag_then);
     let gain = processed - written;
     if gain <= 0 {
         return Some(CatchUp::NotCatchingUp);
     }
     // lag / (gain / elapsed), in ms, rounded up.
-    let in_ms =
-        (i128::from(lag) * i128::from(now - then) + i128::from(gain) - 1) / i128::from(gain);
+    let in_ms = (lag * (i128::from(now) - i128::from(then)) + gain - 1) / gain;
     Some(CatchUp::CatchingUp {
         in_ms: i64::try_from(in_ms).unwrap_or(i64::MAX),
     })
@@ -325,6 +358,49 @@ mod tests {
         assert_eq!(index.timestamp_at(0, 100), None);
         assert_eq!(index.timestamp_at(0, -1), None);
         assert_eq!(index.timestamp_at(1, 0), None);
+    }
+
+    #[test]
+    fn offsets_going_back_start_the_index_afresh_and_wild_timestamps_do_not_overflow() {
+        let index = TimeIndex::default();
+        index.record(0, 100, Some(50_000));
+        index.record(0, 101, Some(60_000));
+        // The topic made again: offsets from 0, other times.
+        index.record(0, 0, Some(1_000));
+        assert_eq!(index.timestamp_at(0, 100), None);
+        assert_eq!(index.timestamp_at(0, 0), Some(1_000));
+        // Times at the ends of i64 (a producer's CreateTime can be anything).
+        index.record(0, 1, Some(i64::MAX));
+        index.record(0, 2, Some(0));
+        index.record(0, 3, Some(i64::MIN));
+        index.record(0, i64::MAX, Some(5));
+        let mut groups = vec![group("g", &[Some(1)], 5)];
+        LagTracker::default().annotate(&mut groups, &topic(1, 0, 5), &index, &[], i64::MIN);
+        assert_eq!(groups[0].partitions[0].time_lag_ms, Some(0));
+        let mut groups = vec![group("g", &[None, Some(0)], i64::MAX)];
+        groups[0].partitions[1].lag = Some(i64::MAX);
+        let wide = topic(2, i64::MIN, i64::MAX);
+        let mut tracker = LagTracker::default();
+        for now in [i64::MIN, 0, i64::MAX] {
+            tracker.annotate(&mut groups, &wide, &index, &["g".into()], now);
+        }
+    }
+
+    #[test]
+    fn the_oldest_group_makes_room_for_a_new_one() {
+        let index = TimeIndex::default();
+        let mut tracker = LagTracker::default();
+        for i in 0..=MAX_GROUPS {
+            let mut groups = vec![group(&format!("g{i}"), &[Some(0)], 0)];
+            tracker.annotate(&mut groups, &topic(1, 0, 0), &index, &[], i as i64);
+        }
+        let kept: Vec<String> = tracker
+            .history(3_600_000, 1_000)
+            .into_iter()
+            .map(|h| h.group_id)
+            .collect();
+        assert_eq!(kept.len(), MAX_GROUPS);
+        assert!(!kept.contains(&"g0".to_owned()) && kept.contains(&format!("g{MAX_GROUPS}")));
     }
 
     #[test]
@@ -405,9 +481,11 @@ mod tests {
     }
 
     #[test]
-    fn a_share_group_with_nothing_left_is_not_behind_whatever_its_start_offset() {
+    fn a_share_groups_time_lag_is_its_oldest_undelivered_records_not_its_start_offsets() {
         let index = TimeIndex::default();
-        index.record(0, 0, Some(1_000));
+        for (offset, ts) in [(0, 1_000), (1, 7_000), (2, 8_000)] {
+            index.record(0, offset, Some(ts));
+        }
         let mut groups = vec![GroupView {
             group_id: "queue".into(),
             group_type: GroupType::Share,
@@ -422,9 +500,11 @@ mod tests {
         }];
         LagTracker::default().annotate(&mut groups, &topic(1, 0, 3), &index, &[], 9_000);
         assert_eq!(groups[0].partitions[0].time_lag_ms, Some(0));
+        // Two records not yet done with: the last two, from offset 1 (the
+        // start offset stays at 0, on a record long acknowledged).
         groups[0].partitions[0].lag = Some(2);
         LagTracker::default().annotate(&mut groups, &topic(1, 0, 3), &index, &[], 9_000);
-        assert_eq!(groups[0].partitions[0].time_lag_ms, Some(8_000));
+        assert_eq!(groups[0].partitions[0].time_lag_ms, Some(2_000));
     }
 
     #[test]
@@ -476,7 +556,9 @@ mod tests {
         }
         let now = 5_399_000;
         let two_minutes = &tracker.history(120_000, now)[0].points;
-        assert_eq!(two_minutes.len(), FINE_POINTS);
+        // The fine points, and the half minute ending where they begin.
+        assert_eq!(two_minutes.len(), FINE_POINTS + 1);
+        assert!(two_minutes.iter().all(|p| p.at_ms >= now - 120_000));
         assert_eq!(two_minutes.last().and_then(|p| p.lag), Some(5_399));
         let hour = &tracker.history(3_600_000, now)[0].points;
         assert!(
@@ -489,11 +571,19 @@ mod tests {
             hour.windows(2).all(|w| w[0].at_ms < w[1].at_ms),
             "oldest first"
         );
-        // A coarse point is the most of its half minute.
+        // A coarse point is the most of its half minute, stamped with its
+        // last second (never before what it stands for).
         let coarse = hour
             .iter()
-            .find(|p| p.at_ms == 3_000_000)
+            .find(|p| p.at_ms == 3_029_000)
             .expect("a coarse point");
         assert_eq!(coarse.lag, Some(3_029));
+        // Right after start, the 2-minute window holds only what happened.
+        let mut fresh = LagTracker::default();
+        let mut groups = vec![group("g", &[Some(0)], 0)];
+        fresh.annotate(&mut groups, &topic, &index, &[], 45_000);
+        let points = &fresh.history(120_000, 45_000)[0].points;
+        let times: Vec<i64> = points.iter().map(|p| p.at_ms).collect();
+        assert_eq!(times, [45_000]);
     }
 }

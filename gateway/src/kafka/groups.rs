@@ -28,7 +28,7 @@ use tokio::runtime::Handle;
 use wire::api::{GroupMember, GroupPartition, GroupType, GroupView, TopicHealth};
 
 use super::assignment;
-use super::protocol::{Cluster, DescribedGroup, ListedGroup, ShareOffsets};
+use super::protocol::{Cluster, DescribedGroup, ListedGroup, ProtocolError, ShareOffsets};
 use crate::config::Config;
 
 /// How often the cluster's whole group list is read (and every group
@@ -48,6 +48,13 @@ const MAX_FOLLOWED: usize = 64;
 /// How long a group found not to read the topic is left alone.
 const RECHECK_AFTER: Duration = Duration::from_secs(300);
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the protocol client's part of one read may take in all (the
+/// group types, consumer-protocol and share groups): a slow coordinator
+/// must not hold the once-a-second snapshot for many request timeouts.
+const PROTOCOL_BUDGET: Duration = Duration::from_secs(3);
+/// How long the last typed group list stands in when reading it fails
+/// (a broker restarting): groups keep their kind rather than flicker.
+const TYPES_KEPT: Duration = Duration::from_secs(60);
 
 /// Reads the consumer groups of the topic, refresh after refresh, keeping
 /// its clients: one to list groups, and one per group that reads the topic
@@ -76,6 +83,13 @@ pub(crate) struct GroupReader {
     /// Why the last read could not describe consumer-protocol and share
     /// groups, if it could not.
     types_error: Option<String>,
+    /// The cluster's typed group list as last read (at discoveries), and when.
+    typed: Option<(Instant, Vec<ListedGroup>)>,
+    /// Each followed share group's offsets as last read, shown again when
+    /// one read fails.
+    last_share: HashMap<String, HashMap<i32, ShareOffsets>>,
+    /// When the protocol client's part of the current read must end.
+    deadline: tokio::time::Instant,
 }
 
 impl GroupReader {
@@ -86,6 +100,9 @@ impl GroupReader {
             runtime: Handle::current(),
             followed_share: HashSet::new(),
             types_error: None,
+            typed: None,
+            last_share: HashMap::new(),
+            deadline: tokio::time::Instant::now(),
             config,
             lister: None,
             followed: HashMap::new(),
@@ -103,7 +120,11 @@ impl GroupReader {
     /// the blocking pool.
     pub(crate) fn describe(&mut self, topic: &TopicHealth) -> Result<Vec<GroupView>, KafkaError> {
         let now = Instant::now();
-        let typed = self.typed();
+        self.deadline = tokio::time::Instant::now() + PROTOCOL_BUDGET;
+        let discovering = self
+            .last_discovery
+            .is_none_or(|at| now.duration_since(at) >= DISCOVER_EVERY);
+        let typed = self.typed(now, discovering);
         let (lists, discover) = self.list(now, typed.as_deref())?;
         let kinds: HashMap<&str, &str> = typed
             .iter()
@@ -291,15 +312,30 @@ impl GroupReader {
         }))
     }
 
-    /// The cluster's groups with their types, when the protocol client can
-    /// read them; why not is kept for the snapshot.
-    fn typed(&mut self) -> Option<Vec<ListedGroup>> {
-        let listed = self.runtime.block_on(self.cluster.list_groups());
-        self.types_error = listed.as_ref().err().map(ToString::to_string);
-        if let Err(err) = &listed {
-            tracing::debug!(%err, "consumer-protocol and share groups not read");
+    /// The cluster's groups with their types: read at each discovery (a
+    /// group's kind does not change while it lives), else as last read;
+    /// when a read fails, the last list for up to [`TYPES_KEPT`]. Why a read
+    /// failed is kept for the snapshot.
+    fn typed(&mut self, now: Instant, discovering: bool) -> Option<Vec<ListedGroup>> {
+        self.types_error = None;
+        if discovering || self.typed.is_none() {
+            match within(&self.runtime, self.deadline, self.cluster.list_groups()) {
+                Ok(listed) => {
+                    let ids: HashSet<&str> = listed.iter().map(|g| g.id.as_str()).collect();
+                    self.cluster.forget_coordinators_but(&ids);
+                    self.typed = Some((now, listed));
+                }
+                Err(err) => {
+                    tracing::debug!(%err, "consumer-protocol and share groups not read");
+                    self.types_error = Some(err.to_string());
+                    self.typed = self
+                        .typed
+                        .take()
+                        .filter(|(at, _)| now.duration_since(*at) < TYPES_KEPT);
+                }
+            }
         }
-        listed.ok()
+        self.typed.as_ref().map(|(_, listed)| listed.clone())
     }
 
     /// Why consumer-protocol and share groups were not described by the
@@ -345,10 +381,11 @@ impl GroupReader {
         if ids.is_empty() {
             return Vec::new();
         }
-        match self
-            .runtime
-            .block_on(self.cluster.describe_consumer_groups(&ids))
-        {
+        match within(
+            &self.runtime,
+            self.deadline,
+            self.cluster.describe_consumer_groups(&ids),
+        ) {
             Ok(groups) => groups
                 .into_iter()
                 .map(|g| Found::described(g, GroupType::Consumer, &topic.name))
@@ -378,10 +415,11 @@ impl GroupReader {
         if ids.is_empty() {
             return Vec::new();
         }
-        let described = match self
-            .runtime
-            .block_on(self.cluster.describe_share_groups(&ids))
-        {
+        let described = match within(
+            &self.runtime,
+            self.deadline,
+            self.cluster.describe_share_groups(&ids),
+        ) {
             Ok(groups) => groups,
             Err(err) => {
                 self.types_error = Some(err.to_string());
@@ -389,7 +427,9 @@ impl GroupReader {
             }
         };
         let partitions: Vec<i32> = topic.partitions.iter().map(|p| p.id).collect();
-        let mut views = Vec::new();
+        // Which described groups to read offsets of: those taking from the
+        // topic or followed, and a few others per discovery.
+        let mut wanted = Vec::new();
         for group in described {
             let found = Found::described(group, GroupType::Share, &topic.name);
             let name = found.view.group_id.clone();
@@ -407,17 +447,42 @@ impl GroupReader {
                 }
                 *probes += 1;
             }
-            let starts = match self.runtime.block_on(self.cluster.share_group_offsets(
-                &name,
-                &topic.name,
-                &partitions,
-            )) {
-                Ok(starts) => starts,
-                Err(err) => {
-                    tracing::debug!(%err, group = name, "share group offsets not read");
-                    self.types_error = Some(err.to_string());
-                    continue;
+            wanted.push((found, assigned));
+            if wanted.len() == MAX_FOLLOWED {
+                break;
+            }
+        }
+        let names: Vec<String> = wanted
+            .iter()
+            .map(|(f, _)| f.view.group_id.clone())
+            .collect();
+        // One request per coordinator for all of them.
+        let mut read = match within(
+            &self.runtime,
+            self.deadline,
+            self.cluster
+                .share_group_offsets(&names, &topic.name, &partitions),
+        ) {
+            Ok(read) => read,
+            Err(err) => {
+                tracing::debug!(%err, "share group offsets not read");
+                self.types_error = Some(err.to_string());
+                HashMap::new()
+            }
+        };
+        let mut views = Vec::new();
+        for (found, assigned) in wanted {
+            let name = found.view.group_id.clone();
+            let starts = match read.remove(&name) {
+                Some(starts) => {
+                    self.last_share.insert(name.clone(), starts.clone());
+                    starts
                 }
+                // Not read this time: the last offsets read, if any.
+                None => match self.last_share.get(&name) {
+                    Some(last) => last.clone(),
+                    None => continue,
+                },
             };
             if !assigned && starts.values().all(|s| s.start_offset.is_none()) {
                 self.followed_share.remove(&name);
@@ -432,8 +497,29 @@ impl GroupReader {
                 ..found.view
             });
         }
+        self.last_share
+            .retain(|group, _| self.followed_share.contains(group));
         views
     }
+}
+
+/// Runs a protocol call on `runtime` (from the blocking pool) until
+/// `deadline`.
+fn within<T>(
+    runtime: &Handle,
+    deadline: tokio::time::Instant,
+    call: impl Future<Output = Result<T, ProtocolError>>,
+) -> Result<T, ProtocolError> {
+    runtime.block_on(async {
+        tokio::time::timeout_at(deadline, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProtocolError::Timeout(format!(
+                    "describing consumer-protocol and share groups took over {} s",
+                    PROTOCOL_BUDGET.as_secs()
+                )))
+            })
+    })
 }
 
 /// A group as described, before its offsets are read.
@@ -452,7 +538,8 @@ impl Found {
                 group_id: group.name().to_owned(),
                 group_type: GroupType::Classic,
                 state: group.state().to_owned(),
-                assignor: None,
+                // The classic protocol's name is its assignor (`range`, …).
+                assignor: Some(group.protocol().to_owned()).filter(|p| !p.is_empty()),
                 group_epoch: None,
                 assignment_epoch: None,
                 members,

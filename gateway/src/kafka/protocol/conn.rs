@@ -36,6 +36,9 @@ pub(super) struct Conn {
     /// The broker's version range per API key.
     versions: HashMap<i16, (i16, i16)>,
     correlation: i32,
+    /// A request was sent and its whole response not read: its exchange was
+    /// cut (a deadline), and what is left on the wire is not ours to read.
+    midway: bool,
 }
 
 impl Conn {
@@ -68,6 +71,7 @@ impl Conn {
             io,
             versions: HashMap::new(),
             correlation: 0,
+            midway: false,
         };
         if let Some(sasl) = &security.sasl {
             conn.authenticate(sasl.mechanism, &sasl.username, &sasl.password)
@@ -138,6 +142,12 @@ impl Conn {
         Ok(answer.auth_bytes)
     }
 
+    /// Whether the connection can take a request: no earlier exchange was
+    /// cut halfway.
+    pub(super) fn usable(&self) -> bool {
+        !self.midway
+    }
+
     fn version<R: Request>(&self) -> Option<i16> {
         let (min, max) = *self.versions.get(&R::KEY)?;
         let version = max.min(R::VERSIONS.max);
@@ -173,6 +183,11 @@ impl Conn {
         request: &R,
         version: i16,
     ) -> Result<R::Response, ProtocolError> {
+        if self.midway {
+            return Err(ProtocolError::Io(
+                "an earlier request was cut halfway".into(),
+            ));
+        }
         self.correlation = self.correlation.wrapping_add(1);
         let correlation = self.correlation;
         let header = RequestHeader::default()
@@ -189,6 +204,7 @@ impl Conn {
         let length = i32::try_from(frame.len() - 4).unwrap_or(i32::MAX);
         frame[..4].copy_from_slice(&length.to_be_bytes());
         let io_error = |err: std::io::Error| ProtocolError::Io(err.to_string());
+        self.midway = true;
         self.io.write_all(&frame).await.map_err(io_error)?;
         self.io.flush().await.map_err(io_error)?;
 
@@ -199,6 +215,7 @@ impl Conn {
             .ok_or_else(|| ProtocolError::Decode(format!("a response of {length} bytes")))?;
         let mut body = vec![0; length];
         self.io.read_exact(&mut body).await.map_err(io_error)?;
+        self.midway = false;
         let mut body = Bytes::from(body);
         let decode = |err: anyhow::Error| ProtocolError::Decode(format!("API {}: {err}", R::KEY));
         let header = ResponseHeader::decode(&mut body, R::Response::header_version(version))
@@ -218,5 +235,70 @@ impl Conn {
             );
         }
         Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A "broker" that answers the first request with `body` after the
+    /// request's correlation id.
+    async fn broker_answering(body: &'static [u8]) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let length = socket.read_i32().await.expect("length");
+            let mut request = vec![0; usize::try_from(length).expect("length")];
+            socket.read_exact(&mut request).await.expect("request");
+            let correlation = &request[4..8];
+            let mut frame = Vec::new();
+            frame.extend(i32::try_from(4 + body.len()).expect("small").to_be_bytes());
+            frame.extend(correlation);
+            frame.extend(body);
+            socket.write_all(&frame).await.expect("answer");
+            // Hold the connection open: the client must not wait on it.
+            let _ = socket.read_i32().await;
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_response_claiming_billions_of_items_is_an_error_not_an_abort() {
+        // ApiVersions v3: error 0, then an api_keys count of 2^32 - 2 in
+        // five bytes, and nothing after.
+        let port = broker_answering(&[0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]).await;
+        let answer = Conn::open("127.0.0.1", port, &Security::default()).await;
+        assert!(
+            matches!(answer, Err(ProtocolError::Decode(_))),
+            "{:?}",
+            answer.err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_response_to_another_request_is_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let _ = socket.read_i32().await;
+            // Correlation id 77, not the request's.
+            socket
+                .write_all(&[0, 0, 0, 6, 0, 0, 0, 77, 0, 0])
+                .await
+                .expect("answer");
+            let _ = socket.read_i32().await;
+        });
+        let answer = Conn::open("127.0.0.1", port, &Security::default()).await;
+        assert!(
+            matches!(answer, Err(ProtocolError::Decode(_))),
+            "{:?}",
+            answer.err()
+        );
     }
 }

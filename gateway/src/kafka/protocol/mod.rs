@@ -72,7 +72,8 @@ impl std::error::Error for ProtocolError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ListedGroup {
     pub(crate) id: String,
-    /// `classic`, `consumer`, `share` or `streams` (ListGroups v5).
+    /// `classic`, `consumer`, `share` or `streams` (ListGroups v5; `classic`
+    /// from older brokers).
     pub(crate) kind: String,
     pub(crate) state: String,
     /// `consumer` for consumer groups; Connect's workers say `connect`.
@@ -150,6 +151,9 @@ impl Cluster {
     /// known broker, else each bootstrap server.
     async fn send_any<R: Request>(&mut self, request: &R) -> Result<R::Response, ProtocolError> {
         let mut last = None;
+        if self.any.as_ref().is_some_and(|c| !c.usable()) {
+            self.any = None;
+        }
         if self.any.is_none() {
             let security = self.security()?.clone();
             let mut addresses: Vec<(String, u16)> = self.brokers.values().cloned().collect();
@@ -180,6 +184,9 @@ impl Cluster {
         node: i32,
         request: &R,
     ) -> Result<R::Response, ProtocolError> {
+        if self.conns.get(&node).is_some_and(|c| !c.usable()) {
+            self.conns.remove(&node);
+        }
         if !self.conns.contains_key(&node) {
             let security = self.security()?.clone();
             let (host, port) = match self.brokers.get(&node) {
@@ -231,11 +238,17 @@ impl Cluster {
         for node in nodes {
             let answer = self.send_to(node, &ListGroupsRequest::default()).await?;
             kafka_error("ListGroups", answer.error_code, None)?;
-            groups.extend(answer.groups.into_iter().map(|g| ListedGroup {
-                id: g.group_id.0.to_string(),
-                kind: g.group_type.to_string(),
-                state: g.group_state.to_string(),
-                protocol_type: g.protocol_type.to_string(),
+            groups.extend(answer.groups.into_iter().map(|g| {
+                ListedGroup {
+                    id: g.group_id.0.to_string(),
+                    // Before ListGroups v5 (Kafka 3.8) there are no types to
+                    // report: every group there is classic.
+                    kind: Some(g.group_type.to_string())
+                        .filter(|k| !k.is_empty())
+                        .unwrap_or_else(|| "classic".to_owned()),
+                    state: g.group_state.to_string(),
+                    protocol_type: g.protocol_type.to_string(),
+                }
             }));
         }
         Ok(groups)
@@ -343,56 +356,65 @@ impl Cluster {
         Ok(described)
     }
 
-    /// A share group's start offset and lag per partition of `topic`, as
+    /// Share groups' start offsets and lags per partition of `topic`, as
     /// `kafka-share-groups --describe` shows them (None where there are
-    /// none yet: the group has read nothing there).
+    /// none yet: the group has read nothing there); one request per
+    /// coordinator. A group whose coordinator did not answer for it is
+    /// left out.
     pub(crate) async fn share_group_offsets(
         &mut self,
-        group: &str,
+        groups: &[String],
         topic: &str,
         partitions: &[i32],
-    ) -> Result<HashMap<i32, ShareOffsets>, ProtocolError> {
-        let ids = [group.to_owned()];
-        let Some((node, _)) = self.by_coordinator(&ids).await?.pop() else {
-            return Err(ProtocolError::Kafka {
-                api: "FindCoordinator",
-                error: format!("no coordinator for share group {group}"),
-            });
-        };
-        let request = share_offsets::OffsetsRequest(DescribeShareGroupOffsetsRequest::default().with_groups(vec![
-            describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
-                .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
-                .with_topics(Some(vec![
-                    describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestTopic::default()
-                        .with_topic_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                        .with_partitions(partitions.to_vec()),
-                ])),
-        ]));
-        let answer = self.send_to(node, &request).await?;
+    ) -> Result<HashMap<String, HashMap<i32, ShareOffsets>>, ProtocolError> {
         let mut offsets = HashMap::new();
-        for g in answer.groups {
-            if let Err(err) = kafka_error(
-                "DescribeShareGroupOffsets",
-                g.error_code,
-                g.error_message.map(StrBytes::from_string),
-            ) {
-                self.coordinators.remove(group);
-                return Err(err);
-            }
-            for (_, partitions) in g.topics.into_iter().filter(|(t, _)| t == topic) {
-                for p in partitions {
-                    let known = |v: i64| (p.error_code == 0 && v >= 0).then_some(v);
-                    offsets.insert(
-                        p.partition,
-                        ShareOffsets {
-                            start_offset: known(p.start_offset),
-                            lag: known(p.lag),
-                        },
-                    );
+        for (node, ids) in self.by_coordinator(groups).await? {
+            for chunk in ids.chunks(GROUPS_PER_REQUEST) {
+                let request = share_offsets::OffsetsRequest(
+                    DescribeShareGroupOffsetsRequest::default().with_groups(
+                        chunk
+                            .iter()
+                            .map(|group| {
+                                describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
+                                    .with_group_id(GroupId(StrBytes::from_string(group.clone())))
+                                    .with_topics(Some(vec![
+                                        describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestTopic::default()
+                                            .with_topic_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                                            .with_partitions(partitions.to_vec()),
+                                    ]))
+                            })
+                            .collect(),
+                    ),
+                );
+                let answer = self.send_to(node, &request).await?;
+                for g in answer.groups {
+                    if g.error_code != 0 {
+                        self.coordinators.remove(&g.group_id);
+                        continue;
+                    }
+                    let mut group = HashMap::new();
+                    for (_, ps) in g.topics.into_iter().filter(|(t, _)| t == topic) {
+                        for p in ps {
+                            let known = |v: i64| (p.error_code == 0 && v >= 0).then_some(v);
+                            group.insert(
+                                p.partition,
+                                ShareOffsets {
+                                    start_offset: known(p.start_offset),
+                                    lag: known(p.lag),
+                                },
+                            );
+                        }
+                    }
+                    offsets.insert(g.group_id, group);
                 }
             }
         }
         Ok(offsets)
+    }
+
+    /// Forgets the coordinators of groups no longer listed.
+    pub(crate) fn forget_coordinators_but(&mut self, listed: &std::collections::HashSet<&str>) {
+        self.coordinators.retain(|g, _| listed.contains(g.as_str()));
     }
 
     /// The metadata quorum, asked of any broker (which forwards it to the
@@ -435,7 +457,7 @@ fn quorum_view(p: describe_quorum_response::PartitionData) -> QuorumView {
         node_id: r.replica_id.0,
         status: status.to_owned(),
         log_end_offset: r.log_end_offset,
-        lag: leader_end - r.log_end_offset,
+        lag: leader_end.saturating_sub(r.log_end_offset),
         last_fetch_ms: known(r.last_fetch_timestamp),
         last_caught_up_ms: known(r.last_caught_up_timestamp),
     };
@@ -454,15 +476,16 @@ fn quorum_view(p: describe_quorum_response::PartitionData) -> QuorumView {
     let behind = p.current_voters.iter().min_by_key(|v| v.log_end_offset);
     let (max_follower_lag, max_follower_lag_time_ms) = match behind {
         Some(b) if b.replica_id.0 != leader_id => (
-            leader_end - b.log_end_offset,
+            leader_end.saturating_sub(b.log_end_offset),
             match (leader_caught_up, known(b.last_caught_up_timestamp)) {
-                (Some(l), Some(f)) if l >= 0 => l - f,
+                (Some(l), Some(f)) if l >= 0 => l.saturating_sub(f),
                 _ => -1,
             },
         ),
         _ => (0, 0),
     };
     QuorumView {
+        read_at_ms: crate::clock::now_ms(),
         leader_id,
         leader_epoch: p.leader_epoch,
         high_watermark: p.high_watermark,

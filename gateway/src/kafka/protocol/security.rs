@@ -56,13 +56,15 @@ impl fmt::Display for Unsupported {
 impl Security {
     /// The settings in `properties` (later keys win, as in librdkafka).
     pub(crate) fn from_properties(properties: &[(String, String)]) -> Result<Self, Unsupported> {
-        let get = |key: &str| {
+        // The last of these keys given (librdkafka's aliases are one key).
+        let get_any = |keys: &[&str]| {
             properties
                 .iter()
                 .rev()
-                .find(|(k, _)| k == key)
+                .find(|(k, _)| keys.contains(&k.as_str()))
                 .map(|(_, v)| v.as_str())
         };
+        let get = |key: &str| get_any(&[key]);
         let protocol = get("security.protocol")
             .unwrap_or("plaintext")
             .to_ascii_lowercase();
@@ -75,15 +77,16 @@ impl Security {
         };
         Ok(Self {
             tls: tls.then(|| self::tls(&get)).transpose()?,
-            sasl: sasl.then(|| self::sasl(&get)).transpose()?,
+            sasl: sasl.then(|| self::sasl(&get, &get_any)).transpose()?,
         })
     }
 }
 
-fn sasl<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Sasl, Unsupported> {
-    let mechanism = get("sasl.mechanism")
-        .or_else(|| get("sasl.mechanisms"))
-        .unwrap_or("GSSAPI");
+fn sasl<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    get_any: &impl Fn(&[&str]) -> Option<&'a str>,
+) -> Result<Sasl, Unsupported> {
+    let mechanism = get_any(&["sasl.mechanism", "sasl.mechanisms"]).unwrap_or("GSSAPI");
     let mechanism = match mechanism.to_ascii_uppercase().as_str() {
         "PLAIN" => Mechanism::Plain,
         "SCRAM-SHA-256" => Mechanism::Scram(Hash::Sha256),
@@ -114,6 +117,8 @@ fn tls<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Tls, Unsupported> {
     if let Some(pem) = get("ssl.ca.pem") {
         roots.push(pem.as_bytes().to_vec());
     }
+    // As librdkafka: a configured CA is the only one trusted.
+    builder.disable_built_in_roots(!roots.is_empty());
     for pem in roots {
         // A file may hold a chain: each certificate in it is trusted.
         let certificates = native_tls::Certificate::stack_from_pem(&pem)
@@ -185,6 +190,7 @@ mod tests {
 
         let scram = Security::from_properties(&props(&[
             ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "PLAIN"),
             ("sasl.mechanisms", "SCRAM-SHA-512"),
             ("sasl.username", "u"),
             ("sasl.password", "first"),
