@@ -88,8 +88,9 @@ pub(crate) struct GroupReader {
     /// Each followed share group's offsets as last read, shown again when
     /// one read fails.
     last_share: HashMap<String, HashMap<i32, ShareOffsets>>,
-    /// When the protocol client's part of the current read must end.
-    deadline: tokio::time::Instant,
+    /// What the protocol client's calls took so far in the current read
+    /// (librdkafka's calls in between do not count).
+    spent: Duration,
 }
 
 impl GroupReader {
@@ -102,7 +103,7 @@ impl GroupReader {
             types_error: None,
             typed: None,
             last_share: HashMap::new(),
-            deadline: tokio::time::Instant::now(),
+            spent: Duration::ZERO,
             config,
             lister: None,
             followed: HashMap::new(),
@@ -120,7 +121,7 @@ impl GroupReader {
     /// the blocking pool.
     pub(crate) fn describe(&mut self, topic: &TopicHealth) -> Result<Vec<GroupView>, KafkaError> {
         let now = Instant::now();
-        self.deadline = tokio::time::Instant::now() + PROTOCOL_BUDGET;
+        self.spent = Duration::ZERO;
         let discovering = self
             .last_discovery
             .is_none_or(|at| now.duration_since(at) >= DISCOVER_EVERY);
@@ -157,12 +158,21 @@ impl GroupReader {
                 .retain(|group| kinds.get(group.as_str()) == Some(&"share"));
         }
 
+        // Which idle groups hold offsets on the topic: asked of their
+        // coordinators all at once (OffsetFetch v8), so a group appears at
+        // the next discovery whatever the number of groups; without that
+        // answer, a few are probed one by one per discovery.
+        let with_offsets = if discover {
+            self.with_offsets(classic.iter().chain(&consumer), topic)
+        } else {
+            None
+        };
         let mut probes = 0;
         let mut views = Vec::new();
         // The first offset read that failed with nothing to fall back on.
         let mut failure = None;
         for group in classic.into_iter().chain(consumer) {
-            match self.view(group, topic, now, &mut probes)? {
+            match self.view(group, topic, now, &mut probes, with_offsets.as_ref())? {
                 Seen::Group(view) => views.push(view),
                 Seen::Skipped => {}
                 Seen::Unread(err) => {
@@ -265,15 +275,24 @@ impl GroupReader {
         topic: &TopicHealth,
         now: Instant,
         probes: &mut usize,
+        with_offsets: Option<&HashSet<String>>,
     ) -> Result<Seen, KafkaError> {
         let name = group.view.group_id.as_str();
         let owners = &group.owners;
         let pinned = self.pinned.iter().any(|p| p == name);
         if owners.is_empty() && !pinned && !self.followed.contains_key(name) {
-            if self.ignored.contains_key(name) || *probes == PROBES_PER_DISCOVERY {
+            if self.ignored.contains_key(name) {
                 return Ok(Seen::Skipped);
             }
-            *probes += 1;
+            match with_offsets {
+                Some(holding) if !holding.contains(name) => {
+                    self.ignored.insert(name.to_owned(), now);
+                    return Ok(Seen::Skipped);
+                }
+                Some(_) => {}
+                None if *probes == PROBES_PER_DISCOVERY => return Ok(Seen::Skipped),
+                None => *probes += 1,
+            }
         }
         let full = self.followed.len() >= MAX_FOLLOWED;
         let reader = match self.followed.entry(name.to_owned()) {
@@ -312,6 +331,41 @@ impl GroupReader {
         }))
     }
 
+    /// Of the idle groups among `found` (no member on the topic, not
+    /// followed, pinned or left alone), those with an offset committed on
+    /// `topic`; None when that cannot be asked (then they are probed).
+    fn with_offsets<'a>(
+        &mut self,
+        found: impl Iterator<Item = &'a Found>,
+        topic: &TopicHealth,
+    ) -> Option<HashSet<String>> {
+        let idle: Vec<String> = found
+            .filter(|f| f.owners.is_empty())
+            .map(|f| f.view.group_id.clone())
+            .filter(|g| {
+                !self.followed.contains_key(g)
+                    && !self.pinned.contains(g)
+                    && !self.ignored.contains_key(g)
+            })
+            .collect();
+        if idle.is_empty() {
+            return Some(HashSet::new());
+        }
+        let partitions: Vec<i32> = topic.partitions.iter().map(|p| p.id).collect();
+        match within(
+            &self.runtime,
+            &mut self.spent,
+            self.cluster
+                .groups_with_offsets(&idle, &topic.name, &partitions),
+        ) {
+            Ok(holding) => Some(holding),
+            Err(err) => {
+                tracing::debug!(%err, "idle groups probed one by one");
+                None
+            }
+        }
+    }
+
     /// The cluster's groups with their types: read at each discovery (a
     /// group's kind does not change while it lives), else as last read;
     /// when a read fails, the last list for up to [`TYPES_KEPT`]. Why a read
@@ -319,7 +373,7 @@ impl GroupReader {
     fn typed(&mut self, now: Instant, discovering: bool) -> Option<Vec<ListedGroup>> {
         self.types_error = None;
         if discovering || self.typed.is_none() {
-            match within(&self.runtime, self.deadline, self.cluster.list_groups()) {
+            match within(&self.runtime, &mut self.spent, self.cluster.list_groups()) {
                 Ok(listed) => {
                     let ids: HashSet<&str> = listed.iter().map(|g| g.id.as_str()).collect();
                     self.cluster.forget_coordinators_but(&ids);
@@ -383,7 +437,7 @@ impl GroupReader {
         }
         match within(
             &self.runtime,
-            self.deadline,
+            &mut self.spent,
             self.cluster.describe_consumer_groups(&ids),
         ) {
             Ok(groups) => groups
@@ -417,7 +471,7 @@ impl GroupReader {
         }
         let described = match within(
             &self.runtime,
-            self.deadline,
+            &mut self.spent,
             self.cluster.describe_share_groups(&ids),
         ) {
             Ok(groups) => groups,
@@ -459,7 +513,7 @@ impl GroupReader {
         // One request per coordinator for all of them.
         let mut read = match within(
             &self.runtime,
-            self.deadline,
+            &mut self.spent,
             self.cluster
                 .share_group_offsets(&names, &topic.name, &partitions),
         ) {
@@ -503,23 +557,25 @@ impl GroupReader {
     }
 }
 
-/// Runs a protocol call on `runtime` (from the blocking pool) until
-/// `deadline`.
+/// Runs a protocol call on `runtime` (from the blocking pool) within what
+/// is left of [`PROTOCOL_BUDGET`] after `spent`, and adds its time to it.
 fn within<T>(
     runtime: &Handle,
-    deadline: tokio::time::Instant,
+    spent: &mut Duration,
     call: impl Future<Output = Result<T, ProtocolError>>,
 ) -> Result<T, ProtocolError> {
-    runtime.block_on(async {
-        tokio::time::timeout_at(deadline, call)
-            .await
-            .unwrap_or_else(|_| {
-                Err(ProtocolError::Timeout(format!(
-                    "describing consumer-protocol and share groups took over {} s",
-                    PROTOCOL_BUDGET.as_secs()
-                )))
-            })
-    })
+    let started = Instant::now();
+    let left = PROTOCOL_BUDGET.saturating_sub(*spent);
+    let answer = runtime.block_on(async {
+        tokio::time::timeout(left, call).await.unwrap_or_else(|_| {
+            Err(ProtocolError::Timeout(format!(
+                "describing consumer-protocol and share groups took over {} s",
+                PROTOCOL_BUDGET.as_secs()
+            )))
+        })
+    });
+    *spent += started.elapsed();
+    answer
 }
 
 /// A group as described, before its offsets are read.

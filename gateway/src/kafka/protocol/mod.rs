@@ -27,9 +27,10 @@ use std::fmt;
 use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, DescribeQuorumRequest, DescribeShareGroupOffsetsRequest,
-    FindCoordinatorRequest, GroupId, ListGroupsRequest, MetadataRequest, ShareGroupDescribeRequest,
-    TopicName, consumer_group_describe_response, describe_quorum_request, describe_quorum_response,
-    describe_share_group_offsets_request, share_group_describe_response,
+    FindCoordinatorRequest, GroupId, ListGroupsRequest, MetadataRequest, OffsetFetchRequest,
+    ShareGroupDescribeRequest, TopicName, consumer_group_describe_response,
+    describe_quorum_request, describe_quorum_response, describe_share_group_offsets_request,
+    offset_fetch_request, share_group_describe_response,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 use wire::api::{QuorumReplica, QuorumView};
@@ -410,6 +411,55 @@ impl Cluster {
             }
         }
         Ok(offsets)
+    }
+
+    /// Which of `groups` have an offset committed on a partition of
+    /// `topic`: OffsetFetch v8+, many groups per request, one request per
+    /// coordinator per 100 groups. Fetching offsets never joins a group.
+    pub(crate) async fn groups_with_offsets(
+        &mut self,
+        groups: &[String],
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<std::collections::HashSet<String>, ProtocolError> {
+        let mut holding = std::collections::HashSet::new();
+        for (node, ids) in self.by_coordinator(groups).await? {
+            for chunk in ids.chunks(GROUPS_PER_REQUEST) {
+                let request = OffsetFetchRequest::default().with_groups(
+                    chunk
+                        .iter()
+                        .map(|group| {
+                            offset_fetch_request::OffsetFetchRequestGroup::default()
+                                .with_group_id(GroupId(StrBytes::from_string(group.clone())))
+                                .with_member_epoch(-1)
+                                .with_topics(Some(vec![
+                                    offset_fetch_request::OffsetFetchRequestTopics::default()
+                                        .with_name(TopicName(StrBytes::from_string(
+                                            topic.to_owned(),
+                                        )))
+                                        .with_partition_indexes(partitions.to_vec()),
+                                ]))
+                        })
+                        .collect(),
+                );
+                let answer = self.send_to(node, &request).await?;
+                for g in answer.groups {
+                    let committed = g.error_code == 0
+                        && g.topics
+                            .iter()
+                            .filter(|t| t.name.0.as_str() == topic)
+                            .any(|t| {
+                                t.partitions
+                                    .iter()
+                                    .any(|p| p.error_code == 0 && p.committed_offset >= 0)
+                            });
+                    if committed {
+                        holding.insert(g.group_id.0.to_string());
+                    }
+                }
+            }
+        }
+        Ok(holding)
     }
 
     /// Forgets the coordinators of groups no longer listed.
