@@ -148,25 +148,27 @@ fn LagHistory() -> impl IntoView {
     let window = RwSignal::new("2m");
     let history = RwSignal::new(Vec::<GroupHistory>::new());
     let alive = StoredValue::new(());
-    // Asks again every few seconds and when the window changes, until the
+    // The window's history, set only if that window is still the chosen one.
+    let fetch = move |wanted: &'static str| {
+        leptos::task::spawn_local(async move {
+            if let Ok(list) = crate::api::lag_history(wanted).await
+                && alive.try_get_value().is_some()
+                && window.get_untracked() == wanted
+            {
+                history.set(list);
+            }
+        });
+    };
+    // Asked when the window changes, and again every few seconds until the
     // card goes away.
+    Effect::new(move |_| fetch(window.get()));
     leptos::task::spawn_local(async move {
-        let mut asked: Option<(&str, f64)> = None;
         loop {
+            crate::clock::sleep(HISTORY_EVERY_MS).await;
             if alive.try_get_value().is_none() {
                 return;
             }
-            let wanted = window.get_untracked();
-            let now = js_sys::Date::now();
-            let due =
-                asked.is_none_or(|(w, at)| w != wanted || now - at >= f64::from(HISTORY_EVERY_MS));
-            if due {
-                if let Ok(list) = crate::api::lag_history(wanted).await {
-                    history.set(list);
-                }
-                asked = Some((wanted, now));
-            }
-            crate::clock::sleep(250).await;
+            fetch(window.get_untracked());
         }
     });
     const W: f64 = 300.0;

@@ -4,6 +4,7 @@
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use wire::OrderAccepted;
 
@@ -23,7 +24,13 @@ pub struct PrivateBroker {
 /// free ports: the quorum and every replica survive losing one node.
 pub struct PrivateCluster {
     pub nodes: Vec<PrivateBroker>,
+    /// This cluster's turn, held from its start until it is dropped.
+    turn: Mutex<Option<tokio::sync::OwnedMutexGuard<()>>>,
 }
+
+/// One three-node cluster at a time: two at once are six JVMs on a
+/// two-core machine, and starve each other's requests into timeouts.
+static CLUSTER_TURN: LazyLock<Arc<tokio::sync::Mutex<()>>> = LazyLock::new(Arc::default);
 
 impl PrivateCluster {
     pub fn new() -> Self {
@@ -53,7 +60,10 @@ impl PrivateCluster {
                 node
             })
             .collect();
-        Self { nodes }
+        Self {
+            nodes,
+            turn: Mutex::new(None),
+        }
     }
 
     pub fn brokers(&self) -> String {
@@ -61,9 +71,23 @@ impl PrivateCluster {
         all.join(",")
     }
 
+    /// The bootstrap list without node index `dead` (one that was killed).
+    pub fn brokers_but(&self, dead: usize) -> String {
+        let all: Vec<String> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != dead)
+            .map(|(_, n)| n.brokers())
+            .collect();
+        all.join(",")
+    }
+
     /// Starts every node at once (one alone never answers: it waits for a
     /// quorum) and returns once each answers.
     pub async fn start(&self) {
+        let turn = CLUSTER_TURN.clone().lock_owned().await;
+        *self.turn.lock().expect("turn") = Some(turn);
         futures_util::future::join_all(self.nodes.iter().map(PrivateBroker::start)).await;
     }
 }

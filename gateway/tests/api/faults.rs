@@ -84,14 +84,8 @@ async fn a_three_broker_cluster_loses_nothing_and_keeps_streaming_when_a_broker_
 
     let (mut acks, refused) = load.stop().await;
     acks.push(ack);
-    let survivors: Vec<String> = cluster
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != node)
-        .map(|(_, n)| n.brokers())
-        .collect();
-    let records = assert_written_exactly_once(&survivors.join(","), &app.topic, &acks).await;
+    let survivors = cluster.brokers_but(node);
+    let records = assert_written_exactly_once(&survivors, &app.topic, &acks).await;
     eprintln!(
         "{} acknowledged, {refused} refused with 503, {records} records, node {leader} killed",
         acks.len(),

@@ -71,11 +71,33 @@ fn assignment(text: &str, topic: &str) -> Vec<i32> {
 
 /// A group as both sides show it: state, assignor or group epochs, and
 /// per member (id, client id, host, epoch, partitions, target).
-type GroupShape = (
-    String,
-    String,
-    Vec<(String, String, String, i32, Vec<i32>, Option<Vec<i32>>)>,
-);
+type GroupShape = (String, String, Vec<ToolMember>);
+
+/// Member id, client id, host, epoch, partitions, target partitions.
+type ToolMember = (String, String, String, i32, Vec<i32>, Option<Vec<i32>>);
+
+/// The members of a tool's `--members --verbose` table, sorted: both tools
+/// print id, host, client id, partition count, epoch and assignment first;
+/// `target` is the column of a target assignment, where there is one.
+fn tool_members(rows: &[Vec<String>], topic: &str, target: Option<usize>) -> Vec<ToolMember> {
+    let width = target.map_or(7, |t| t + 1);
+    let mut members: Vec<ToolMember> = rows
+        .iter()
+        .filter(|m| m.len() >= width)
+        .map(|m| {
+            (
+                m[1].clone(),
+                m[3].clone(),
+                m[2].trim_start_matches('/').to_owned(),
+                m[5].parse().expect("epoch"),
+                assignment(&m[6], topic),
+                target.map(|t| assignment(&m[t], topic)),
+            )
+        })
+        .collect();
+    members.sort();
+    members
+}
 
 /// `kafka-consumer-groups --describe --state` and `--members --verbose`.
 async fn consumer_group_tool(group: &str, topic: &str) -> GroupShape {
@@ -95,21 +117,7 @@ async fn consumer_group_tool(group: &str, topic: &str) -> GroupShape {
     .await;
     // GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS CURRENT-EPOCH
     // CURRENT-ASSIGNMENT TARGET-EPOCH TARGET-ASSIGNMENT
-    let mut members: Vec<_> = members
-        .iter()
-        .filter(|m| m.len() >= 9)
-        .map(|m| {
-            (
-                m[1].clone(),
-                m[3].clone(),
-                m[2].trim_start_matches('/').to_owned(),
-                m[5].parse().expect("epoch"),
-                assignment(&m[6], topic),
-                Some(assignment(&m[8], topic)),
-            )
-        })
-        .collect();
-    members.sort();
+    let members = tool_members(&members, topic, Some(8));
     (state[4].clone(), state[3].clone(), members)
 }
 
@@ -261,21 +269,7 @@ async fn share_group_tool(group: &str, topic: &str) -> GroupShape {
     )
     .await;
     // GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS MEMBER-EPOCH ASSIGNMENT
-    let mut members: Vec<_> = members
-        .iter()
-        .filter(|m| m.len() >= 7)
-        .map(|m| {
-            (
-                m[1].clone(),
-                m[3].clone(),
-                m[2].trim_start_matches('/').to_owned(),
-                m[5].parse().expect("epoch"),
-                assignment(&m[6], topic),
-                None,
-            )
-        })
-        .collect();
-    members.sort();
+    let members = tool_members(&members, topic, None);
     (
         state[3].clone(),
         format!("{} {}", state[4], state[5]),
@@ -561,20 +555,14 @@ async fn the_kraft_quorum_is_shown_as_kafka_metadata_quorum_shows_it_before_and_
 
     let node = usize::try_from(leader - 1).expect("node ids are 1 to 3");
     cluster.nodes[node].kill();
-    let survivors: Vec<String> = cluster
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != node)
-        .map(|(_, n)| n.brokers())
-        .collect();
+    let survivors = cluster.brokers_but(node);
     loop {
         let (_, quorum) = next_quorum(&mut live).await;
         if quorum.leader_id != leader && quorum.leader_epoch > epoch {
             break;
         }
     }
-    let new_leader = assert_quorum_as_the_tool_says(&mut live, &survivors.join(",")).await;
+    let new_leader = assert_quorum_as_the_tool_says(&mut live, &survivors).await;
     assert_ne!(new_leader, leader);
     let quorum: wire::api::QuorumView = app.get("/api/quorum").await.json().await.expect("quorum");
     assert_eq!(quorum.voters.len(), 3, "a dead voter is still a voter");

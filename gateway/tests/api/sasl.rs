@@ -24,18 +24,29 @@ fn sasl_with(config: &mut gateway::Config, port: u16, mechanism: &str, password:
     ];
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gateway_talks_sasl_plain_and_never_shows_the_password() {
-    let sasl_port = free_port();
-    let broker = PrivateBroker::new(|port, controller| {
+/// A broker of the test's own with a SASL_PLAINTEXT listener on `sasl_port`
+/// offering `mechanisms`, configured further by `jaas` (its login modules).
+fn sasl_broker(sasl_port: u16, mechanisms: &str, jaas: &str) -> PrivateBroker {
+    PrivateBroker::new(|port, controller| {
         format!(
             "listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller},SASL_PLAINTEXT://127.0.0.1:{sasl_port}\n\
              advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}\n\
              listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT\n\
-             sasl.enabled.mechanisms=PLAIN\n\
-             listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_flow=\"{PASSWORD}\";\n"
+             sasl.enabled.mechanisms={mechanisms}\n{jaas}"
         )
-    });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_talks_sasl_plain_and_never_shows_the_password() {
+    let sasl_port = free_port();
+    let broker = sasl_broker(
+        sasl_port,
+        "PLAIN",
+        &format!(
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_flow=\"{PASSWORD}\";\n"
+        ),
+    );
     broker.start().await;
 
     // The right credentials: healthy, and an order goes through.
@@ -63,16 +74,12 @@ async fn the_gateway_talks_sasl_plain_and_never_shows_the_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_talks_sasl_scram() {
     let sasl_port = free_port();
-    let broker = PrivateBroker::new(|port, controller| {
-        format!(
-            "listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller},SASL_PLAINTEXT://127.0.0.1:{sasl_port}\n\
-             advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}\n\
-             listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT\n\
-             sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512\n\
-             listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n\
-             listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
-        )
-    });
+    let broker = sasl_broker(
+        sasl_port,
+        "SCRAM-SHA-256,SCRAM-SHA-512",
+        "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n\
+         listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n",
+    );
     broker.start().await;
     for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
         // One mechanism per request: the broker refuses two for one user.

@@ -296,6 +296,28 @@ impl Cluster {
         Ok(by_node)
     }
 
+    /// One `request` per coordinator of `groups`, for up to 100 of its
+    /// groups at a time; the answers, in no particular order.
+    async fn ask_coordinators<R: Request>(
+        &mut self,
+        groups: &[String],
+        request: impl Fn(&[String]) -> R,
+    ) -> Result<Vec<R::Response>, ProtocolError> {
+        let mut answers = Vec::new();
+        for (node, ids) in self.by_coordinator(groups).await? {
+            for chunk in ids.chunks(GROUPS_PER_REQUEST) {
+                answers.push(self.send_to(node, &request(chunk)).await?);
+            }
+        }
+        Ok(answers)
+    }
+
+    /// A group its coordinator answered with an error for (gone, or moved):
+    /// its coordinator is asked again next time.
+    fn refused(&mut self, group: &str) {
+        self.coordinators.remove(group);
+    }
+
     /// KIP-848 consumer groups as `kafka-consumer-groups --describe` sees
     /// them. A group that is gone or moved is left out (and its
     /// coordinator asked again next time).
@@ -303,27 +325,25 @@ impl Cluster {
         &mut self,
         groups: &[String],
     ) -> Result<Vec<DescribedGroup>, ProtocolError> {
+        let answers = self
+            .ask_coordinators(groups, |chunk| {
+                ConsumerGroupDescribeRequest::default().with_group_ids(group_ids(chunk))
+            })
+            .await?;
         let mut described = Vec::new();
-        for (node, ids) in self.by_coordinator(groups).await? {
-            for chunk in ids.chunks(GROUPS_PER_REQUEST) {
-                let request =
-                    ConsumerGroupDescribeRequest::default().with_group_ids(group_ids(chunk));
-                let answer = self.send_to(node, &request).await?;
-                for g in answer.groups {
-                    if g.error_code != 0 {
-                        self.coordinators.remove(g.group_id.0.as_str());
-                        continue;
-                    }
-                    described.push(DescribedGroup {
-                        id: g.group_id.0.to_string(),
-                        state: g.group_state.to_string(),
-                        group_epoch: g.group_epoch,
-                        assignment_epoch: g.assignment_epoch,
-                        assignor: g.assignor_name.to_string(),
-                        members: g.members.into_iter().map(consumer_member).collect(),
-                    });
-                }
+        for g in answers.into_iter().flat_map(|a| a.groups) {
+            if g.error_code != 0 {
+                self.refused(g.group_id.0.as_str());
+                continue;
             }
+            described.push(DescribedGroup {
+                id: g.group_id.0.to_string(),
+                state: g.group_state.to_string(),
+                group_epoch: g.group_epoch,
+                assignment_epoch: g.assignment_epoch,
+                assignor: g.assignor_name.to_string(),
+                members: g.members.into_iter().map(consumer_member).collect(),
+            });
         }
         Ok(described)
     }
@@ -333,26 +353,25 @@ impl Cluster {
         &mut self,
         groups: &[String],
     ) -> Result<Vec<DescribedGroup>, ProtocolError> {
+        let answers = self
+            .ask_coordinators(groups, |chunk| {
+                ShareGroupDescribeRequest::default().with_group_ids(group_ids(chunk))
+            })
+            .await?;
         let mut described = Vec::new();
-        for (node, ids) in self.by_coordinator(groups).await? {
-            for chunk in ids.chunks(GROUPS_PER_REQUEST) {
-                let request = ShareGroupDescribeRequest::default().with_group_ids(group_ids(chunk));
-                let answer = self.send_to(node, &request).await?;
-                for g in answer.groups {
-                    if g.error_code != 0 {
-                        self.coordinators.remove(g.group_id.0.as_str());
-                        continue;
-                    }
-                    described.push(DescribedGroup {
-                        id: g.group_id.0.to_string(),
-                        state: g.group_state.to_string(),
-                        group_epoch: g.group_epoch,
-                        assignment_epoch: g.assignment_epoch,
-                        assignor: g.assignor_name.to_string(),
-                        members: g.members.into_iter().map(share_member).collect(),
-                    });
-                }
+        for g in answers.into_iter().flat_map(|a| a.groups) {
+            if g.error_code != 0 {
+                self.refused(g.group_id.0.as_str());
+                continue;
             }
+            described.push(DescribedGroup {
+                id: g.group_id.0.to_string(),
+                state: g.group_state.to_string(),
+                group_epoch: g.group_epoch,
+                assignment_epoch: g.assignment_epoch,
+                assignor: g.assignor_name.to_string(),
+                members: g.members.into_iter().map(share_member).collect(),
+            });
         }
         Ok(described)
     }
@@ -368,47 +387,44 @@ impl Cluster {
         topic: &str,
         partitions: &[i32],
     ) -> Result<HashMap<String, HashMap<i32, ShareOffsets>>, ProtocolError> {
+        let answers = self
+            .ask_coordinators(groups, |chunk| {
+                share_offsets::OffsetsRequest(DescribeShareGroupOffsetsRequest::default().with_groups(
+                    chunk
+                        .iter()
+                        .map(|group| {
+                            describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
+                                .with_group_id(GroupId(StrBytes::from_string(group.clone())))
+                                .with_topics(Some(vec![
+                                    describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestTopic::default()
+                                        .with_topic_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                                        .with_partitions(partitions.to_vec()),
+                                ]))
+                        })
+                        .collect(),
+                ))
+            })
+            .await?;
         let mut offsets = HashMap::new();
-        for (node, ids) in self.by_coordinator(groups).await? {
-            for chunk in ids.chunks(GROUPS_PER_REQUEST) {
-                let request = share_offsets::OffsetsRequest(
-                    DescribeShareGroupOffsetsRequest::default().with_groups(
-                        chunk
-                            .iter()
-                            .map(|group| {
-                                describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
-                                    .with_group_id(GroupId(StrBytes::from_string(group.clone())))
-                                    .with_topics(Some(vec![
-                                        describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestTopic::default()
-                                            .with_topic_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                                            .with_partitions(partitions.to_vec()),
-                                    ]))
-                            })
-                            .collect(),
-                    ),
-                );
-                let answer = self.send_to(node, &request).await?;
-                for g in answer.groups {
-                    if g.error_code != 0 {
-                        self.coordinators.remove(&g.group_id);
-                        continue;
-                    }
-                    let mut group = HashMap::new();
-                    for (_, ps) in g.topics.into_iter().filter(|(t, _)| t == topic) {
-                        for p in ps {
-                            let known = |v: i64| (p.error_code == 0 && v >= 0).then_some(v);
-                            group.insert(
-                                p.partition,
-                                ShareOffsets {
-                                    start_offset: known(p.start_offset),
-                                    lag: known(p.lag),
-                                },
-                            );
-                        }
-                    }
-                    offsets.insert(g.group_id, group);
+        for g in answers.into_iter().flat_map(|a| a.groups) {
+            if g.error_code != 0 {
+                self.refused(&g.group_id);
+                continue;
+            }
+            let mut group = HashMap::new();
+            for (_, ps) in g.topics.into_iter().filter(|(t, _)| t == topic) {
+                for p in ps {
+                    let known = |v: i64| (p.error_code == 0 && v >= 0).then_some(v);
+                    group.insert(
+                        p.partition,
+                        ShareOffsets {
+                            start_offset: known(p.start_offset),
+                            lag: known(p.lag),
+                        },
+                    );
                 }
             }
+            offsets.insert(g.group_id, group);
         }
         Ok(offsets)
     }
@@ -422,10 +438,9 @@ impl Cluster {
         topic: &str,
         partitions: &[i32],
     ) -> Result<std::collections::HashSet<String>, ProtocolError> {
-        let mut holding = std::collections::HashSet::new();
-        for (node, ids) in self.by_coordinator(groups).await? {
-            for chunk in ids.chunks(GROUPS_PER_REQUEST) {
-                let request = OffsetFetchRequest::default().with_groups(
+        let answers = self
+            .ask_coordinators(groups, |chunk| {
+                OffsetFetchRequest::default().with_groups(
                     chunk
                         .iter()
                         .map(|group| {
@@ -441,24 +456,25 @@ impl Cluster {
                                 ]))
                         })
                         .collect(),
-                );
-                let answer = self.send_to(node, &request).await?;
-                for g in answer.groups {
-                    let committed = g.error_code == 0
-                        && g.topics
-                            .iter()
-                            .filter(|t| t.name.0.as_str() == topic)
-                            .any(|t| {
-                                t.partitions
-                                    .iter()
-                                    .any(|p| p.error_code == 0 && p.committed_offset >= 0)
-                            });
-                    if committed {
-                        holding.insert(g.group_id.0.to_string());
-                    }
-                }
-            }
-        }
+                )
+            })
+            .await?;
+        let holding = answers
+            .into_iter()
+            .flat_map(|a| a.groups)
+            .filter(|g| {
+                g.error_code == 0
+                    && g.topics
+                        .iter()
+                        .filter(|t| t.name.0.as_str() == topic)
+                        .any(|t| {
+                            t.partitions
+                                .iter()
+                                .any(|p| p.error_code == 0 && p.committed_offset >= 0)
+                        })
+            })
+            .map(|g| g.group_id.0.to_string())
+            .collect();
         Ok(holding)
     }
 
