@@ -28,7 +28,13 @@ struct Frame<'a> {
     timestamp_ms: Option<i64>,
     #[serde(default)]
     consumed_at_ms: Option<i64>,
+    /// Of a `records` message: its records, each decoded the same way.
+    #[serde(default, borrow)]
+    records: Vec<Frame<'a>>,
 }
+
+/// Most records a client takes in one message, as the dashboard asks.
+pub const BATCH: usize = 256;
 
 /// What one client received of a run.
 #[derive(Default)]
@@ -73,9 +79,10 @@ impl Client {
         expected: u64,
         idle: Duration,
     ) -> anyhow::Result<Self> {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{gateway}/ws?{query}"))
-            .await
-            .context("connecting a live client")?;
+        let (socket, _) =
+            tokio_tungstenite::connect_async(format!("ws://{gateway}/ws?batch={BATCH}&{query}"))
+                .await
+                .context("connecting a live client")?;
         let (_sink, mut stream) = socket.split();
         // The hello: from here on this client gets every new record.
         stream
@@ -98,29 +105,35 @@ impl Client {
                 let Ok(frame) = serde_json::from_str::<Frame>(&text) else {
                     continue;
                 };
-                match frame.kind.as_ref() {
-                    "record" => {
-                        let (Some(key), Some(schedule)) = (frame.key, schedule.get()) else {
-                            continue;
-                        };
-                        let Some(seq) = seq_of_key(&tag, &key) else {
-                            continue;
-                        };
-                        if let Some(first) = seen.get_mut(seq as usize).filter(|s| !**s) {
-                            *first = true;
-                            received.orders += 1;
-                            deadline = tokio::time::Instant::now() + idle;
-                            received.latencies.record(schedule.intended(seq).elapsed());
-                            if let (Some(produced), Some(consumed)) =
-                                (frame.timestamp_ms, frame.consumed_at_ms)
-                            {
-                                let leg = u64::try_from(consumed - produced).unwrap_or(0);
-                                received.kafka_leg.record(Duration::from_millis(leg));
-                            }
+                let records = match frame.kind.as_ref() {
+                    "record" => std::slice::from_ref(&frame),
+                    "records" => frame.records.as_slice(),
+                    "lagged" => {
+                        received.missed += frame.missed;
+                        continue;
+                    }
+                    _ => continue,
+                };
+                let Some(schedule) = schedule.get() else {
+                    continue;
+                };
+                for record in records {
+                    let Some(seq) = record.key.as_deref().and_then(|key| seq_of_key(&tag, key))
+                    else {
+                        continue;
+                    };
+                    if let Some(first) = seen.get_mut(seq as usize).filter(|s| !**s) {
+                        *first = true;
+                        received.orders += 1;
+                        deadline = tokio::time::Instant::now() + idle;
+                        received.latencies.record(schedule.intended(seq).elapsed());
+                        if let (Some(produced), Some(consumed)) =
+                            (record.timestamp_ms, record.consumed_at_ms)
+                        {
+                            let leg = u64::try_from(consumed - produced).unwrap_or(0);
+                            received.kafka_leg.record(Duration::from_millis(leg));
                         }
                     }
-                    "lagged" => received.missed += frame.missed,
-                    _ => {}
                 }
             }
             received
@@ -163,5 +176,12 @@ mod tests {
             serde_json::to_string(&wire::ServerMessage::Lagged { missed: 9 }).expect("json");
         let frame: Frame = serde_json::from_str(&lagged).expect("frame");
         assert_eq!((frame.kind.as_ref(), frame.missed), ("lagged", 9));
+
+        // Records joined as the gateway joins them.
+        let joined = format!(r#"{{"type":"records","records":[{text},{text}]}}"#);
+        let frame: Frame = serde_json::from_str(&joined).expect("frame");
+        assert_eq!(frame.kind.as_ref(), "records");
+        let keys: Vec<_> = frame.records.iter().map(|r| r.key.as_deref()).collect();
+        assert_eq!(keys, [Some("run-3"), Some("run-3")]);
     }
 }

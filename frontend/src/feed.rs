@@ -187,6 +187,11 @@ impl Feed {
                     self.list(entry);
                 }
             }
+            ServerMessage::Records { records } => {
+                for record in records {
+                    self.apply(ServerMessage::Record(record), now_ms);
+                }
+            }
             ServerMessage::Lagged { missed } => self.missed += missed,
             ServerMessage::Filter(status) => self.filter = Some(status),
             // The flow's state is kept by `flow::FlowState`.
@@ -342,6 +347,30 @@ mod tests {
         assert_eq!(listed.len(), MAX_NEW_ROWS * 2 + 1);
         assert_eq!(listed.last(), Some(&(0, 0)));
         assert_eq!(feed.unlisted(), 0);
+    }
+
+    #[test]
+    fn records_joined_in_one_message_count_as_that_many_records() {
+        let mut joined = Feed::default();
+        let mut one_by_one = Feed::default();
+        let records: Vec<LiveRecord> = (0..5)
+            .map(|offset| match record(offset % 2, offset.into()) {
+                ServerMessage::Record(r) => r,
+                _ => unreachable!(),
+            })
+            .collect();
+        joined.apply(
+            ServerMessage::Records {
+                records: records.clone(),
+            },
+            0,
+        );
+        for r in records {
+            one_by_one.apply(ServerMessage::Record(r), 0);
+        }
+        assert_eq!(joined.total_seen(), 5);
+        assert_eq!(joined.partitions(), one_by_one.partitions());
+        assert_eq!(ids(&mut joined), ids(&mut one_by_one));
     }
 
     #[test]

@@ -27,6 +27,11 @@ use crate::flow::FlowState;
 /// page is not empty. A reconnect asks to resume where the page left off.
 const HISTORY_PER_PARTITION: usize = 50;
 
+/// Most records the gateway joins into one message for the page: records
+/// that wait for it come as one message event and one parse, not hundreds
+/// (see `wire::stream`).
+const BATCH: usize = 256;
+
 /// The WebSocket's state, for the indicator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connection {
@@ -230,7 +235,7 @@ fn url(feed: &Feed, wanted: Option<&str>, filter: Option<&str>) -> String {
         _ => "ws",
     };
     let host = location.host().unwrap_or_default();
-    let mut url = format!("{scheme}://{host}/ws?last={HISTORY_PER_PARTITION}");
+    let mut url = format!("{scheme}://{host}/ws?last={HISTORY_PER_PARTITION}&batch={BATCH}");
     if let Some(filter) = filter {
         url.push_str(&format!("&filter={}", crate::location::encode(filter)));
         if let Some(wanted) = wanted {

@@ -18,12 +18,18 @@
 //! when the filter started in the gateway, with [`ServerMessage::Filter`]
 //! saying how it does; it cannot be combined with `resume`.
 //!
+//! `batch=N` (at most [`MAX_BATCH`]) lets the gateway put up to `N`
+//! consecutive records in one [`ServerMessage::Records`] when more than one
+//! is ready for the client (its history, or live records arriving faster
+//! than it reads): fewer, larger messages under load, one message per
+//! record otherwise. Without it every record is its own `record` message,
+//! as clients that do not know `records` need.
+//!
 //! Framing: every message is one JSON object tagged `type`; clients skip
 //! types and fields they do not know. One connection is one stream (a topic,
 //! later a filter) chosen in its URL. Messages for anything more on one
 //! connection (searches, subscriptions a client opens by message) will carry
-//! a `sub` naming it, the URL's stream none; several records in one message
-//! will be `{"type":"records","records":[…]}`, read as that many records.
+//! a `sub` naming it, the URL's stream none.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +55,10 @@ pub enum ServerMessage {
     },
     /// A record consumed from the topic.
     Record(LiveRecord),
+    /// Several records in a row, in order, read as that many `record`
+    /// messages; only to a client that asked for `batch`. (The gateway's
+    /// elements carry the `record` message's `"type": "record"` too.)
+    Records { records: Vec<LiveRecord> },
     /// This client fell behind and `missed` records were dropped for it
     /// (the gateway keeps a bounded queue per client).
     Lagged { missed: u64 },
@@ -66,6 +76,9 @@ pub enum ServerMessage {
     /// starts and about twice a second while its counts change.
     Filter(FilterStatus),
 }
+
+/// Most records a client may ask to get in one message (`batch`).
+pub const MAX_BATCH: usize = 1_024;
 
 /// Longest `filter` a stream takes, in bytes.
 pub const MAX_FILTER_BYTES: usize = 2_048;
@@ -370,6 +383,19 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<ServerMessage>(&text).expect("parse"),
             record
+        );
+
+        // A batch as the gateway writes it: its elements are `record`
+        // messages, tag and all.
+        let ServerMessage::Record(one) = record else {
+            unreachable!()
+        };
+        let batch = format!(r#"{{"type":"records","records":[{text},{text}]}}"#);
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(&batch).expect("parse"),
+            ServerMessage::Records {
+                records: vec![one.clone(), one]
+            }
         );
     }
 }

@@ -25,14 +25,43 @@ use crate::sync::lock;
 /// One encoded [`ServerMessage`], cheap to clone and shared by every client
 /// that sends it. Made from the JSON text, so it is valid UTF-8 by
 /// construction.
-pub(crate) trait Frame: Clone + From<String> + Send + Sync + 'static {}
+pub(crate) trait Frame:
+    Clone + From<String> + std::ops::Deref<Target = str> + Send + Sync + 'static
+{
+}
 
-impl<T: Clone + From<String> + Send + Sync + 'static> Frame for T {}
+impl<T> Frame for T where
+    T: Clone + From<String> + std::ops::Deref<Target = str> + Send + Sync + 'static
+{
+}
 
 /// Encodes a message into a frame.
 pub(crate) fn encode<F: Frame>(message: &ServerMessage) -> F {
     // ServerMessage is plain data; serializing it cannot fail.
     F::from(serde_json::to_string(message).unwrap_or_default())
+}
+
+/// One [`ServerMessage::Records`] of consecutive record frames, made by
+/// joining their shared text (each element keeps its `"type":"record"`,
+/// which readers of `records` ignore): one copy, no re-encoding. A single
+/// frame is sent as it is.
+pub(crate) fn join_records<F: Frame>(mut records: Vec<F>) -> F {
+    if records.len() == 1 {
+        return records.swap_remove(0);
+    }
+    const HEAD: &str = r#"{"type":"records","records":["#;
+    const TAIL: &str = "]}";
+    let len = records.iter().map(|f| f.len() + 1).sum::<usize>() + HEAD.len() + TAIL.len();
+    let mut text = String::with_capacity(len);
+    text.push_str(HEAD);
+    for (i, record) in records.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(record);
+    }
+    text.push_str(TAIL);
+    F::from(text)
 }
 
 /// Fans records out to clients and keeps the most recent ones per partition.
@@ -419,6 +448,34 @@ mod tests {
             Err(broadcast::error::TryRecvError::Lagged(6))
         ));
         assert_eq!(records.try_recv().expect("oldest kept").frame.as_str(), "6");
+    }
+
+    #[test]
+    fn consecutive_records_join_into_one_records_message() {
+        let record = |offset: i64| -> Frame {
+            encode(&ServerMessage::Record(wire::LiveRecord {
+                partition: 0,
+                offset,
+                key: None,
+                headers: vec![],
+                timestamp_ms: None,
+                produced_at_ms: None,
+                consumed_at_ms: 1,
+                size: 0,
+                payload: wire::Payload::Null,
+                key_schema: None,
+                value_schema: None,
+            }))
+        };
+        let one = record(1);
+        assert_eq!(join_records(vec![one.clone()]), one);
+
+        let joined: Frame = join_records(vec![record(1), record(2), record(3)]);
+        let Ok(ServerMessage::Records { records }) = serde_json::from_str(&joined) else {
+            panic!("not a records message: {joined}");
+        };
+        let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, [1, 2, 3]);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +17,7 @@ use wire::stream::PartitionOffset;
 
 use super::Core;
 use super::filters::{FilterLease, OpenFilterError};
-use super::hub::{Frame, Published, Subscription, encode};
+use super::hub::{Frame, Published, Subscription, encode, join_records};
 use super::resume::CatchUp;
 use super::watches::{Lease, WatchError};
 use crate::admission::Client;
@@ -24,6 +26,9 @@ use crate::metrics::Counter;
 /// How long a resuming client waits for a (re)starting gateway to read the
 /// topic before it is served without its resume.
 const WAIT_FOR_CONSUMER: Duration = Duration::from_secs(5);
+/// Most text one `records` message joins, whatever its `batch`: a browser
+/// parses a message at once, so a message stays a short task.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 /// What a client asked for when it connected.
 pub(crate) struct Request<F> {
@@ -38,6 +43,9 @@ pub(crate) struct Request<F> {
     /// Only the records this live filter selects (opened with
     /// [`Core::open_filter`]); never with `resume`.
     pub(crate) filter: Option<FilterLease<F>>,
+    /// Most records the client takes in one message (1: one each); see
+    /// `wire::stream`.
+    pub(crate) batch: usize,
 }
 
 /// A client's stream once its opening frames are taken.
@@ -52,6 +60,10 @@ pub(crate) struct Stream<F> {
     skip_below: HashMap<i32, i64>,
     /// Counts what the client missed by falling behind.
     lagged: Counter,
+    /// Most records joined in one message.
+    batch: usize,
+    /// A frame read while joining records, to be sent after them.
+    pending: Option<F>,
     /// Keeps another topic watched while this client streams it.
     _watching: Option<Lease<F>>,
     /// Keeps the filter running while this client streams it.
@@ -149,12 +161,12 @@ impl<F: Frame> Core<F> {
         self.metrics.records_lagged.inc_by(missed);
         let lagged = (missed > 0).then(|| encode(&ServerMessage::Lagged { missed }));
         let snapshot = flow.borrow_and_update().clone();
+        let batch = request.batch.max(1);
         let first = std::iter::once(hello)
             .chain(lagged)
             .chain(status_now)
             .chain(snapshot)
-            .chain(frames)
-            .chain(history)
+            .chain(batches(frames.into_iter().chain(history), batch))
             .collect();
         let stream = Stream {
             records,
@@ -163,6 +175,8 @@ impl<F: Frame> Core<F> {
             status,
             skip_below,
             lagged: self.metrics.records_lagged.clone(),
+            batch,
+            pending: None,
             _watching: request.watching,
             _filter: request.filter,
         };
@@ -170,31 +184,115 @@ impl<F: Frame> Core<F> {
     }
 }
 
+/// Record frames joined `batch` (and [`MAX_BATCH_BYTES`]) at a time.
+fn batches<F: Frame>(records: impl Iterator<Item = F>, batch: usize) -> Vec<F> {
+    let mut out = Vec::new();
+    let mut joining = Joining::default();
+    for record in records {
+        if !joining.fits(&record, batch) {
+            out.push(join_records(joining.take()));
+        }
+        joining.push(record);
+    }
+    if !joining.records.is_empty() {
+        out.push(join_records(joining.take()));
+    }
+    out
+}
+
+/// Records being joined into one message.
+struct Joining<F> {
+    records: Vec<F>,
+    bytes: usize,
+}
+
+impl<F> Default for Joining<F> {
+    fn default() -> Self {
+        Self {
+            records: Vec::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<F: Frame> Joining<F> {
+    /// Whether `record` may join what is here (the first one always may).
+    fn fits(&self, record: &F, batch: usize) -> bool {
+        self.records.is_empty()
+            || (self.records.len() < batch && self.bytes + record.len() <= MAX_BATCH_BYTES)
+    }
+
+    fn push(&mut self, record: F) {
+        self.bytes += record.len();
+        self.records.push(record);
+    }
+
+    fn take(&mut self) -> Vec<F> {
+        self.bytes = 0;
+        std::mem::take(&mut self.records)
+    }
+}
+
+/// What the stream has next: a record's frame, or any other.
+enum Next<F> {
+    Record(F),
+    Other(F),
+}
+
 impl<F: Frame> Stream<F> {
     /// The next frame for the client: a record (or how many it missed, when
-    /// it fell behind), a newer flow snapshot, or a progress batch. `None`
+    /// it fell behind), a newer flow snapshot, or a progress batch. Records
+    /// already waiting after the first are joined into one message, up to
+    /// the client's `batch`; nothing is waited for to make a batch. `None`
     /// when the hub is gone (the gateway is shutting down).
     pub(crate) async fn next(&mut self) -> Option<F> {
+        if let Some(frame) = self.pending.take() {
+            return Some(frame);
+        }
+        let first = match self.next_one().await? {
+            Next::Record(frame) => frame,
+            Next::Other(frame) => return Some(frame),
+        };
+        if self.batch == 1 {
+            return Some(first);
+        }
+        let mut joining = Joining::default();
+        joining.push(first);
+        // What is ready now, without waiting (every branch of `next_one`
+        // can be dropped unfinished without losing anything).
+        while let Some(Some(next)) = self.next_one().now_or_never() {
+            match next {
+                Next::Record(frame) if joining.fits(&frame, self.batch) => joining.push(frame),
+                Next::Record(frame) | Next::Other(frame) => {
+                    self.pending = Some(frame);
+                    break;
+                }
+            }
+        }
+        Some(join_records(joining.take()))
+    }
+
+    async fn next_one(&mut self) -> Option<Next<F>> {
         loop {
             tokio::select! {
                 Ok(()) = self.flow.changed() => {
                     if let Some(frame) = self.flow.borrow_and_update().clone() {
-                        return Some(frame);
+                        return Some(Next::Other(frame));
                     }
                 }
-                Some(frame) = status_changed(self.status.as_mut()) => return Some(frame),
+                Some(frame) = status_changed(self.status.as_mut()) => return Some(Next::Other(frame)),
                 next = self.processed.recv() => match next {
-                    Ok(frame) => return Some(frame),
+                    Ok(frame) => return Some(Next::Other(frame)),
                     // Skipped batches show in the next snapshot's counters.
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return None,
                 },
                 next = self.records.recv() => match next {
                     Ok(p) if self.skip_below.get(&p.partition).is_some_and(|&below| p.offset < below) => {}
-                    Ok(p) => return Some(p.frame),
+                    Ok(p) => return Some(Next::Record(p.frame)),
                     Err(RecvError::Lagged(missed)) => {
                         self.lagged.inc_by(missed);
-                        return Some(encode(&ServerMessage::Lagged { missed }));
+                        return Some(Next::Other(encode(&ServerMessage::Lagged { missed })));
                     }
                     Err(RecvError::Closed) => return None,
                 },

@@ -349,6 +349,7 @@ pub fn build() -> Value {
                 "parameters": [
                     topic_param("the topic to stream; the gateway's own without it. Another topic must exist and be allowed (--topics, --show-internal), and is read while browsers watch it"),
                     query("last", json!({"type": "integer", "minimum": 0}), "recent records per partition to send first (at most the history the gateway keeps)"),
+                    query("batch", json!({"type": "integer", "minimum": 1, "maximum": wire::stream::MAX_BATCH}), "most records in one message: records already waiting for the client (its history, or live ones arriving faster than it reads) come joined as `records` messages of up to this many (and 256 KiB); without it, one `record` message each"),
                     query("resume", json!({"type": "string"}), "P:O,P:O,...: per partition of the topic, the next offset the client needs"),
                     query("resume_topic", json!({"type": "string"}), "the topic the resume positions are of, for a client that names no topic: positions of another topic than the gateway's are ignored"),
                     query("filter", json!({"type": "string", "maxLength": wire::stream::MAX_FILTER_BYTES}), "a filter in jq's language over each record as {topic, partition, offset, timestamp, key, headers, value, value_format, truncated, size} (see the README): only records it selects are sent, from when it started, with `filter` status messages; not with resume. One that does not compile is 422 naming the character where it fails"),

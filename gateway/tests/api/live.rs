@@ -87,6 +87,27 @@ async fn a_client_may_ask_for_recent_history_without_gap_or_duplicate() {
 
     produce_raw(&app.topic, Some(1), None, b"r5").await;
     assert_eq!(late.next_record().await.offset, 5);
+
+    // A client that takes batches gets the same history in fewer messages:
+    // `records` of at most `batch`, then the rest; live records that come
+    // one at a time still come as `record`.
+    let (mut batched, history, _) = app.live_with("last=3&batch=2").await;
+    assert_eq!(history, 3);
+    let offsets =
+        |records: &[wire::LiveRecord]| records.iter().map(|r| r.offset).collect::<Vec<_>>();
+    match batched.next_message().await {
+        ServerMessage::Records { records } => assert_eq!(offsets(&records), [3, 4]),
+        other => panic!("expected records 3 and 4 in one message, got {other:?}"),
+    }
+    assert_eq!(batched.next_record().await.offset, 5);
+    produce_raw(&app.topic, Some(1), None, b"r6").await;
+    assert_eq!(batched.next_record().await.offset, 6);
+    assert_eq!(late.next_record().await.offset, 6);
+
+    let refused = app.get("/ws?batch=0").await;
+    assert_eq!(refused.status(), 422);
+    let body: wire::ErrorBody = refused.json().await.expect("error body");
+    assert_eq!(body.field.as_deref(), Some("batch"));
 }
 
 #[tokio::test]
@@ -152,6 +173,8 @@ async fn a_slow_client_does_not_delay_a_fast_one_and_learns_what_it_missed() {
     app.wait_healthy().await;
     // The slow client connects and then reads nothing until the end.
     let mut slow = app.live(0).await;
+    // Another, that takes records joined when they wait for it.
+    let (mut slow_batched, _, _) = app.live_with("batch=64").await;
     let mut fast = app.live(0).await;
 
     // Records go out in waves smaller than the client queue, each sent once
@@ -203,6 +226,34 @@ async fn a_slow_client_does_not_delay_a_fast_one_and_learns_what_it_missed() {
     );
     assert_eq!(received + missed, RECORDS as u64);
     assert_eq!(last_offset, RECORDS as i64 - 1);
+
+    // The batched one: the same, and what waited came joined (16 KiB
+    // records: at most 16 in a message, by its 256 KiB bound).
+    let (mut received, mut missed, mut last_offset, mut largest) = (0, 0, -1, 0);
+    while received + missed < RECORDS as u64 {
+        let records = match slow_batched.next_message().await {
+            ServerMessage::Record(r) => vec![r],
+            ServerMessage::Records { records } => records,
+            ServerMessage::Lagged { missed: n } => {
+                missed += n;
+                continue;
+            }
+            other => panic!("unexpected {other:?}"),
+        };
+        largest = largest.max(records.len());
+        for r in records {
+            assert!(r.offset > last_offset, "out of order");
+            last_offset = r.offset;
+            received += 1;
+        }
+    }
+    assert!(missed > 0, "the batched client never fell behind");
+    assert_eq!(received + missed, RECORDS as u64);
+    assert_eq!(last_offset, RECORDS as i64 - 1);
+    assert!(
+        (2..=16).contains(&largest),
+        "records that waited were not joined, or over the byte bound: {largest} in one message"
+    );
 }
 
 /// Sends `message` and returns the close code the gateway answers with.
