@@ -52,7 +52,18 @@ pub struct FanOutRun {
     pub missing: u64,
     /// Records the gateway reported as missed to slow clients.
     pub lagged: u64,
+    /// Deliveries made per second of the run (all clients together).
+    pub deliveries_per_second: f64,
     pub gateway: Usage,
+    /// The clients' own CPU (this process), in percent of one core.
+    pub generator_cpu_percent: f64,
+}
+
+impl FanOutRun {
+    /// Microseconds of gateway CPU per delivery made.
+    pub fn gateway_us_per_delivery(&self) -> f64 {
+        self.gateway.cpu_percent * 1e4 / self.deliveries_per_second.max(1e-9)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -92,8 +103,9 @@ pub struct Results {
     pub end_to_end_tool: EndToEnd,
     pub single_max: Run,
     pub single_workers: usize,
-    pub single_at_target: Run,
-    pub single_sustained: Run,
+    /// Consecutive open-loop runs at half the closed-loop most.
+    pub single_half: Vec<Run>,
+    pub single_half_rate: u64,
     pub batch_max: Run,
     pub batch_workers: usize,
     pub batch_size: u64,
@@ -116,14 +128,23 @@ pub struct Environment {
     pub lines: Vec<(String, String)>,
 }
 
-/// The issue's targets.
-pub const SINGLE_TARGET_RATE: u64 = 20_000;
+/// The rate ProducerPerformance is also throttled to, for reference.
+pub const TOOL_THROTTLED_RATE: u64 = 20_000;
+/// The issues' targets.
+pub const BATCH_TARGET_SHARE: f64 = 0.6;
+pub const SINGLE_TARGET_CPU_US: f64 = 15.0;
+/// Open-loop runs at half the closed-loop most: the median p99 under the
+/// first bound, none over the second.
+pub const SINGLE_OPEN_RUNS: usize = 5;
 pub const SINGLE_TARGET_P99_MS: f64 = 25.0;
-pub const BATCH_TARGET_SHARE: f64 = 0.5;
-pub const E2E_TARGET_RATE: u64 = 1_000;
+pub const SINGLE_TARGET_WORST_P99_MS: f64 = 50.0;
+pub const E2E_TARGET_RATE: u64 = 5_000;
 pub const FAN_OUT_TARGET_CLIENTS: u64 = 1_000;
-pub const FAN_OUT_TARGET_P99_MS: f64 = 100.0;
-pub const BROWSER_TARGET_RATE: u64 = 1_000;
+pub const FAN_OUT_TARGET_RATE: u64 = 1_000;
+pub const FAN_OUT_TARGET_P99_MS: f64 = 250.0;
+/// Where the machine cannot carry the clients' share of the deliveries.
+pub const FAN_OUT_TARGET_CPU_US: f64 = 1.0;
+pub const BROWSER_TARGET_RATE: u64 = 10_000;
 pub const LONG_TASK_TARGET_MS: f64 = 50.0;
 pub const WASM_TARGET_GZIP_BYTES: u64 = 400 * 1024;
 /// Live filters may cost at most this times the CPU of the same clients
@@ -157,19 +178,48 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
         ),
         met: share >= BATCH_TARGET_SHARE,
     });
-    let s = &r.single_at_target.load;
+    let m = &r.single_max;
+    let us = m.gateway.cpu_percent * 1e4 / m.load.orders_per_second.max(1e-9);
     v.push(Verdict {
-        target: format!(
-            "single POST ≥ {SINGLE_TARGET_RATE} orders/s, p99 < {SINGLE_TARGET_P99_MS} ms"
-        ),
+        target: format!("single POST ≤ {SINGLE_TARGET_CPU_US:.0} µs of gateway CPU per order"),
         measured: format!(
-            "{:.0} orders/s acknowledged, p99 {:.1} ms (open-loop at {SINGLE_TARGET_RATE}/s)",
-            s.orders_per_second, s.latency.p99_ms
+            "{us:.1} µs ({:.0}% of a core at {:.0} orders/s, closed loop)",
+            m.gateway.cpu_percent, m.load.orders_per_second
         ),
-        met: s.orders_per_second >= SINGLE_TARGET_RATE as f64 * 0.99
-            && s.latency.p99_ms < SINGLE_TARGET_P99_MS
-            && s.failed == 0,
+        met: us <= SINGLE_TARGET_CPU_US,
     });
+    if !r.single_half.is_empty() {
+        let mut p99s: Vec<f64> = r
+            .single_half
+            .iter()
+            .map(|h| h.load.latency.p99_ms)
+            .collect();
+        let shown: Vec<String> = p99s.iter().map(|&p| ms(p)).collect();
+        p99s.sort_by(f64::total_cmp);
+        let median = p99s[p99s.len() / 2];
+        let worst = p99s[p99s.len() - 1];
+        let p999 = r
+            .single_half
+            .iter()
+            .map(|h| h.load.latency.p999_ms)
+            .fold(0.0, f64::max);
+        let failed: u64 = r.single_half.iter().map(|h| h.load.failed).sum();
+        v.push(Verdict {
+            target: format!(
+                "single POST open loop at half the closed-loop most: median p99 of {SINGLE_OPEN_RUNS} runs < {SINGLE_TARGET_P99_MS:.0} ms, none over {SINGLE_TARGET_WORST_P99_MS:.0} ms"
+            ),
+            measured: format!(
+                "at {}/s: p99 {} ms (median {}), p99.9 at most {} ms, {failed} failed",
+                r.single_half_rate,
+                shown.join(", "),
+                ms(median),
+                ms(p999)
+            ),
+            met: median < SINGLE_TARGET_P99_MS
+                && worst <= SINGLE_TARGET_WORST_P99_MS
+                && failed == 0,
+        });
+    }
     if let Some(e) = r.end_to_end.iter().find(|e| e.rate == E2E_TARGET_RATE) {
         let bound = 2.0 * r.end_to_end_tool.p99_ms + 5.0;
         v.push(Verdict {
@@ -183,27 +233,43 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
     if let Some(f) = r
         .fan_out
         .iter()
-        .find(|f| f.clients == FAN_OUT_TARGET_CLIENTS)
+        .find(|f| f.clients == FAN_OUT_TARGET_CLIENTS && f.rate == FAN_OUT_TARGET_RATE)
     {
+        let delivered = f.missing == 0 && f.lagged == 0 && f.latency.p99_ms < FAN_OUT_TARGET_P99_MS;
+        let us = f.gateway_us_per_delivery();
         v.push(Verdict {
             target: format!(
-                "{FAN_OUT_TARGET_CLIENTS} WebSocket clients at {}/s: p99 < {FAN_OUT_TARGET_P99_MS} ms",
-                f.rate
+                "{FAN_OUT_TARGET_CLIENTS} clients × {FAN_OUT_TARGET_RATE} orders/s: every delivery, p99 < {FAN_OUT_TARGET_P99_MS:.0} ms; \
+                 or, where the machine cannot carry the clients, ≤ {FAN_OUT_TARGET_CPU_US:.0} µs of gateway CPU per delivery"
             ),
-            measured: format!("p99 {:.1} ms, {} deliveries missing", f.latency.p99_ms, f.missing),
-            met: f.latency.p99_ms < FAN_OUT_TARGET_P99_MS && f.missing == 0,
+            measured: format!(
+                "{:.0} deliveries/s, {} missing, {} lagged, p99 {} ms; gateway {us:.2} µs per delivery ({:.0}% of a core), the clients {:.0}%",
+                f.deliveries_per_second,
+                f.missing,
+                f.lagged,
+                ms(f.latency.p99_ms),
+                f.gateway.cpu_percent,
+                f.generator_cpu_percent
+            ),
+            met: delivered || us <= FAN_OUT_TARGET_CPU_US,
         });
     }
     if let Some(b) = r.browser.iter().find(|b| b.rate == BROWSER_TARGET_RATE) {
         v.push(Verdict {
             target: format!(
-                "browser at {BROWSER_TARGET_RATE} events/s: no main-thread task over {LONG_TASK_TARGET_MS} ms"
+                "browser at {BROWSER_TARGET_RATE} events/s: every record counted, none dropped, no main-thread task over {LONG_TASK_TARGET_MS} ms"
             ),
             measured: format!(
-                "{} long tasks, longest {:.0} ms",
-                b.page.long_tasks, b.page.longest_task_ms
+                "{} of {} counted, {} dropped; {} long tasks, longest {:.0} ms",
+                b.page.records_shown,
+                b.sent,
+                b.page.records_missed,
+                b.page.long_tasks,
+                b.page.longest_task_ms
             ),
-            met: b.page.longest_task_ms <= LONG_TASK_TARGET_MS,
+            met: b.page.records_missed == 0
+                && b.page.records_shown >= b.sent
+                && b.page.longest_task_ms <= LONG_TASK_TARGET_MS,
         });
     }
     if let Some(s) = &r.search {
@@ -335,7 +401,7 @@ pub fn render(r: &Results, env: &Environment) -> String {
     );
     let _ = writeln!(
         o,
-        "| ProducerPerformance, throttled to {SINGLE_TARGET_RATE}/s | {}",
+        "| ProducerPerformance, throttled to {TOOL_THROTTLED_RATE}/s | {}",
         pp(&r.producer_perf_at_rate)
     );
     load_row(
@@ -354,19 +420,18 @@ pub fn render(r: &Results, env: &Environment) -> String {
         ),
         &r.single_max,
     );
-    load_row(
-        &mut o,
-        &format!("gateway single POST, open loop at {SINGLE_TARGET_RATE}/s"),
-        &r.single_at_target,
-    );
-    load_row(
-        &mut o,
-        &format!(
-            "gateway single POST, open loop at {:.0}/s",
-            r.single_sustained.load.planned as f64 / r.seconds as f64
-        ),
-        &r.single_sustained,
-    );
+    for (i, run) in r.single_half.iter().enumerate() {
+        load_row(
+            &mut o,
+            &format!(
+                "gateway single POST, open loop at {}/s (half the most; run {} of {})",
+                r.single_half_rate,
+                i + 1,
+                r.single_half.len()
+            ),
+            run,
+        );
+    }
 
     let t = &r.end_to_end_tool;
     let _ = writeln!(
@@ -400,15 +465,16 @@ pub fn render(r: &Results, env: &Environment) -> String {
     let _ = writeln!(
         o,
         "\n### WebSocket fan-out\n\nEvery client receives every order; latency from the order's intended send time to its arrival at each client.\n\n\
-         | clients | orders/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | missing | lagged | gateway CPU | gateway RSS |\n|---|---|---|---|---|---|---|---|---|---|---|"
+         Clients ask for `batch=256`, as the page does. The clients (one process) share the two cores with the gateway and the broker.\n\n\
+         | clients | orders/s | deliveries/s made | p50 ms | p99 ms | p99.9 ms | max ms | missing | lagged | gateway CPU | µs per delivery | gateway RSS | clients' CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for f in &r.fan_out {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.1} MiB |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.2} | {:.1} MiB | {:.0}% |",
             f.clients,
             f.rate,
-            f.clients * f.rate,
+            f.deliveries_per_second,
             ms(f.latency.p50_ms),
             ms(f.latency.p99_ms),
             ms(f.latency.p999_ms),
@@ -416,7 +482,9 @@ pub fn render(r: &Results, env: &Environment) -> String {
             f.missing,
             f.lagged,
             f.gateway.cpu_percent,
-            f.gateway.rss_mib
+            f.gateway_us_per_delivery(),
+            f.gateway.rss_mib,
+            f.generator_cpu_percent
         );
     }
 
@@ -544,9 +612,16 @@ mod tests {
     fn verdicts_hold_each_measurement_to_its_target() {
         let mut r = Results::default();
         r.producer_perf_max.records_per_second = 100_000.0;
-        r.batch_max.load.orders_per_second = 49_000.0;
-        r.single_at_target.load.orders_per_second = 20_000.0;
-        r.single_at_target.load.latency.p99_ms = 24.0;
+        r.batch_max.load.orders_per_second = 59_000.0;
+        // 10,000 orders/s at 15% of a core: 15 µs each.
+        r.single_max.load.orders_per_second = 10_000.0;
+        r.single_max.gateway.cpu_percent = 15.0;
+        r.single_half_rate = 5_000;
+        for p99 in [20.0, 49.0, 24.0, 30.0, 10.0] {
+            let mut run = Run::default();
+            run.load.latency.p99_ms = p99;
+            r.single_half.push(run);
+        }
         r.end_to_end_tool.p99_ms = 6.0;
         r.end_to_end.push(EndToEndRun {
             rate: E2E_TARGET_RATE,
@@ -556,9 +631,27 @@ mod tests {
             },
             ..Default::default()
         });
+        // Not every delivery made, but 0.9 µs each.
+        r.fan_out.push(FanOutRun {
+            clients: FAN_OUT_TARGET_CLIENTS,
+            rate: FAN_OUT_TARGET_RATE,
+            lagged: 10,
+            deliveries_per_second: 500_000.0,
+            gateway: Usage {
+                cpu_percent: 45.0,
+                rss_mib: 0.0,
+            },
+            ..Default::default()
+        });
         r.wasm_gzip_bytes = 400 * 1024;
         let met: Vec<bool> = verdicts(&r).iter().map(|v| v.met).collect();
-        // Batch 49% < 50%; single met; end to end 17.5 > 2 × 6 + 5; WASM at the bound.
-        assert_eq!(met, [false, true, false, true]);
+        // Batch 59% < 60%; 15 µs a single order, at the bound; median p99
+        // 24 ms, worst 49; end to end 17.5 > 2 × 6 + 5; fan-out by its
+        // cost; WASM at the bound.
+        assert_eq!(met, [false, true, true, false, true, true]);
+
+        // One open-loop run over 50 ms fails it, whatever the median.
+        r.single_half[1].load.latency.p99_ms = 51.0;
+        assert!(!verdicts(&r)[2].met);
     }
 }

@@ -129,7 +129,7 @@ pub struct Config {
     pub history: u64,
 
     /// Records a WebSocket client may fall behind before it is told it missed some.
-    #[arg(long, env = "LIVE_CLIENT_QUEUE", default_value_t = 1024,
+    #[arg(long, env = "LIVE_CLIENT_QUEUE", default_value_t = 4096,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub client_queue: u64,
 
