@@ -26,6 +26,7 @@ pub mod fanout;
 pub mod feed;
 pub mod flow;
 pub mod form;
+pub mod pacing;
 pub mod replay;
 pub mod search;
 pub mod stats;

@@ -22,6 +22,7 @@ use crate::backoff::Backoff;
 use crate::clock::{now_ms, sleep};
 use crate::feed::Feed;
 use crate::flow::FlowState;
+use crate::pacing::Pacing;
 
 /// Recent records per partition asked for on the first connect, so a fresh
 /// page is not empty. A reconnect asks to resume where the page left off.
@@ -171,13 +172,12 @@ fn is_the_filters_fault(error: &wire::ErrorBody) -> bool {
         || (error.code == wire::ErrorCode::Busy && error.message.contains("filter"))
 }
 
-/// Least time between two repaints of the feed's list, in milliseconds. A
-/// record after a quiet spell shows on the next frame; a stream of them is
-/// listed a few times a second (see [`crate::feed::MAX_NEW_ROWS`]), which
-/// is as fast as anyone reads and keeps each repaint short.
-const FEED_REPAINT_MS: f64 = 250.0;
-
 /// Which state changed since the last repaint, and whether one is scheduled.
+///
+/// A record after a quiet spell shows on the next frame; a stream of them is
+/// listed at most every [`Pacing::interval_ms`] (four times a second on a
+/// fast machine, less often where repaints take longer; see
+/// [`crate::pacing`] and [`crate::feed::MAX_NEW_ROWS`]).
 #[derive(Default)]
 struct Repaint {
     scheduled: Cell<bool>,
@@ -185,6 +185,7 @@ struct Repaint {
     flow: Cell<bool>,
     /// When the feed last repainted (`Date.now()`).
     feed_painted_ms: Cell<f64>,
+    pacing: Cell<Pacing>,
 }
 
 /// Requests one repaint, of what changed only, on an animation frame:
@@ -195,7 +196,7 @@ fn schedule_repaint(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, repaint: &R
         return;
     }
     let wait_ms = if repaint.feed.get() {
-        repaint.feed_painted_ms.get() + FEED_REPAINT_MS - js_sys::Date::now()
+        repaint.feed_painted_ms.get() + repaint.pacing.get().interval_ms() - js_sys::Date::now()
     } else {
         0.0
     };
@@ -203,11 +204,20 @@ fn schedule_repaint(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, repaint: &R
     let paint = move || {
         repaint.scheduled.set(false);
         if repaint.feed.replace(false) {
-            repaint.feed_painted_ms.set(js_sys::Date::now());
+            let started = js_sys::Date::now();
+            repaint.feed_painted_ms.set(started);
             feed.update_untracked(|f| {
                 f.publish();
             });
             feed.notify();
+            // The list's changes are drawn before the next frame begins:
+            // the time until then is what this repaint cost the machine.
+            let repaint = repaint.clone();
+            request_animation_frame(move || {
+                let mut pacing = repaint.pacing.get();
+                pacing.record(js_sys::Date::now() - started);
+                repaint.pacing.set(pacing);
+            });
         }
         if repaint.flow.replace(false) {
             flow.notify();
