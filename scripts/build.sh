@@ -5,5 +5,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$repo"
 # --dist: Trunk.toml's own dist is the dev server's (target/trunk-dev).
-trunk build --release --offline --dist dist
-cargo build --release --locked -p gateway
+long_step "building the dashboard (WebAssembly, optimised for size)" "about 2 minutes the first time, seconds after" \
+  trunk build --release --offline --dist dist
+long_step "building the gateway (with librdkafka, from C)" "about 4 minutes the first time, seconds after" \
+  cargo build --release --locked -p gateway

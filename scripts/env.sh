@@ -7,3 +7,14 @@ export TRUNK_OFFLINE=true
 # Whether a URL answers 200 (python3 rather than curl: it is on every
 # machine these scripts run on).
 healthy() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" >/dev/null 2>&1; }
+
+# A long step: what it does and about how long it takes on a 2-core machine
+# the first time, then how long it took (the compiler's own lines between).
+long_step() {
+  local what=$1 about=$2 start=$SECONDS
+  shift 2
+  echo "==> $what ($about)…" >&2
+  "$@"
+  local took=$((SECONDS - start))
+  echo "==> $what: done in $((took / 60))m$(printf %02d $((took % 60)))s" >&2
+}

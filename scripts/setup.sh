@@ -13,7 +13,7 @@
 # apt when missing).
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 TRUNK_VERSION=0.21.14
 SCHEMATHESIS_VERSION=4.32.5
 # Confluent's Python client and its Avro, Protobuf and JSON Schema serializers.
@@ -22,6 +22,11 @@ CONFLUENT_KAFKA_VERSION=2.16.2
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$repo/Cargo.lock")
 
 say() { echo "setup: $*" >&2; }
+# The tools are built to be built quickly: they spend their time waiting on
+# cargo, wasm-bindgen and wasm-opt, so Trunk's fat LTO over one codegen
+# unit (most of its 11 minutes) and full optimisation buy nothing here.
+tool_build=(env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false)
 sudo_if_needed() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 apt_updated=
@@ -40,6 +45,27 @@ command -v cargo >/dev/null || { say "Rust is missing: install it with rustup (h
 dpkg -s libssl-dev >/dev/null 2>&1 && command -v pkg-config >/dev/null || apt_install libssl-dev pkg-config
 command -v npm >/dev/null || apt_install nodejs npm
 
+# The jars download while the tools compile: the one waits on the network,
+# the other on the CPU.
+fetching=()
+if [[ $mode != --build ]]; then
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null || apt_install maven
+  # One after the other: two Mavens writing one local repository at once
+  # can corrupt it.
+  {
+    "$repo/scripts/kafka.sh" install
+    if [[ $mode == --test ]]; then "$repo/scripts/registry.sh" install; fi
+  } &
+  fetching+=($!)
+fi
+# Waits for those downloads; a failed one fails the setup.
+fetched() {
+  local pid
+  for pid in "${fetching[@]}"; do wait "$pid"; done
+  fetching=()
+}
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
@@ -48,13 +74,15 @@ rustup component list --installed | grep -q '^clippy' || rustup component add cl
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
 if [[ $(trunk --version 2>/dev/null) != "trunk $TRUNK_VERSION" ]]; then
-  say "installing trunk $TRUNK_VERSION (about 7 minutes the first time)"
-  cargo install trunk --version "$TRUNK_VERSION" --locked
+  # Without its update check, which asks crates.io at every start.
+  long_step "installing trunk $TRUNK_VERSION" "about 4 minutes, once" \
+    "${tool_build[@]}" cargo install trunk --version "$TRUNK_VERSION" --locked \
+    --no-default-features --features rustls
 fi
 if [[ $(wasm-bindgen --version 2>/dev/null) != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
-  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   # Not --locked: its lockfile pins a crate version the registry no longer serves.
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  long_step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION" "about 2 minutes, once" \
+    "${tool_build[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
 # npm packages from lockfiles, reinstalled only when the lockfile changed.
@@ -70,10 +98,7 @@ npm_ci() {
 npm_ci "$repo/tools"
 
 [[ $mode == --build ]] && exit 0
-
-command -v java >/dev/null || apt_install openjdk-17-jre-headless
-command -v mvn >/dev/null || apt_install maven
-"$repo/scripts/kafka.sh" install
+fetched
 
 if [[ $mode == --test ]]; then
   command -v chromium >/dev/null || apt_install chromium
@@ -88,5 +113,4 @@ if [[ $mode == --test ]]; then
     "$repo/tools/venv/bin/pip" install -q --disable-pip-version-check \
       "confluent-kafka[avro,json,protobuf,schemaregistry]==$CONFLUENT_KAFKA_VERSION"
   fi
-  "$repo/scripts/registry.sh" install
 fi
