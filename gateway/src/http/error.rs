@@ -300,7 +300,7 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (self.status(), Json(self.body())).into_response();
-        // For the metrics of refusals (`metrics::count_refusals`).
+        // For the metrics of refusals (`metrics::count_refusal`).
         response.extensions_mut().insert(self.code());
         match self {
             Self::Unauthorized => {

@@ -5,7 +5,6 @@
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use wire::ErrorCode;
 
@@ -55,16 +54,16 @@ pub(crate) async fn scrape(State(state): State<AppState>, request: Request) -> R
     response
 }
 
-/// Middleware on the API: each request to the order routes answered with
-/// an error counts as refused, under its error code.
-pub(crate) async fn count_refusals(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let orders = matches!(request.uri().path(), "/orders" | "/orders/batch");
-    let response = next.run(request).await;
-    if orders && let Some(code) = response.extensions().get::<ErrorCode>() {
+/// Whether a request (its path within the API) is one whose refusals
+/// [`count_refusal`] counts: the order routes'.
+pub(crate) fn places_orders(path: &str) -> bool {
+    matches!(path, "/orders" | "/orders/batch")
+}
+
+/// Of the API guard (`super::guard`): an order route's answer that is an
+/// error counts as refused, under its error code.
+pub(crate) fn count_refusal(state: &AppState, response: &Response) {
+    if let Some(code) = response.extensions().get::<ErrorCode>() {
         let code = serde_json::to_value(code)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -76,5 +75,4 @@ pub(crate) async fn count_refusals(
             .get_or_create(&vec![("code", code)])
             .inc();
     }
-    response
 }

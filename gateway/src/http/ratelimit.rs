@@ -15,9 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -144,16 +143,15 @@ impl RateLimiter {
     }
 }
 
-/// Middleware: a write takes one from its client's bucket, or is 429 with
-/// `Retry-After`. Batches and load runs take their orders themselves, once
-/// their bodies say how many ([`take_orders`]); clearing the read-key
-/// cookie needs no token and takes nothing.
-pub(crate) async fn limit_writes(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Of the API guard (`super::guard`): a write takes one from its client's
+/// bucket, or is 429 with `Retry-After`. Batches and load runs take their
+/// orders themselves, once their bodies say how many ([`take_orders`]);
+/// clearing the read-key cookie needs no token and takes nothing.
+pub(crate) fn write_refusal(
+    state: &AppState,
+    peer: SocketAddr,
+    request: &Request,
+) -> Option<Response> {
     let path = request.uri().path();
     let counted_by_the_route = matches!(path, "/orders/batch" | "/load" | "/session")
         && *request.method() != Method::PATCH;
@@ -162,9 +160,9 @@ pub(crate) async fn limit_writes(
         && !counted_by_the_route
         && let Err(refusal) = limiter.take(Client::of(peer.ip()), 1, Instant::now())
     {
-        return refusal.into_error("body").into_response();
+        return Some(refusal.into_error("body").into_response());
     }
-    next.run(request).await
+    None
 }
 
 /// Takes `orders` from `peer`'s bucket before they are written: 429 when it

@@ -86,20 +86,17 @@ pub(crate) fn is_write(method: &Method) -> bool {
 /// The cookie that carries the read key.
 pub(crate) const READ_KEY_COOKIE: &str = "kafka_flow_read_key";
 
-/// Middleware: with an API token configured, a write without it is 401;
-/// with reads protected too, so is a read without it or the read key, but
-/// for `/api/health` (and the read key's own removal).
-pub(crate) async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Of the API guard (`super::guard`): with an API token configured, a
+/// write without it is 401; with reads protected too, so is a read without
+/// it or the read key, but for `/api/health` (and the read key's own
+/// removal). A write from another site's page is 403 whatever the token.
+pub(crate) fn token_refusal(state: &AppState, request: &Request) -> Option<Response> {
     // A write from a web page of another site is refused whatever the token:
     // a page can send a simple POST (no preflight) to a gateway without one.
     if is_write(request.method())
         && !origin_allowed(request.headers(), &state.config.allowed_origins)
     {
-        return forbidden_origin(request.headers()).into_response();
+        return Some(forbidden_origin(request.headers()).into_response());
     }
     if let Some(token) = &state.config.api_token {
         let method = request.method();
@@ -112,10 +109,10 @@ pub(crate) async fn require_token(
             || (!is_write(method) && !state.config.protect_reads)
             || (!is_write(method) && state.read_key_matches(request.headers()));
         if !allowed {
-            return ApiError::Unauthorized.into_response();
+            return Some(ApiError::Unauthorized.into_response());
         }
     }
-    next.run(request).await
+    None
 }
 
 /// The refusal of a request from a page whose origin is not allowed.
@@ -143,7 +140,7 @@ pub(crate) fn carries_token(state: &AppState, headers: &HeaderMap) -> bool {
         .is_some_and(|token| bearer_matches(headers, token) || state.read_key_matches(headers))
 }
 
-/// `POST /api/session` (with the token, checked by [`require_token`]): sets
+/// `POST /api/session` (with the token, checked by [`token_refusal`]): sets
 /// the read-key cookie. `DELETE /api/session` clears it.
 pub(crate) async fn open_session(State(state): State<AppState>) -> Response {
     let cookie = format!(
