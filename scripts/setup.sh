@@ -22,11 +22,17 @@ CONFLUENT_KAFKA_VERSION=2.16.2
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$repo/Cargo.lock")
 
 say() { echo "setup: $*" >&2; }
-# The tools are built to be built quickly: they spend their time waiting on
-# cargo, wasm-bindgen and wasm-opt, so Trunk's fat LTO over one codegen
-# unit (most of its 11 minutes) and full optimisation buy nothing here.
-tool_build=(env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false)
+# The tools are built to be built quickly: Trunk's fat LTO over one codegen
+# unit was most of its 11 minutes, and neither tool is where a build spends
+# its time (cargo and wasm-opt are). Trunk, which only runs those and copies
+# files, is not optimised at all; wasm-bindgen, which rewrites the whole
+# .wasm on every build, a little.
+tool_build() {
+  local opt=$1
+  shift
+  env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt" CARGO_PROFILE_RELEASE_DEBUG=false "$@"
+}
 sudo_if_needed() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 apt_updated=
@@ -73,17 +79,24 @@ fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
+# The two tools compile side by side (each one's linking and last crates
+# leave a core free for the other); their compiler lines interleave.
+compiling=()
 if [[ $(trunk --version 2>/dev/null) != "trunk $TRUNK_VERSION" ]]; then
-  # Without its update check, which asks crates.io at every start.
-  long_step "installing trunk $TRUNK_VERSION" "about 4 minutes, once" \
-    "${tool_build[@]}" cargo install trunk --version "$TRUNK_VERSION" --locked \
-    --no-default-features --features rustls
+  # No default features: no update check (it asks crates.io at every
+  # start) and no TLS (Trunk would only use it to download tools, which it
+  # must not here, or to serve over HTTPS, which the dev loop does not).
+  long_step "installing trunk $TRUNK_VERSION" "about 3 minutes, once" \
+    tool_build 0 cargo install trunk --version "$TRUNK_VERSION" --locked --no-default-features &
+  compiling+=($!)
 fi
 if [[ $(wasm-bindgen --version 2>/dev/null) != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
   # Not --locked: its lockfile pins a crate version the registry no longer serves.
   long_step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION" "about 2 minutes, once" \
-    "${tool_build[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    tool_build 1 cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force &
+  compiling+=($!)
 fi
+for pid in "${compiling[@]}"; do wait "$pid"; done
 
 # npm packages from lockfiles, reinstalled only when the lockfile changed.
 npm_ci() {
@@ -108,7 +121,7 @@ if [[ $mode == --test ]]; then
     python3 -m venv "$repo/tools/venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$repo/tools/venv"; }
     "$repo/tools/venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   fi
-  if [[ $("$repo/tools/venv/bin/python" -c 'import confluent_kafka, fastavro, jsonschema, google.protobuf; print(confluent_kafka.version()[0])' 2>/dev/null) != "$CONFLUENT_KAFKA_VERSION" ]]; then
+  if [[ $("$repo/tools/venv/bin/python" -c 'import confluent_kafka, fastavro, jsonschema, google.protobuf; print(confluent_kafka.__version__)' 2>/dev/null) != "$CONFLUENT_KAFKA_VERSION" ]]; then
     say "installing confluent-kafka $CONFLUENT_KAFKA_VERSION with its Schema Registry serializers into tools/venv"
     "$repo/tools/venv/bin/pip" install -q --disable-pip-version-check \
       "confluent-kafka[avro,json,protobuf,schemaregistry]==$CONFLUENT_KAFKA_VERSION"
