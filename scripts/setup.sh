@@ -86,13 +86,13 @@ if [[ $(trunk --version 2>/dev/null) != "trunk $TRUNK_VERSION" ]]; then
   # No default features: no update check (it asks crates.io at every
   # start) and no TLS (Trunk would only use it to download tools, which it
   # must not here, or to serve over HTTPS, which the dev loop does not).
-  long_step "installing trunk $TRUNK_VERSION" "about 3 minutes, once" \
+  long_step "installing trunk $TRUNK_VERSION" "about 4½ minutes, once" \
     tool_build 0 cargo install trunk --version "$TRUNK_VERSION" --locked --no-default-features &
   compiling+=($!)
 fi
 if [[ $(wasm-bindgen --version 2>/dev/null) != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
   # Not --locked: its lockfile pins a crate version the registry no longer serves.
-  long_step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION" "about 2 minutes, once" \
+  long_step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION" "about 4 minutes, once" \
     tool_build 1 cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force &
   compiling+=($!)
 fi
