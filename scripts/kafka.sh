@@ -40,14 +40,23 @@ say() { echo "kafka: $*" >&2; }
 brokers() { echo "${KAFKA_BROKERS:-127.0.0.1:$port}"; }
 
 install() {
-  local stamp=$lib/.installed-$kafka_version
+  local stamp=$lib/.installed-$kafka_version lock
   if [[ -f $stamp ]]; then return 0; fi
-  say "fetching Apache Kafka $kafka_version jars from Maven Central into $lib"
-  rm -rf "$lib"
-  mkdir -p "$lib"
-  (cd "$repo/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$lib")
-  touch "$stamp"
+  # One fetch at a time: a second one (a setup run again while an earlier
+  # one's fetch still runs) waits for the first, then finds the jars there.
+  mkdir -p "$state"
+  exec {lock}>"$state/.install.lock"
+  flock "$lock"
+  if [[ ! -f $stamp ]]; then
+    say "fetching Apache Kafka $kafka_version jars from Maven Central into $lib (about a minute)"
+    rm -rf "$lib"
+    mkdir -p "$lib"
+    (cd "$repo/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$lib")
+    touch "$stamp"
+    say "Apache Kafka $kafka_version jars fetched"
+  fi
+  exec {lock}>&-
 }
 
 tool() {

@@ -44,6 +44,14 @@ java_21() {
 install() {
   [[ -f $app/quarkus-app/quarkus-run.jar ]] && return 0
   mkdir -p "$state"
+  # One fetch at a time (see kafka.sh's install); the second finds it done.
+  local lock
+  exec {lock}>"$state/.install.lock"
+  flock "$lock"
+  if [[ -f $app/quarkus-app/quarkus-run.jar ]]; then
+    exec {lock}>&-
+    return 0
+  fi
   local name=apicurio-registry-app-$APICURIO_VERSION-all.tar.gz
   say "fetching Apicurio Registry $APICURIO_VERSION from Maven Central (about 159 MB)"
   # mvn rather than curl: it honours the machine's Maven mirror and proxy.
@@ -57,6 +65,8 @@ install() {
   [[ -f $app.partial/quarkus-app/quarkus-run.jar ]] || { say "no quarkus-run.jar in $name"; return 1; }
   mv "$app.partial" "$app"
   rm -f "$state/$name"
+  # Not inherited by the registry this script may start next.
+  exec {lock}>&-
 }
 
 running_pid() {

@@ -14,6 +14,8 @@
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# Steps run side by side; one failing ends the setup, and stops the others.
+trap stop_background EXIT
 TRUNK_VERSION=0.21.14
 SCHEMATHESIS_VERSION=4.32.5
 # Confluent's Python client and its Avro, Protobuf and JSON Schema serializers.
@@ -86,13 +88,13 @@ if [[ $(trunk --version 2>/dev/null) != "trunk $TRUNK_VERSION" ]]; then
   # No default features: no update check (it asks crates.io at every
   # start) and no TLS (Trunk would only use it to download tools, which it
   # must not here, or to serve over HTTPS, which the dev loop does not).
-  long_step "installing trunk $TRUNK_VERSION" "about 4½ minutes, once" \
+  long_step "installing trunk $TRUNK_VERSION" "about 4½ minutes, once per version" \
     tool_build 0 cargo install trunk --version "$TRUNK_VERSION" --locked --no-default-features &
   compiling+=($!)
 fi
 if [[ $(wasm-bindgen --version 2>/dev/null) != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
   # Not --locked: its lockfile pins a crate version the registry no longer serves.
-  long_step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION" "about 4 minutes, once" \
+  long_step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION" "about 4 minutes beside Trunk, 2 alone; once per wasm-bindgen version" \
     tool_build 1 cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force &
   compiling+=($!)
 fi
