@@ -128,7 +128,9 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub history: u64,
 
-    /// Records a WebSocket client may fall behind before it is told it missed some.
+    /// Records a WebSocket client may fall behind before it is told it missed
+    /// some: one ring of shared frames per topic (and per live filter), each
+    /// client reading at its own place; rounded up to a power of two.
     #[arg(long, env = "LIVE_CLIENT_QUEUE", default_value_t = 4096,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub client_queue: u64,

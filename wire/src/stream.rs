@@ -60,7 +60,7 @@ pub enum ServerMessage {
     /// elements carry the `record` message's `"type": "record"` too.)
     Records { records: Vec<LiveRecord> },
     /// This client fell behind and `missed` records were dropped for it
-    /// (the gateway keeps a bounded queue per client).
+    /// (each client may fall a bounded number of records behind).
     Lagged { missed: u64 },
     /// The state of the whole flow, about once a second: the topic's
     /// partitions, every consumer group reading it, the demo services. A
