@@ -14,6 +14,9 @@ pub const MAX_INTERVAL_MS: f64 = 2_000.0;
 /// 25 ms on a slow machine spaces repaints 250 ms apart, one of 100 ms a
 /// second apart.
 const BUDGET: f64 = 0.1;
+/// A longer "frame" is not one: the tab was hidden (animation frames stop),
+/// the machine slept or the clock jumped. It changes nothing.
+const LONGEST_FRAME_MS: f64 = 1_000.0;
 
 /// The repaint interval, from the frame time of recent repaints.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,7 +42,7 @@ impl Pacing {
     /// at once, fast ones bring them back gradually (a fifth of the way a
     /// time), so one quick frame on a loaded machine does not undo it.
     pub fn record(&mut self, frame_ms: f64) {
-        if !frame_ms.is_finite() || frame_ms < 0.0 {
+        if !frame_ms.is_finite() || !(0.0..=LONGEST_FRAME_MS).contains(&frame_ms) {
             return;
         }
         let wanted = (frame_ms / BUDGET).clamp(MIN_INTERVAL_MS, MAX_INTERVAL_MS);
@@ -71,6 +74,13 @@ mod tests {
         assert_eq!(pacing.interval_ms(), 600.0);
         pacing.record(900.0);
         assert_eq!(pacing.interval_ms(), MAX_INTERVAL_MS);
+    }
+
+    #[test]
+    fn a_hidden_tab_or_a_clock_jump_is_not_a_slow_frame() {
+        let mut pacing = Pacing::default();
+        pacing.record(30_000.0);
+        assert_eq!(pacing, Pacing::default());
     }
 
     #[test]

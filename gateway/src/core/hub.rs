@@ -41,6 +41,12 @@ pub(crate) fn encode<F: Frame>(message: &ServerMessage) -> F {
     F::from(serde_json::to_string(message).unwrap_or_default())
 }
 
+const HEAD: &str = r#"{"type":"records","records":["#;
+const TAIL: &str = "]}";
+/// What a `records` message adds to its records' text: its own start and
+/// end, and (at most) one comma per record.
+pub(crate) const JOINED_OVERHEAD: usize = HEAD.len() + TAIL.len();
+
 /// One [`ServerMessage::Records`] of consecutive record frames, made by
 /// joining their shared text (each element keeps its `"type":"record"`,
 /// which readers of `records` ignore): one copy, no re-encoding. A single
@@ -49,8 +55,6 @@ pub(crate) fn join_records<F: Frame>(mut records: Vec<F>) -> F {
     if records.len() == 1 {
         return records.swap_remove(0);
     }
-    const HEAD: &str = r#"{"type":"records","records":["#;
-    const TAIL: &str = "]}";
     let len = records.iter().map(|f| f.len() + 1).sum::<usize>() + HEAD.len() + TAIL.len();
     let mut text = String::with_capacity(len);
     text.push_str(HEAD);

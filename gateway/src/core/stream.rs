@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures_util::FutureExt;
-
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use wire::ServerMessage;
@@ -17,7 +18,7 @@ use wire::stream::PartitionOffset;
 
 use super::Core;
 use super::filters::{FilterLease, OpenFilterError};
-use super::hub::{Frame, Published, Subscription, encode, join_records};
+use super::hub::{Frame, JOINED_OVERHEAD, Published, Subscription, encode, join_records};
 use super::resume::CatchUp;
 use super::watches::{Lease, WatchError};
 use crate::admission::Client;
@@ -62,8 +63,9 @@ pub(crate) struct Stream<F> {
     lagged: Counter,
     /// Most records joined in one message.
     batch: usize,
-    /// A frame read while joining records, to be sent after them.
-    pending: Option<F>,
+    /// What was read while joining records and did not fit: sent next, or,
+    /// a record, the first of the next message.
+    pending: Option<Next<F>>,
     /// Keeps another topic watched while this client streams it.
     _watching: Option<Lease<F>>,
     /// Keeps the filter running while this client streams it.
@@ -203,6 +205,7 @@ fn batches<F: Frame>(records: impl Iterator<Item = F>, batch: usize) -> Vec<F> {
 /// Records being joined into one message.
 struct Joining<F> {
     records: Vec<F>,
+    /// The joined message's length so far, with a comma per record.
     bytes: usize,
 }
 
@@ -210,25 +213,26 @@ impl<F> Default for Joining<F> {
     fn default() -> Self {
         Self {
             records: Vec::new(),
-            bytes: 0,
+            bytes: JOINED_OVERHEAD,
         }
     }
 }
 
 impl<F: Frame> Joining<F> {
-    /// Whether `record` may join what is here (the first one always may).
+    /// Whether `record` may join what is here (the first one always may:
+    /// a record over the bound goes out alone).
     fn fits(&self, record: &F, batch: usize) -> bool {
         self.records.is_empty()
-            || (self.records.len() < batch && self.bytes + record.len() <= MAX_BATCH_BYTES)
+            || (self.records.len() < batch && self.bytes + record.len() < MAX_BATCH_BYTES)
     }
 
     fn push(&mut self, record: F) {
-        self.bytes += record.len();
+        self.bytes += record.len() + 1;
         self.records.push(record);
     }
 
     fn take(&mut self) -> Vec<F> {
-        self.bytes = 0;
+        self.bytes = JOINED_OVERHEAD;
         std::mem::take(&mut self.records)
     }
 }
@@ -246,10 +250,13 @@ impl<F: Frame> Stream<F> {
     /// the client's `batch`; nothing is waited for to make a batch. `None`
     /// when the hub is gone (the gateway is shutting down).
     pub(crate) async fn next(&mut self) -> Option<F> {
-        if let Some(frame) = self.pending.take() {
-            return Some(frame);
-        }
-        let first = match self.next_one().await? {
+        // (Cancel-safe: the only await is `next_one`'s, whose branches can
+        // all be dropped unfinished without losing anything.)
+        let first = match self.pending.take() {
+            Some(next) => next,
+            None => self.next_one().await?,
+        };
+        let first = match first {
             Next::Record(frame) => frame,
             Next::Other(frame) => return Some(frame),
         };
@@ -258,18 +265,49 @@ impl<F: Frame> Stream<F> {
         }
         let mut joining = Joining::default();
         joining.push(first);
-        // What is ready now, without waiting (every branch of `next_one`
-        // can be dropped unfinished without losing anything).
-        while let Some(Some(next)) = self.next_one().now_or_never() {
+        while let Some(next) = self.ready() {
             match next {
                 Next::Record(frame) if joining.fits(&frame, self.batch) => joining.push(frame),
-                Next::Record(frame) | Next::Other(frame) => {
-                    self.pending = Some(frame);
+                next => {
+                    self.pending = Some(next);
                     break;
                 }
             }
         }
         Some(join_records(joining.take()))
+    }
+
+    /// A record (or how many were missed) already waiting, without waiting
+    /// for one. Read with `try_recv`, which spends none of the task's
+    /// cooperative budget: through `recv`, a batch ended at about 128
+    /// records whatever the client asked for.
+    fn ready(&mut self) -> Option<Next<F>> {
+        loop {
+            match self.records.try_recv() {
+                Ok(p) => {
+                    if let Some(next) = self.received(p) {
+                        return Some(next);
+                    }
+                }
+                Err(TryRecvError::Lagged(missed)) => return Some(self.missed(missed)),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// A record for the client, or `None` for one it already has.
+    fn received(&self, p: Published<F>) -> Option<Next<F>> {
+        let has_it = self
+            .skip_below
+            .get(&p.partition)
+            .is_some_and(|&below| p.offset < below);
+        (!has_it).then_some(Next::Record(p.frame))
+    }
+
+    /// The client fell behind by `missed` records: it is told so.
+    fn missed(&self, missed: u64) -> Next<F> {
+        self.lagged.inc_by(missed);
+        Next::Other(encode(&ServerMessage::Lagged { missed }))
     }
 
     async fn next_one(&mut self) -> Option<Next<F>> {
@@ -288,12 +326,12 @@ impl<F: Frame> Stream<F> {
                     Err(RecvError::Closed) => return None,
                 },
                 next = self.records.recv() => match next {
-                    Ok(p) if self.skip_below.get(&p.partition).is_some_and(|&below| p.offset < below) => {}
-                    Ok(p) => return Some(Next::Record(p.frame)),
-                    Err(RecvError::Lagged(missed)) => {
-                        self.lagged.inc_by(missed);
-                        return Some(Next::Other(encode(&ServerMessage::Lagged { missed })));
+                    Ok(p) => {
+                        if let Some(next) = self.received(p) {
+                            return Some(next);
+                        }
                     }
+                    Err(RecvError::Lagged(missed)) => return Some(self.missed(missed)),
                     Err(RecvError::Closed) => return None,
                 },
             }
@@ -311,6 +349,106 @@ async fn status_changed<F: Frame>(status: Option<&mut watch::Receiver<Option<F>>
         }
         if let Some(frame) = status.borrow_and_update().clone() {
             return Some(frame);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::hub::Hub;
+
+    /// A stream of `hub`'s live records taking `batch` in a message.
+    fn stream_of(hub: &Hub<String>, batch: usize) -> Stream<String> {
+        let s = hub.subscribe(0, &[]);
+        Stream {
+            records: s.records,
+            flow: s.flow,
+            processed: s.processed,
+            status: None,
+            skip_below: HashMap::new(),
+            lagged: Counter::default(),
+            batch,
+            pending: None,
+            _watching: None,
+            _filter: None,
+        }
+    }
+
+    /// How many records each of the next messages holds, until `total`.
+    async fn message_sizes(stream: &mut Stream<String>, total: usize) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        while sizes.iter().sum::<usize>() < total {
+            let frame = stream.next().await.expect("a frame");
+            match serde_json::from_str(&frame).expect("a message") {
+                ServerMessage::Records { records } => sizes.push(records.len()),
+                ServerMessage::Record(_) => sizes.push(1),
+                other => panic!("not a record: {other:?}"),
+            }
+        }
+        sizes
+    }
+
+    fn publish(hub: &Hub<String>, records: i64, value_bytes: usize) {
+        for offset in 0..records {
+            hub.publish(
+                0,
+                offset,
+                encode(&ServerMessage::Record(wire::LiveRecord {
+                    partition: 0,
+                    offset,
+                    key: None,
+                    headers: vec![],
+                    timestamp_ms: None,
+                    produced_at_ms: None,
+                    consumed_at_ms: 1,
+                    size: value_bytes,
+                    payload: wire::Payload::Text {
+                        text: "x".repeat(value_bytes),
+                        truncated: false,
+                    },
+                    key_schema: None,
+                    value_schema: None,
+                })),
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn waiting_records_are_joined_up_to_the_batch_the_client_asked_for() {
+        let hub = Hub::new(0, 4096);
+        let mut stream = stream_of(&hub, 512);
+        publish(&hub, 1200, 10);
+        // Not about 128 (the task's cooperative budget), and the record
+        // that ends a full message starts the next one.
+        assert_eq!(message_sizes(&mut stream, 1200).await, [512, 512, 176]);
+
+        let mut small = stream_of(&hub, 50);
+        publish(&hub, 150, 10);
+        assert_eq!(message_sizes(&mut small, 150).await, [50, 50, 50]);
+    }
+
+    #[tokio::test]
+    async fn a_joined_message_stays_within_its_byte_bound() {
+        let hub = Hub::new(0, 4096);
+        let mut stream = stream_of(&hub, 1024);
+        // Records of about 4 KiB: 64 of them are just over 256 KiB once
+        // joined with their commas and the message's own text.
+        publish(&hub, 200, 4_000);
+        let mut left = 200;
+        while left > 0 {
+            let frame = stream.next().await.expect("a frame");
+            assert!(
+                frame.len() <= MAX_BATCH_BYTES,
+                "a message of {} bytes",
+                frame.len()
+            );
+            let ServerMessage::Records { records } =
+                serde_json::from_str(&frame).expect("a message")
+            else {
+                panic!("a lone record")
+            };
+            left -= records.len();
         }
     }
 }
