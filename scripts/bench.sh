@@ -4,7 +4,7 @@
 # fan-out, and the dashboard in headless Chromium. Builds the release
 # gateway and dashboard, starts Kafka, runs `bench` and writes the results
 # into BENCHMARKS.md. Not part of scripts/test.sh: it measures, it does not
-# test. Takes about 5 minutes once built.
+# test. Takes about 7½ minutes once built.
 #
 #   scripts/bench.sh [bench flags]   e.g. --seconds 5 (see: target/release/bench --help)
 set -euo pipefail
