@@ -47,6 +47,24 @@ const TAIL: &str = "]}";
 /// end, and (at most) one comma per record.
 pub(crate) const JOINED_OVERHEAD: usize = HEAD.len() + TAIL.len();
 
+/// A record message of partition 0 at `offset` carrying `payload`, for tests.
+#[cfg(test)]
+pub(crate) fn record_message(offset: i64, payload: wire::Payload) -> ServerMessage {
+    ServerMessage::Record(wire::LiveRecord {
+        partition: 0,
+        offset,
+        key: None,
+        headers: vec![],
+        timestamp_ms: None,
+        produced_at_ms: None,
+        consumed_at_ms: 1,
+        size: 0,
+        payload,
+        key_schema: None,
+        value_schema: None,
+    })
+}
+
 /// One [`ServerMessage::Records`] of consecutive record frames, made by
 /// joining their shared text (each element keeps its `"type":"record"`,
 /// which readers of `records` ignore): one copy, no re-encoding. A single
@@ -456,21 +474,8 @@ mod tests {
 
     #[test]
     fn consecutive_records_join_into_one_records_message() {
-        let record = |offset: i64| -> Frame {
-            encode(&ServerMessage::Record(wire::LiveRecord {
-                partition: 0,
-                offset,
-                key: None,
-                headers: vec![],
-                timestamp_ms: None,
-                produced_at_ms: None,
-                consumed_at_ms: 1,
-                size: 0,
-                payload: wire::Payload::Null,
-                key_schema: None,
-                value_schema: None,
-            }))
-        };
+        let record =
+            |offset: i64| -> Frame { encode(&record_message(offset, wire::Payload::Null)) };
         let one = record(1);
         assert_eq!(join_records(vec![one.clone()]), one);
 

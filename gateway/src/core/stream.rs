@@ -356,7 +356,7 @@ async fn status_changed<F: Frame>(status: Option<&mut watch::Receiver<Option<F>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::hub::Hub;
+    use crate::core::hub::{Hub, record_message};
 
     /// A stream of `hub`'s live records taking `batch` in a message.
     fn stream_of(hub: &Hub<String>, batch: usize) -> Stream<String> {
@@ -394,22 +394,13 @@ mod tests {
             hub.publish(
                 0,
                 offset,
-                encode(&ServerMessage::Record(wire::LiveRecord {
-                    partition: 0,
+                encode(&record_message(
                     offset,
-                    key: None,
-                    headers: vec![],
-                    timestamp_ms: None,
-                    produced_at_ms: None,
-                    consumed_at_ms: 1,
-                    size: value_bytes,
-                    payload: wire::Payload::Text {
+                    wire::Payload::Text {
                         text: "x".repeat(value_bytes),
                         truncated: false,
                     },
-                    key_schema: None,
-                    value_schema: None,
-                })),
+                )),
             );
         }
     }
