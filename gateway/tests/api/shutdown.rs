@@ -118,6 +118,18 @@ async fn a_gateway_whose_broker_hangs_stops_within_its_bound_and_says_what_it_co
             .expect("offset");
         consumer.commit(&at, CommitMode::Sync).expect("commit");
     }
+    // Both members in, before the order: a member that joins later takes
+    // partitions from the first, whose revoke commits what it processed,
+    // and then nothing is left to fail at shutdown.
+    until("both members to hold partitions", || async {
+        let services: Vec<wire::services::ServiceView> = gateway.get_json("/api/services").await?;
+        let service = services.first()?;
+        (!service.changing
+            && service.assignments.len() == 2
+            && service.assignments.iter().all(|a| !a.partitions.is_empty()))
+        .then_some(())
+    })
+    .await;
     let placed = http
         .post(format!("{address}/api/orders"))
         .json(&order("stopping"))
