@@ -14,11 +14,22 @@ use crate::metrics::{sample, scrape};
 
 /// How many records the tests' topic holds, over 3 partitions.
 const RECORDS: i64 = 300;
-/// The first record's timestamp; record `n` is `BASE + n` ms.
-const BASE: i64 = 1_700_000_000_000;
+/// The first record's timestamp; record `n` is `base() + n` ms. An hour
+/// ago, not a fixed date: the broker's retention (7 days) deletes a segment
+/// whose newest timestamp is older than that, even mid-test, the active one
+/// too, and the topic would lose its first records under the search.
+fn base() -> i64 {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970");
+        i64::try_from(now.as_millis()).expect("ms fit i64") - 3_600_000
+    })
+}
 
 /// `select(.value.n % 7 == 0)` over records `n = 0..RECORDS`, record `n`
-/// on partition `n % 3` at timestamp `BASE + n`: the gateway's topic, made.
+/// on partition `n % 3` at timestamp `base() + n`: the gateway's topic, made.
 async fn topic_of_numbered_records(app: &TestApp) {
     app.wait_healthy().await;
     let producer = producer();
@@ -32,7 +43,7 @@ async fn topic_of_numbered_records(app: &TestApp) {
                     .partition(partition)
                     .key(&key)
                     .payload(&value)
-                    .timestamp(BASE + n),
+                    .timestamp(base() + n),
                 Timeout::After(PATIENCE),
             )
             .await
@@ -130,8 +141,8 @@ async fn a_search_finds_exactly_the_matches_in_both_directions_from_each_start()
         &app,
         &format!(
             "{sevens}&from=timestamp&timestamp_ms={}&until_ms={}",
-            BASE + 100,
-            BASE + 200
+            base() + 100,
+            base() + 200
         ),
     )
     .await;
@@ -234,7 +245,7 @@ async fn a_search_merges_partitions_far_apart_in_time_in_order() {
             let record = FutureRecord::<str, str>::to(&app.topic)
                 .partition(i32::try_from(p).expect("small"))
                 .payload(&value)
-                .timestamp(BASE + p * 1_000_000 + n);
+                .timestamp(base() + p * 1_000_000 + n);
             sends.push(
                 producer
                     .send_result(record)
