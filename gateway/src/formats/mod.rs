@@ -11,6 +11,7 @@
 //! panic or a runaway allocation.
 
 mod avro;
+pub(crate) mod json;
 mod protobuf;
 
 use std::borrow::Cow;

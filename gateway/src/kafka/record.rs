@@ -520,12 +520,10 @@ pub const MAX_FILTERED_HEADERS: usize = 256;
 const MAX_FILTERED_DEPTH: usize = 100;
 
 /// Whether `bytes` are one JSON value nested at most
-/// [`MAX_FILTERED_DEPTH`] deep. (serde_json's own depth limit does not
-/// apply when a value is only checked, hence the scan.)
+/// [`MAX_FILTERED_DEPTH`] deep, with no lone surrogate (see
+/// `formats::json`).
 fn is_json(bytes: &[u8]) -> bool {
-    formats::nested_at_most(bytes, MAX_FILTERED_DEPTH)
-        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
-        && formats::surrogates_paired(bytes)
+    formats::json::valid(bytes, MAX_FILTERED_DEPTH)
 }
 
 /// The first header named `key`, as (shortened) text.
