@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use wire::search::{SearchDone, SearchEnd, SearchEvent, SearchProgress};
 use wire::stream::PartitionOffset;
@@ -134,31 +134,13 @@ impl Searches {
             None => None,
         };
         let (start, until, partition) = (plan.start, plan.until_ms, plan.partition);
-        let ranges = run_reader(
-            &self.config,
-            &plan.topic,
-            &self.metrics,
-            &self.schemas,
-            RangeReader::for_search,
-            (),
-            move |reader| reader.ranges_until(start, until, partition),
-        )
-        .await
-        .map_err(|err| match err {
-            ReadError::NoPartition { asked, last } => SearchError::NoPartition { asked, last },
-            err => SearchError::Unavailable(format!("could not read the topic: {err}")),
-        })?;
-        self.metrics.searches.inc();
-        let (events, receiver) = mpsc::channel(EVENT_QUEUE);
-        let total = ranges.iter().map(|r| (r.to - r.from).max(0) as u64).sum();
-        let _ = events.try_send(SearchEvent::Started {
-            topic: plan.topic.clone(),
-            ranges: ranges.clone(),
-            total,
-            newest_first: plan.direction == Direction::NewestFirst,
-        });
         let cancel = self.shutdown.child_token();
         let (scanned_tx, scanned) = mpsc::channel(SCANNED_QUEUE);
+        // One reader finds the ranges and scans them: a second client
+        // would connect and ask for metadata again (about 50 ms) before
+        // the first record. The ranges come back first, so that a search
+        // that cannot start is refused before its first line.
+        let (ranges_tx, ranges_rx) = oneshot::channel();
         let scan = {
             let (config, metrics, topic, schemas) = (
                 self.config.clone(),
@@ -177,6 +159,17 @@ impl Searches {
                     RangeReader::for_search,
                     (),
                     move |reader| {
+                        let ranges = match reader.ranges_until(start, until, partition) {
+                            Ok(ranges) => ranges,
+                            Err(err) => {
+                                let _ = ranges_tx.send(Err(err));
+                                return Ok(());
+                            }
+                        };
+                        if ranges_tx.send(Ok(ranges.clone())).is_err() {
+                            // Asked for, then left before the first line.
+                            return Ok(());
+                        }
                         // Compiled again here: a program stays on its thread.
                         let program = in_scan.as_deref().map(Program::compile).transpose();
                         let native = in_scan.as_deref().and_then(bounded::Filter::parse);
@@ -223,7 +216,29 @@ impl Searches {
                 .await
             }
         };
-        let scan = tokio::spawn(scan);
+        let mut scan = tokio::spawn(scan);
+        let ranges = match ranges_rx.await {
+            Ok(ranges) => ranges,
+            // The reader could not be made: its error is the scan's.
+            Err(_) => match (&mut scan).await {
+                Ok(Err(err)) => Err(err),
+                Ok(Ok(())) => Err(ReadError::Interrupted("the search's reader ended".into())),
+                Err(err) => Err(ReadError::Interrupted(err.to_string())),
+            },
+        }
+        .map_err(|err| match err {
+            ReadError::NoPartition { asked, last } => SearchError::NoPartition { asked, last },
+            err => SearchError::Unavailable(format!("could not read the topic: {err}")),
+        })?;
+        self.metrics.searches.inc();
+        let total = ranges.iter().map(|r| (r.to - r.from).max(0) as u64).sum();
+        let (events, receiver) = mpsc::channel(EVENT_QUEUE);
+        let _ = events.try_send(SearchEvent::Started {
+            topic: plan.topic.clone(),
+            ranges,
+            total,
+            newest_first: plan.direction == Direction::NewestFirst,
+        });
         let running = self.metrics.searches_running.clone();
         running.inc();
         let schemas = self.schemas.clone();
