@@ -122,6 +122,7 @@ fn FeedRow(
     let order_id = record.header(headers::ORDER_ID).map(str::to_owned);
     let total = match &record.payload {
         Payload::Json { value } => value
+            .tree()
             .get("total_cents")
             .and_then(serde_json::Value::as_u64)
             .map(|c| format!("total {}", format_cents(c))),

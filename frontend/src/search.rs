@@ -313,7 +313,7 @@ mod tests {
                     3,
                     Some("a,b"),
                     Payload::Json {
-                        value: json!({"q": "say \"hi\""}),
+                        value: json!({"q": "say \"hi\""}).into(),
                     },
                 ),
                 record(

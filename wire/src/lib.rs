@@ -5,6 +5,7 @@
 //! - [`api`]: the other REST bodies: the acknowledgement, the one error shape,
 //!   health, groups, replay and topics.
 //! - [`stream`]: the messages of the `GET /ws` stream, the stream protocol.
+//! - [`json`]: a record's JSON value, sent as its producer's text.
 //! - [`load`]: the load generator's request and progress.
 //! - [`services`]: the demo services (consumer groups the gateway runs) and
 //!   the commands that stop, start and scale them.
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod headers;
 pub mod integral;
+pub mod json;
 pub mod load;
 pub mod order;
 pub mod search;
@@ -24,5 +26,6 @@ pub mod services;
 pub mod stream;
 
 pub use api::{ErrorBody, ErrorCode, Health, OrderAccepted};
+pub use json::JsonValue;
 pub use order::{FieldError, NewOrder, Order, OrderItem};
 pub use stream::{LiveRecord, Payload, RecordHeader, SchemaRef, ServerMessage};

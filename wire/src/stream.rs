@@ -291,8 +291,11 @@ pub struct RecordHeader {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Payload {
-    /// Valid JSON (e.g. an order from the gateway).
-    Json { value: serde_json::Value },
+    /// Valid JSON (e.g. an order from the gateway), as the producer wrote it.
+    Json {
+        #[cfg_attr(feature = "schema", schemars(with = "serde_json::Value"))]
+        value: crate::JsonValue,
+    },
     /// UTF-8 text that is not JSON (e.g. the tutorial's `new order created!`),
     /// or JSON too large to show whole.
     Text { text: String, truncated: bool },

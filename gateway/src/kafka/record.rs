@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rdkafka::Message;
 use rdkafka::message::Headers;
 use serde_json::Value;
-use wire::{LiveRecord, Payload, RecordHeader, SchemaRef, headers};
+use wire::{JsonValue, LiveRecord, Payload, RecordHeader, SchemaRef, headers};
 
 use crate::formats;
 use crate::registry::{Lookup, Registry};
@@ -189,7 +189,7 @@ pub fn to_live(message: &impl Message, consumed_at_ms: i64, decoded: &Decoded) -
 fn json_payload(json: &[u8]) -> Payload {
     let text = String::from_utf8_lossy(json);
     if json.len() <= MAX_SHOWN_BYTES
-        && let Ok(value) = serde_json::from_slice(json)
+        && let Some(value) = shown_json(&text)
     {
         return Payload::Json { value };
     }
@@ -552,7 +552,7 @@ pub fn decode_payload(value: Option<&[u8]>) -> Payload {
         // Only a document is JSON here: a bare number or string would render
         // the same as text, and `123` from a text producer is not an object.
         let looks_like_document = matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['));
-        if looks_like_document && let Ok(value) = serde_json::from_str(text) {
+        if looks_like_document && let Some(value) = shown_json(text) {
             return Payload::Json { value };
         }
         return Payload::Text {
@@ -564,6 +564,17 @@ pub fn decode_payload(value: Option<&[u8]>) -> Payload {
         text: formats::cut(text, MAX_SHOWN_BYTES).to_owned(),
         truncated: true,
     }
+}
+
+/// `text` as a JSON value to show, sent as it is, if it is JSON every
+/// reader takes: nested at most [`MAX_FILTERED_DEPTH`] deep (a reader's
+/// limit, serde_json's 128, counts the message around the value too) and
+/// no lone surrogate (serde_json refuses to read one into a string).
+fn shown_json(text: &str) -> Option<JsonValue> {
+    if !formats::json::valid(text.as_bytes(), MAX_FILTERED_DEPTH) {
+        return None;
+    }
+    JsonValue::from_text(text.to_owned())
 }
 
 /// A key or header value as text: invalid UTF-8 replaced, long values cut.
@@ -582,7 +593,7 @@ mod tests {
         assert_eq!(
             decode_payload(Some(br#"{"order_id":"a","n":[1,2]}"#)),
             Payload::Json {
-                value: json!({"order_id": "a", "n": [1, 2]})
+                value: json!({"order_id": "a", "n": [1, 2]}).into()
             }
         );
     }
@@ -636,6 +647,34 @@ mod tests {
         assert!(truncated);
         assert_eq!(shown.len(), MAX_SHOWN_BYTES - 1);
         assert!(text.starts_with(&shown));
+    }
+
+    /// A value is sent as its producer's text, so only JSON every reader
+    /// takes goes as JSON: the page's serde_json stops at 128 levels,
+    /// counting the three of the message around the value, and refuses a
+    /// lone surrogate.
+    #[test]
+    fn json_is_shown_as_written_when_every_reader_takes_it() {
+        let frame = |payload: Payload| {
+            let message = crate::core::hub::record_message(0, payload);
+            let text = serde_json::to_string(&message).expect("a frame");
+            let read: wire::ServerMessage = serde_json::from_str(&text).expect("the page reads it");
+            assert_eq!(read, message);
+            text
+        };
+        let written = br#"{"total_cents": 1.50,  "a": "\u00e9"}"#;
+        let shown = decode_payload(Some(written));
+        assert!(matches!(&shown, Payload::Json { .. }), "{shown:?}");
+        assert!(frame(shown).contains(r#"{"total_cents": 1.50,  "a": "\u00e9"}"#));
+        for depth in [MAX_FILTERED_DEPTH, MAX_FILTERED_DEPTH + 1, 126, 127] {
+            let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let shown = decode_payload(Some(nested.as_bytes()));
+            let json = matches!(shown, Payload::Json { .. });
+            assert_eq!(json, depth <= MAX_FILTERED_DEPTH, "{depth}");
+            frame(shown);
+        }
+        let lone = decode_payload(Some(br#"{"s": "\ud800"}"#));
+        assert!(matches!(lone, Payload::Text { .. }), "{lone:?}");
     }
 
     #[test]
@@ -901,7 +940,12 @@ mod tests {
         );
         let live = to_live(&message, 0, &decoded);
         assert_eq!(live.key.as_deref(), Some("k1"));
-        assert_eq!(live.payload, Payload::Json { value: json!(7) });
+        assert_eq!(
+            live.payload,
+            Payload::Json {
+                value: json!(7).into()
+            }
+        );
         assert_eq!(
             live.value_schema,
             Some(SchemaRef {

@@ -92,7 +92,7 @@ fn jq(filter: &str, inputs: &[Value]) -> Vec<Value> {
 
 fn value(record: &LiveRecord) -> Value {
     match &record.payload {
-        Payload::Json { value } => value.clone(),
+        Payload::Json { value } => value.tree().into_owned(),
         other => panic!("expected JSON, got {other:?}"),
     }
 }

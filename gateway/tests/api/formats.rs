@@ -124,7 +124,7 @@ fn assert_decoded(record: &LiveRecord, expected: &Value) {
     assert_eq!(
         record.payload,
         Payload::Json {
-            value: expected["value"].clone()
+            value: expected["value"].clone().into()
         },
         "offset {}",
         record.offset

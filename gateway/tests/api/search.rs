@@ -74,7 +74,7 @@ fn matches(events: &[SearchEvent]) -> (Vec<i64>, &SearchEvent) {
         .iter()
         .filter_map(|e| match e {
             SearchEvent::Match(record) => match &record.payload {
-                Payload::Json { value } => value["n"].as_i64(),
+                Payload::Json { value } => value.tree()["n"].as_i64(),
                 other => panic!("expected JSON, got {other:?}"),
             },
             _ => None,
@@ -263,7 +263,10 @@ async fn a_search_merges_partitions_far_apart_in_time_in_order() {
             .iter()
             .filter_map(|e| match e {
                 SearchEvent::Match(r) => match &r.payload {
-                    Payload::Json { value } => Some((value["p"].as_i64()?, value["n"].as_i64()?)),
+                    Payload::Json { value } => {
+                        let value = value.tree();
+                        Some((value["p"].as_i64()?, value["n"].as_i64()?))
+                    }
                     _ => None,
                 },
                 _ => None,
