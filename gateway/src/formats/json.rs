@@ -19,6 +19,29 @@ pub(crate) fn valid(bytes: &[u8], max_depth: usize) -> bool {
     Checker { bytes, at: 0 }.document(max_depth.min(128))
 }
 
+/// `text` (checked JSON) without the whitespace between its tokens:
+/// strings cannot hold a raw line break, so what is left is one line.
+pub(crate) fn compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if matches!(c, ' ' | '\n' | '\t' | '\r') {
+            continue;
+        } else if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+    }
+    out
+}
+
 struct Checker<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -274,6 +297,18 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_drops_only_the_space_between_tokens() {
+        let text = "{\n  \"a b\" : [1, \"x\\\" \\n y\"],\r\n\t\"c\": {}\n}\n";
+        assert!(valid(text.as_bytes(), 100));
+        let one_line = compact(text);
+        assert_eq!(one_line, r#"{"a b":[1,"x\" \n y"],"c":{}}"#);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&one_line).expect("JSON"),
+            serde_json::from_str::<serde_json::Value>(text).expect("JSON")
+        );
+    }
 
     /// The three passes this replaces: the verdict it must keep.
     fn three_passes(bytes: &[u8], max_depth: usize) -> bool {

@@ -570,9 +570,16 @@ pub fn decode_payload(value: Option<&[u8]>) -> Payload {
 /// reader takes: nested at most [`MAX_FILTERED_DEPTH`] deep (a reader's
 /// limit, serde_json's 128, counts the message around the value too) and
 /// no lone surrogate (serde_json refuses to read one into a string).
+///
+/// A value written over several lines goes as one: a search's answer is a
+/// JSON text per line (NDJSON), and a line break inside a record would
+/// split it.
 fn shown_json(text: &str) -> Option<JsonValue> {
     if !formats::json::valid(text.as_bytes(), MAX_FILTERED_DEPTH) {
         return None;
+    }
+    if text.contains(['\n', '\r']) {
+        return JsonValue::from_text(formats::json::compact(text));
     }
     JsonValue::from_text(text.to_owned())
 }
@@ -673,6 +680,10 @@ mod tests {
             assert_eq!(json, depth <= MAX_FILTERED_DEPTH, "{depth}");
             frame(shown);
         }
+        // Over several lines: sent as one (a search answers a line each).
+        let pretty = decode_payload(Some(b"{\n  \"a\": [1,\r\n 2]\n}\n"));
+        assert!(matches!(&pretty, Payload::Json { .. }), "{pretty:?}");
+        assert!(frame(pretty).contains(r#""value":{"a":[1,2]}"#));
         let lone = decode_payload(Some(br#"{"s": "\ud800"}"#));
         assert!(matches!(lone, Payload::Text { .. }), "{lone:?}");
     }

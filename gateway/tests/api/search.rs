@@ -183,6 +183,17 @@ async fn a_search_finds_exactly_the_matches_in_both_directions_from_each_start()
         found,
         (0..RECORDS).filter(|n| n % 10 == 3).collect::<Vec<_>>()
     );
+
+    // A value written over several lines is one line of the answer.
+    producer()
+        .send(
+            FutureRecord::<str, str>::to(&app.topic).payload("{\n  \"n\": 7000\r\n}\n"),
+            Timeout::After(PATIENCE),
+        )
+        .await
+        .expect("produce");
+    let events = search(&app, &filter("select(.value.n == 7000)")).await;
+    assert_eq!(matches(&events).0, vec![7000]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
