@@ -37,9 +37,15 @@ impl JsonValue {
     /// The value as a tree: borrowed if it is one, else parsed (`null` if
     /// the text, checked when it was made, somehow is not JSON).
     pub fn tree(&self) -> Cow<'_, Value> {
+        self.parsed().unwrap_or(Cow::Owned(Value::Null))
+    }
+
+    /// The tree, if the text reads as one (a number past a float's range
+    /// does not, though it is JSON).
+    fn parsed(&self) -> Option<Cow<'_, Value>> {
         match &self.0 {
-            Repr::Tree(value) => Cow::Borrowed(value),
-            Repr::Text(raw) => Cow::Owned(serde_json::from_str(raw.get()).unwrap_or(Value::Null)),
+            Repr::Tree(value) => Some(Cow::Borrowed(value)),
+            Repr::Text(raw) => serde_json::from_str(raw.get()).ok().map(Cow::Owned),
         }
     }
 }
@@ -50,10 +56,14 @@ impl From<Value> for JsonValue {
     }
 }
 
-/// Two values are equal when their trees are (text or not).
+/// Two values are equal when their trees are (text or not), or, where
+/// one has no tree, when their texts are.
 impl PartialEq for JsonValue {
     fn eq(&self, other: &Self) -> bool {
-        self.tree() == other.tree()
+        match (self.parsed(), other.parsed()) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.to_string() == other.to_string(),
+        }
     }
 }
 
@@ -114,6 +124,14 @@ mod tests {
         assert_eq!(*read.value.tree(), json!({"b": 1, "a": [1.5, "é"]}));
         assert_eq!(read.value, text);
         assert_eq!(text.to_string(), r#"{"b": 1, "a": [1.50, "\u00e9"]}"#);
+    }
+
+    #[test]
+    fn a_value_without_a_tree_equals_only_its_own_text() {
+        let wide = JsonValue::from_text("[1e400]".into()).expect("JSON grammar");
+        assert_eq!(wide, JsonValue::from_text("[1e400]".into()).expect("JSON"));
+        assert_ne!(wide, JsonValue::from_text("[1e401]".into()).expect("JSON"));
+        assert_ne!(wide, JsonValue::from(Value::Null));
     }
 
     #[test]

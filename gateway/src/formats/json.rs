@@ -15,9 +15,40 @@
 /// nested at most `max_depth` (≤ 128) arrays and objects deep, with no
 /// lone surrogate escaped in a string.
 pub(crate) fn valid(bytes: &[u8], max_depth: usize) -> bool {
-    debug_assert!(max_depth <= 128, "the nesting is kept in a u128");
-    Checker { bytes, at: 0 }.document(max_depth.min(128))
+    check(bytes, max_depth) != Checked::Invalid
 }
+
+/// What [`check`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checked {
+    Invalid,
+    Json,
+    /// JSON with a number that may not fit a 64-bit float (an exponent, or
+    /// over 300 digits before the point): serde_json, the page's reader,
+    /// refuses one that does not ("number out of range"), and the grammar
+    /// alone cannot tell.
+    JsonWithWideNumbers,
+}
+
+/// Whether `bytes` are JSON as [`valid`] has it, and whether a number in
+/// it may be too large for a reader that holds numbers as floats.
+pub(crate) fn check(bytes: &[u8], max_depth: usize) -> Checked {
+    debug_assert!(max_depth <= 128, "the nesting is kept in a u128");
+    let mut checker = Checker {
+        bytes,
+        at: 0,
+        wide: false,
+    };
+    match checker.document(max_depth.min(128)) {
+        false => Checked::Invalid,
+        true if checker.wide => Checked::JsonWithWideNumbers,
+        true => Checked::Json,
+    }
+}
+
+/// Digits before the point past which a number may overflow a 64-bit
+/// float (its largest is about 1.8e308).
+const WIDE_DIGITS: usize = 300;
 
 /// `text` (checked JSON) without the whitespace between its tokens:
 /// strings cannot hold a raw line break, so what is left is one line.
@@ -45,6 +76,8 @@ pub(crate) fn compact(text: &str) -> String {
 struct Checker<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Whether a number may not fit a 64-bit float (see [`Checked`]).
+    wide: bool,
 }
 
 impl Checker<'_> {
@@ -250,7 +283,12 @@ impl Checker<'_> {
                     return false;
                 }
             }
-            b'1'..=b'9' => self.digits(),
+            b'1'..=b'9' => {
+                // The lead digit is read already.
+                let from = self.at - 1;
+                self.digits();
+                self.wide |= self.at - from >= WIDE_DIGITS;
+            }
             _ => return false,
         }
         if self.bytes.get(self.at) == Some(&b'.') {
@@ -260,6 +298,7 @@ impl Checker<'_> {
             }
         }
         if let Some(b'e' | b'E') = self.bytes.get(self.at) {
+            self.wide = true;
             self.at += 1;
             if let Some(b'+' | b'-') = self.bytes.get(self.at) {
                 self.at += 1;
@@ -360,6 +399,23 @@ mod tests {
             "NaN",
         ] {
             assert!(!valid(bad.as_bytes(), 100), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_that_may_not_fit_a_float_are_told() {
+        for (text, checked) in [
+            ("[1, 2.5, -0.125]", Checked::Json),
+            (&format!("[{}]", "9".repeat(WIDE_DIGITS - 1)), Checked::Json),
+            (
+                &format!("[{}]", "9".repeat(WIDE_DIGITS)),
+                Checked::JsonWithWideNumbers,
+            ),
+            ("{\"a\": 1e400}", Checked::JsonWithWideNumbers),
+            ("[1E-2]", Checked::JsonWithWideNumbers),
+            ("[1e]", Checked::Invalid),
+        ] {
+            assert_eq!(check(text.as_bytes(), 100), checked, "{text}");
         }
     }
 

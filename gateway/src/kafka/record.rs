@@ -15,6 +15,7 @@ use serde_json::Value;
 use wire::{JsonValue, LiveRecord, Payload, RecordHeader, SchemaRef, headers};
 
 use crate::formats;
+use crate::formats::json::Checked;
 use crate::registry::{Lookup, Registry};
 
 /// The schema registry records are decoded with, if one is configured.
@@ -575,8 +576,15 @@ pub fn decode_payload(value: Option<&[u8]>) -> Payload {
 /// JSON text per line (NDJSON), and a line break inside a record would
 /// split it.
 fn shown_json(text: &str) -> Option<JsonValue> {
-    if !formats::json::valid(text.as_bytes(), MAX_FILTERED_DEPTH) {
-        return None;
+    match formats::json::check(text.as_bytes(), MAX_FILTERED_DEPTH) {
+        Checked::Invalid => return None,
+        Checked::Json => {}
+        // A number past a float's range (`1e400`): readers that hold
+        // numbers as floats, the page's serde_json among them, refuse the
+        // whole message. Read as the page reads it, rarely.
+        Checked::JsonWithWideNumbers => {
+            serde_json::from_str::<Value>(text).ok()?;
+        }
     }
     if text.contains(['\n', '\r']) {
         return JsonValue::from_text(formats::json::compact(text));
@@ -684,6 +692,19 @@ mod tests {
         let pretty = decode_payload(Some(b"{\n  \"a\": [1,\r\n 2]\n}\n"));
         assert!(matches!(&pretty, Payload::Json { .. }), "{pretty:?}");
         assert!(frame(pretty).contains(r#""value":{"a":[1,2]}"#));
+        // A number past a float's range: text, which every reader takes.
+        for wide in [
+            "{\"a\": 1e400}".to_owned(),
+            "[-1e309]".to_owned(),
+            format!("[1{}]", "0".repeat(400)),
+        ] {
+            let shown = decode_payload(Some(wide.as_bytes()));
+            assert!(matches!(&shown, Payload::Text { .. }), "{shown:?}");
+            frame(shown);
+        }
+        let within = decode_payload(Some(b"{\"a\": 1e300, \"b\": 1e-400}"));
+        assert!(matches!(&within, Payload::Json { .. }), "{within:?}");
+        frame(within);
         let lone = decode_payload(Some(br#"{"s": "\ud800"}"#));
         assert!(matches!(lone, Payload::Text { .. }), "{lone:?}");
     }
