@@ -217,6 +217,9 @@ impl Searches {
             }
         };
         let mut scan = tokio::spawn(scan);
+        // From here the scan stops with this search, should the client
+        // leave even before the first line.
+        let stop_scan = cancel.clone().drop_guard();
         let ranges = match ranges_rx.await {
             Ok(ranges) => ranges,
             // The reader could not be made: its error is the scan's.
@@ -246,7 +249,7 @@ impl Searches {
             // The search's turn is held until it is over, the filter's
             // testing included, not only while Kafka is read.
             let _turn = permit;
-            let _stop_scan = cancel.clone().drop_guard();
+            let _stop_scan = stop_scan;
             let _counted = Decrement(running);
             let end = test_and_send(scanned, filter, plan.limit, &schemas, &events).await;
             // Over: the scan stops (if it has not ended), and says how.
