@@ -73,7 +73,10 @@ def proto_messages():
 
 def main():
     brokers, registry, topic = sys.argv[1:4]
-    client = SchemaRegistryClient({"url": registry})
+    # A request the registry never answers is retried after 10 s (the
+    # client retries timeouts), not waited on for ever: a CI run once hung
+    # here with the registry answering every other request.
+    client = SchemaRegistryClient({"url": registry, "timeout": 10})
     value_ctx = SerializationContext(topic, MessageField.VALUE)
     key_ctx = SerializationContext(topic, MessageField.KEY)
     producer = Producer({"bootstrap.servers": brokers, "enable.idempotence": True})

@@ -5,6 +5,7 @@
 //! back through the live stream, search and filters.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::process::Command;
@@ -45,15 +46,23 @@ async fn registry() -> &'static str {
     .await
 }
 
+/// The most `tools/registry_produce.py` may take.
+const PRODUCE_PATIENCE: Duration = Duration::from_secs(120);
+
 /// What `tools/registry_produce.py` wrote to `topic`: one line per record
 /// with its offset, format, and the key and value a decoder should show.
 async fn produce_with_serializers(topic: &str, registry: &str) -> Vec<Value> {
     let python = repo().join("tools/venv/bin/python");
-    let output = Command::new(&python)
+    let run = Command::new(&python)
         .arg(repo().join("tools/registry_produce.py"))
         .args([brokers().as_str(), registry, topic])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    // Its requests time out and are retried (10 s, 3 retries); past that
+    // the test fails rather than waits for ever.
+    let output = tokio::time::timeout(PRODUCE_PATIENCE, run)
         .await
+        .unwrap_or_else(|_| panic!("registry_produce.py did not finish in {PRODUCE_PATIENCE:?}"))
         .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh --test)", python.display()));
     assert!(
         output.status.success(),

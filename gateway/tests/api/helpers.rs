@@ -284,12 +284,19 @@ impl LiveClient {
     /// flow snapshots and progress batches in between. Fails the test after
     /// PATIENCE.
     pub async fn next_message(&mut self) -> ServerMessage {
-        loop {
-            match self.next_any().await {
-                ServerMessage::Flow(_) | ServerMessage::Processed { .. } => {}
-                other => return other,
+        // Within PATIENCE in all: flow snapshots come every second, and a
+        // wait reset by each would never end.
+        let skipping = async {
+            loop {
+                match self.next_any().await {
+                    ServerMessage::Flow(_) | ServerMessage::Processed { .. } => {}
+                    other => return other,
+                }
             }
-        }
+        };
+        tokio::time::timeout(PATIENCE, skipping)
+            .await
+            .expect("no record-stream message in time (only flow snapshots)")
     }
 
     /// The next flow snapshot that read the topic (the broker answered).
