@@ -47,24 +47,6 @@ const TAIL: &str = "]}";
 /// end, and (at most) one comma per record.
 pub(crate) const JOINED_OVERHEAD: usize = HEAD.len() + TAIL.len();
 
-/// A record message of partition 0 at `offset` carrying `payload`, for tests.
-#[cfg(test)]
-pub(crate) fn record_message(offset: i64, payload: wire::Payload) -> ServerMessage {
-    ServerMessage::Record(wire::LiveRecord {
-        partition: 0,
-        offset,
-        key: None,
-        headers: vec![],
-        timestamp_ms: None,
-        produced_at_ms: None,
-        consumed_at_ms: 1,
-        size: 0,
-        payload,
-        key_schema: None,
-        value_schema: None,
-    })
-}
-
 /// One [`ServerMessage::Records`] of consecutive record frames, made by
 /// joining their shared text (each element keeps its `"type":"record"`,
 /// which readers of `records` ignore): one copy, no re-encoding. A single
@@ -340,6 +322,7 @@ impl<F: Frame> Hub<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::record::record_message;
 
     /// The tests' frames are plain strings.
     type Frame = String;

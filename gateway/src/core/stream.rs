@@ -356,7 +356,8 @@ async fn status_changed<F: Frame>(status: Option<&mut watch::Receiver<Option<F>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::hub::{Hub, record_message};
+    use crate::core::hub::Hub;
+    use crate::kafka::record::record_message;
 
     /// A stream of `hub`'s live records taking `batch` in a message.
     fn stream_of(hub: &Hub<String>, batch: usize) -> Stream<String> {

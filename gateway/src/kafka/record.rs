@@ -592,6 +592,24 @@ fn shown_json(text: &str) -> Option<JsonValue> {
     JsonValue::from_text(text.to_owned())
 }
 
+/// A record message of partition 0 at `offset` carrying `payload`, for tests.
+#[cfg(test)]
+pub(crate) fn record_message(offset: i64, payload: wire::Payload) -> wire::ServerMessage {
+    wire::ServerMessage::Record(wire::LiveRecord {
+        partition: 0,
+        offset,
+        key: None,
+        headers: vec![],
+        timestamp_ms: None,
+        produced_at_ms: None,
+        consumed_at_ms: 1,
+        size: 0,
+        payload,
+        key_schema: None,
+        value_schema: None,
+    })
+}
+
 /// A key or header value as text: invalid UTF-8 replaced, long values cut.
 fn short_text(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -671,7 +689,7 @@ mod tests {
     #[test]
     fn json_is_shown_as_written_when_every_reader_takes_it() {
         let frame = |payload: Payload| {
-            let message = crate::core::hub::record_message(0, payload);
+            let message = record_message(0, payload);
             let text = serde_json::to_string(&message).expect("a frame");
             let read: wire::ServerMessage = serde_json::from_str(&text).expect("the page reads it");
             assert_eq!(read, message);
