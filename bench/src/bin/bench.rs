@@ -326,6 +326,18 @@ impl Suite {
         r.producer_perf_at_rate =
             kafka_tools::producer_performance(repo, brokers, &pp, records, size, rate as i64)
                 .await?;
+        // The broker's own tail at the end-to-end target's rate, which
+        // EndToEndLatency (one record at a time) does not load it to.
+        let rate = report::E2E_TARGET_RATE;
+        r.producer_perf_at_e2e_rate = kafka_tools::producer_performance(
+            repo,
+            brokers,
+            &pp,
+            rate * self.args.seconds,
+            size,
+            rate as i64,
+        )
+        .await?;
         eprintln!("bench: EndToEndLatency");
         let e2e = self.topic("end-to-end");
         kafka_tools::create_topic(repo, brokers, &e2e, 1).await?;
