@@ -115,7 +115,7 @@ pub(crate) fn start(
                         continue;
                     };
                     // A message this build does not understand is skipped, not fatal.
-                    let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else {
+                    let Ok(message) = ServerMessage::from_json(&text) else {
                         continue;
                     };
                     if matches!(message, ServerMessage::Hello { .. }) {
