@@ -17,9 +17,11 @@ pub const DEFAULT_CAPACITY: usize = 100;
 /// Most live records added to the list by one [`Feed::publish`]. Each row
 /// costs the browser about half a millisecond to build and lay out, so at
 /// 1,000 records a second listing them all kept the main thread busy in
-/// 100-300 ms tasks. The list shows the newest ones of each repaint; the
+/// 100-300 ms tasks; 25 a repaint still made repaint frames of 50-60 ms on
+/// a busy 2-core machine. The list shows the newest ones of each repaint
+/// (40 a second at four repaints a second, more than anyone reads); the
 /// counters count every record.
-pub const MAX_NEW_ROWS: usize = 25;
+pub const MAX_NEW_ROWS: usize = 10;
 
 /// One record as the feed shows it.
 #[derive(Debug, Clone, PartialEq)]

@@ -54,8 +54,8 @@ fn label(flow: RwSignal<FlowState>, group_id: &str) -> String {
 fn pulse(value: Option<i64>) -> &'static str {
     match value {
         None => "",
-        Some(v) if v % 2 == 0 => "animation-name: pulse-a",
-        Some(_) => "animation-name: pulse-b",
+        Some(v) if v % 2 == 0 => "--pulse: pulse-a",
+        Some(_) => "--pulse: pulse-b",
     }
 }
 
@@ -97,24 +97,30 @@ fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
                 {
                     let key = StoredValue::new(key);
                     let path = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| e.path).unwrap_or_default());
-                    let shape = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| (e.kind, e.dots, e.lag, e.label_at, (e.rate * 10.0).round() as i64)));
+                    // Each part by itself: the rate changes every second
+                    // under load, and the dots (SMIL elements the browser
+                    // animates) are rebuilt only when their number does.
+                    let kind = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| e.kind));
+                    let dots = Memo::new(move |_| key.with_value(|k| edge(k)).map_or(0, |e| e.dots));
+                    let lag = Memo::new(move |_| key.with_value(|k| edge(k)).and_then(|e| e.lag.filter(|l| *l > 0).map(|l| (l, e.label_at))));
+                    let rate = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| (e.rate * 10.0).round() as i64));
                     view! {
                         <g data-testid="flow-edge" data-edge=key.get_value()
                             data-group=key.with_value(|k| edge(k)).and_then(|e| e.group)
                             data-node=key.with_value(|k| edge(k)).map(|e| e.node)
-                            data-rate=move || shape.get().map(|s| (s.4 as f64 / 10.0).to_string())>
-                            <path class=move || shape.get().map_or("edge", |s| s.0.class())
+                            data-rate=move || rate.get().map(|r| (r as f64 / 10.0).to_string())>
+                            <path class=move || kind.get().map_or("edge", |k| k.class())
                                 style=move || format!("d: path('{}')", path.get()) d=move || path.get()/>
-                            {move || shape.get().map(|(_, dots, _, _, _)| (0..dots).map(|k| view! {
+                            {move || { let dots = dots.get(); (0..dots).map(|k| view! {
                                 <circle r="2.5" class="dot">
                                     <animateMotion dur=format!("{TRAVEL_S}s") repeatCount="indefinite"
                                         begin=format!("-{:.2}s", k as f64 * TRAVEL_S / dots as f64)
                                         path=move || path.get()/>
                                 </circle>
-                            }).collect_view())}
-                            {move || shape.get().and_then(|(_, _, lag, (x, y), _)| lag.filter(|l| *l > 0).map(|l| view! {
+                            }).collect_view() }}
+                            {move || lag.get().map(|(l, (x, y))| view! {
                                 <text class="lag" x=x y=y data-testid="edge-lag">{l}</text>
-                            }))}
+                            })}
                         </g>
                     }
                 }
@@ -262,7 +268,7 @@ fn GroupCell(flow: RwSignal<FlowState>, group: String, partition: i32) -> impl I
             <span class="owner" title="the member that owns this partition">
                 {move || cell().and_then(|(p, _)| p.owner).map(|o| short_owner(&o))}
             </span>
-            <div class="lag-bar"><div style=move || format!("width: {:.1}%", width())></div></div>
+            <div class="lag-bar"><div style=move || format!("transform: scaleX({:.3})", width() / 100.0)></div></div>
         </div>
     }
 }

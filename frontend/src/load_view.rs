@@ -112,7 +112,7 @@ fn Progress(status: LoadStatus) -> impl IntoView {
     view! {
         <div class="load-status" data-testid="load-status" data-state=state
              data-acknowledged=s.acknowledged>
-            <div class="bar"><div style=format!("width: {:.1}%", s.acknowledged as f64 / total * 100.0)></div></div>
+            <div class="bar"><div style=format!("transform: scaleX({:.3})", s.acknowledged as f64 / total)></div></div>
             <p class="hint">
                 {format!("{state}: {} sent, {} acknowledged, {} failed of {} at {}/s over {} customers{achieved}",
                     s.sent, s.acknowledged, s.failed, s.request.orders, s.request.rate, s.request.customers)}
