@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use serde::Deserialize;
 use wire::stream::{FilterStatus, PartitionOffset};
 use wire::{LiveRecord, ServerMessage};
 
@@ -43,8 +44,7 @@ impl FeedEntry {
     /// Milliseconds from production to the gateway's consumer, when the
     /// producer recorded when it produced.
     pub fn consumed_after_ms(&self) -> Option<i64> {
-        self.produced_at_ms()
-            .map(|produced| self.record.consumed_at_ms - produced)
+        Head::of(&self.record).consumed_after_ms()
     }
 
     /// Milliseconds from production to this browser, for live records.
@@ -52,15 +52,64 @@ impl FeedEntry {
         if !self.live {
             return None;
         }
-        self.produced_at_ms()
-            .map(|produced| self.received_at_ms - produced)
+        Head::of(&self.record).shown_after_ms(self.received_at_ms)
+    }
+}
+
+/// What the feed counts a record by: a [`LiveRecord`] without its key,
+/// headers and value. Read from a record's text, it skips the rest, so a
+/// record that is counted and never listed costs the page no more.
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct Head {
+    partition: i32,
+    offset: i64,
+    #[serde(default)]
+    timestamp_ms: Option<i64>,
+    #[serde(default)]
+    produced_at_ms: Option<i64>,
+    consumed_at_ms: i64,
+}
+
+impl Head {
+    fn of(record: &LiveRecord) -> Self {
+        Self {
+            partition: record.partition,
+            offset: record.offset,
+            timestamp_ms: record.timestamp_ms,
+            produced_at_ms: record.produced_at_ms,
+            consumed_at_ms: record.consumed_at_ms,
+        }
     }
 
     /// The produce time: the gateway's header, else the record's timestamp
     /// (which a producer sets at send time by default).
     fn produced_at_ms(&self) -> Option<i64> {
-        self.record.produced_at_ms.or(self.record.timestamp_ms)
+        self.produced_at_ms.or(self.timestamp_ms)
     }
+
+    fn consumed_after_ms(&self) -> Option<i64> {
+        self.produced_at_ms()
+            .map(|produced| self.consumed_at_ms - produced)
+    }
+
+    fn shown_after_ms(&self, received_at_ms: i64) -> Option<i64> {
+        self.produced_at_ms()
+            .map(|produced| received_at_ms - produced)
+    }
+}
+
+/// A live record waiting for the next repaint: read whole only if it is
+/// listed (at most [`MAX_NEW_ROWS`] a repaint, of thousands a second).
+#[derive(Debug, Clone)]
+enum Waiting {
+    Read(Box<LiveRecord>),
+    Text(String),
+}
+
+#[derive(Debug, Clone)]
+struct PendingRow {
+    record: Waiting,
+    received_at_ms: i64,
 }
 
 /// Per-partition counters.
@@ -78,7 +127,7 @@ pub struct Feed {
     /// What the list shows: newest first, at most `capacity`.
     entries: VecDeque<Arc<FeedEntry>>,
     /// Live records not yet listed, newest first, at most [`MAX_NEW_ROWS`].
-    pending: VecDeque<Arc<FeedEntry>>,
+    pending: VecDeque<PendingRow>,
     /// Live records never listed: more arrived between two repaints than
     /// one repaint lists.
     unlisted: u64,
@@ -149,44 +198,8 @@ impl Feed {
                 }
             }
             ServerMessage::Record(record) => {
-                let live = self.history_remaining == 0;
-                self.history_remaining = self.history_remaining.saturating_sub(1);
-                let next = self.positions.entry(record.partition).or_insert(0);
-                *next = (*next).max(record.offset + 1);
-                let stats = self.partitions.entry(record.partition).or_default();
-                if stats.seen > 0 && record.offset <= stats.last_offset {
-                    return;
-                }
-                stats.seen += 1;
-                stats.last_offset = record.offset;
-                let entry = FeedEntry {
-                    record,
-                    received_at_ms: now_ms,
-                    live,
-                };
-                if live {
-                    if let Some(ms) = entry.consumed_after_ms() {
-                        self.consumed_latency.record(now_ms, ms);
-                    }
-                    if let Some(ms) = entry.shown_after_ms() {
-                        self.shown_latency.record(now_ms, ms);
-                    }
-                }
-                if self.capacity == 0 {
-                    return;
-                }
-                let entry = Arc::new(entry);
-                if live {
-                    if self.pending.len() == MAX_NEW_ROWS.min(self.capacity) {
-                        self.pending.pop_back();
-                        self.unlisted += 1;
-                    }
-                    self.pending.push_front(entry);
-                } else {
-                    // History is bounded by what the page asked for, and
-                    // listed whole, after any live records that came first.
-                    self.publish();
-                    self.list(entry);
+                if let Some(live) = self.count(Head::of(&record), now_ms) {
+                    self.keep(Waiting::Read(Box::new(record)), live, now_ms);
                 }
             }
             ServerMessage::Records { records } => {
@@ -201,21 +214,98 @@ impl Feed {
         }
     }
 
+    /// Applies records given as their texts (a `record` message's, or each
+    /// of a `records` message's, see [`wire::stream::record_texts`]), as
+    /// [`Feed::apply`] applies them read: each is counted from the fields
+    /// the feed counts by, and read whole only when it is listed. One that
+    /// does not read as a record is skipped.
+    pub fn apply_texts<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>, now_ms: i64) {
+        for text in texts {
+            let Ok(head) = serde_json::from_str::<Head>(text) else {
+                continue;
+            };
+            if let Some(live) = self.count(head, now_ms) {
+                self.keep(Waiting::Text(text.to_owned()), live, now_ms);
+            }
+        }
+    }
+
+    /// Counts a record, unless the page has seen it; whether it is live
+    /// (not history) when it is to be kept for the list.
+    fn count(&mut self, head: Head, now_ms: i64) -> Option<bool> {
+        let live = self.history_remaining == 0;
+        self.history_remaining = self.history_remaining.saturating_sub(1);
+        let next = self.positions.entry(head.partition).or_insert(0);
+        *next = (*next).max(head.offset + 1);
+        let stats = self.partitions.entry(head.partition).or_default();
+        if stats.seen > 0 && head.offset <= stats.last_offset {
+            return None;
+        }
+        stats.seen += 1;
+        stats.last_offset = head.offset;
+        if live {
+            if let Some(ms) = head.consumed_after_ms() {
+                self.consumed_latency.record(now_ms, ms);
+            }
+            if let Some(ms) = head.shown_after_ms(now_ms) {
+                self.shown_latency.record(now_ms, ms);
+            }
+        }
+        (self.capacity > 0).then_some(live)
+    }
+
+    /// A counted record, for the list: a live one waits for the next
+    /// repaint, history is listed at once.
+    fn keep(&mut self, record: Waiting, live: bool, now_ms: i64) {
+        let row = PendingRow {
+            record,
+            received_at_ms: now_ms,
+        };
+        if live {
+            if self.pending.len() == MAX_NEW_ROWS.min(self.capacity) {
+                self.pending.pop_back();
+                self.unlisted += 1;
+            }
+            self.pending.push_front(row);
+        } else {
+            // History is bounded by what the page asked for, and listed
+            // whole, after any live records that came first.
+            self.publish();
+            self.list(row, false);
+        }
+    }
+
     /// Lists the live records that arrived since the last call (at most
     /// [`MAX_NEW_ROWS`], the newest); true when the list changed.
     pub fn publish(&mut self) -> bool {
         let changed = !self.pending.is_empty();
-        while let Some(entry) = self.pending.pop_back() {
-            self.list(entry);
+        while let Some(row) = self.pending.pop_back() {
+            self.list(row, true);
         }
         changed
     }
 
-    fn list(&mut self, entry: Arc<FeedEntry>) {
+    /// Lists a row, read whole first if it is still text; one that does not
+    /// read as a record is counted as not listed.
+    fn list(&mut self, row: PendingRow, live: bool) {
+        let record = match row.record {
+            Waiting::Read(record) => *record,
+            Waiting::Text(text) => match serde_json::from_str(&text) {
+                Ok(record) => record,
+                Err(_) => {
+                    self.unlisted += 1;
+                    return;
+                }
+            },
+        };
         if self.entries.len() == self.capacity {
             self.entries.pop_back();
         }
-        self.entries.push_front(entry);
+        self.entries.push_front(Arc::new(FeedEntry {
+            record,
+            received_at_ms: row.received_at_ms,
+            live,
+        }));
     }
 
     /// Live records never listed because they arrived faster than the
@@ -532,5 +622,77 @@ mod tests {
         with_header.record.produced_at_ms = Some(1_002);
         assert_eq!(with_header.consumed_after_ms(), Some(2));
         assert_eq!(with_header.shown_after_ms(), Some(8));
+    }
+
+    fn text(message: &ServerMessage) -> String {
+        serde_json::to_string(message).expect("json")
+    }
+
+    #[test]
+    fn records_given_as_texts_are_counted_and_listed_as_records_read() {
+        let mut messages = vec![ServerMessage::Hello {
+            topic: "orders".into(),
+            history: 3,
+            positions: vec![],
+        }];
+        messages.extend((0..3).map(|offset| record(0, offset)));
+        // Live: a repeat of history, then a burst over two partitions, more
+        // than one repaint lists.
+        messages.push(record(0, 2));
+        messages.extend(
+            (3..3 + MAX_NEW_ROWS as i64 + 4).map(|offset| record((offset % 2) as i32, offset)),
+        );
+        let mut read = Feed::default();
+        let mut texts = Feed::default();
+        for (i, message) in messages.iter().enumerate() {
+            let now = 2_000 + i as i64;
+            read.apply(message.clone(), now);
+            match message {
+                ServerMessage::Hello { .. } => texts.apply(message.clone(), now),
+                _ => texts.apply_texts([text(message).as_str()], now),
+            }
+        }
+        assert_eq!(texts.total_seen(), read.total_seen());
+        assert_eq!(texts.partitions(), read.partitions());
+        assert_eq!(texts.resume(), read.resume());
+        assert_eq!(texts.consumed_latency(2_100), read.consumed_latency(2_100));
+        assert_eq!(texts.shown_latency(2_100), read.shown_latency(2_100));
+        assert_eq!(ids(&mut texts), ids(&mut read));
+        assert_eq!(texts.unlisted(), read.unlisted());
+        assert_eq!(texts.unlisted(), 4);
+        let listed: Vec<FeedEntry> = texts.entries().map(|e| (**e).clone()).collect();
+        let expected: Vec<FeedEntry> = read.entries().map(|e| (**e).clone()).collect();
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn a_record_given_as_text_is_read_whole_only_if_listed() {
+        // The head reads, the value does not (a kind this build does not know).
+        let unreadable = text(&record(0, 0)).replace(r#"{"kind":"null"}"#, r#"{"kind":"new"}"#);
+        assert!(serde_json::from_str::<ServerMessage>(&unreadable).is_err());
+
+        // Counted, and never read: newer records took its place in the list.
+        let mut feed = Feed::default();
+        let newer: Vec<String> = (1..=MAX_NEW_ROWS as i64)
+            .map(|offset| text(&record(0, offset)))
+            .collect();
+        feed.apply_texts(
+            std::iter::once(unreadable.as_str()).chain(newer.iter().map(String::as_str)),
+            0,
+        );
+        assert_eq!(feed.total_seen(), MAX_NEW_ROWS as u64 + 1);
+        assert_eq!(ids(&mut feed).len(), MAX_NEW_ROWS);
+        assert_eq!(feed.unlisted(), 1);
+
+        // Listed: counted, and not listed, since it cannot be read.
+        let mut feed = Feed::default();
+        feed.apply_texts([unreadable.as_str()], 0);
+        assert_eq!(feed.total_seen(), 1);
+        assert!(ids(&mut feed).is_empty());
+        assert_eq!(feed.unlisted(), 1);
+
+        // Not a record at all: not counted.
+        feed.apply_texts(["{}", "not json"], 0);
+        assert_eq!(feed.total_seen(), 1);
     }
 }

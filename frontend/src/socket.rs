@@ -114,8 +114,16 @@ pub(crate) fn start(
                     let Message::Text(text) = message else {
                         continue;
                     };
+                    // Records, thousands a second, are counted as they
+                    // come and read whole only when listed.
+                    if let Some(records) = wire::stream::record_texts(&text) {
+                        feed.update_untracked(|f| f.apply_texts(records, now_ms()));
+                        repaint.feed.set(true);
+                        schedule_repaint(feed, flow, &repaint);
+                        continue;
+                    }
                     // A message this build does not understand is skipped, not fatal.
-                    let Ok(message) = ServerMessage::from_json(&text) else {
+                    let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else {
                         continue;
                     };
                     if matches!(message, ServerMessage::Hello { .. }) {

@@ -77,26 +77,29 @@ pub enum ServerMessage {
     Filter(FilterStatus),
 }
 
-impl ServerMessage {
-    /// Reads one frame as [`ServerMessage`]'s `Deserialize` does, a
-    /// `records` frame (the one that comes thousands of times a second)
-    /// straight into its records: through the enum, serde first copies a
-    /// whole internally tagged message into a buffer of its own, and reads
-    /// the records from that.
-    pub fn from_json(text: &str) -> serde_json::Result<Self> {
-        /// How the gateway begins every `records` frame.
-        const RECORDS: &str = r#"{"type":"records","records":"#;
-        #[derive(Deserialize)]
-        struct Records {
-            records: Vec<LiveRecord>,
-        }
-        if text.starts_with(RECORDS)
-            && let Ok(Records { records }) = serde_json::from_str(text)
-        {
-            return Ok(Self::Records { records });
-        }
-        serde_json::from_str(text)
+/// How the gateway begins every `records` message, and every `record` one.
+const RECORDS_HEAD: &str = r#"{"type":"records","records":"#;
+const RECORD_HEAD: &str = r#"{"type":"record","#;
+
+/// The records of a `record` or `records` message, each as its text (a
+/// `record` message, tag and all), without reading them: a client that
+/// counts thousands of records a second and shows a few reads only those
+/// whole. `None` for any other message, and for a `records` message that
+/// is not JSON.
+pub fn record_texts(message: &str) -> Option<Vec<&str>> {
+    #[derive(Deserialize)]
+    struct Records<'a> {
+        #[serde(borrow)]
+        records: Vec<&'a serde_json::value::RawValue>,
     }
+    if message.starts_with(RECORD_HEAD) {
+        return Some(vec![message]);
+    }
+    if !message.starts_with(RECORDS_HEAD) {
+        return None;
+    }
+    let Records { records } = serde_json::from_str(message).ok()?;
+    Some(records.into_iter().map(|r| r.get()).collect())
 }
 
 /// Most records a client may ask to get in one message (`batch`).
@@ -417,34 +420,29 @@ mod tests {
         };
         let batch = format!(r#"{{"type":"records","records":[{text},{text}]}}"#);
         let both = ServerMessage::Records {
-            records: vec![one.clone(), one],
+            records: vec![one.clone(), one.clone()],
         };
         assert_eq!(
             serde_json::from_str::<ServerMessage>(&batch).expect("parse"),
             both
         );
-        // The short way reads it the same, and every other frame as the
-        // enum does, errors included.
-        assert_eq!(ServerMessage::from_json(&batch).expect("parse"), both);
-        assert_eq!(
-            ServerMessage::from_json(&text).expect("parse"),
-            serde_json::from_str::<ServerMessage>(&text).expect("parse")
-        );
-        let other = r#"{"type":"lagged","missed":3}"#;
-        assert_eq!(
-            ServerMessage::from_json(other).expect("parse"),
-            ServerMessage::Lagged { missed: 3 }
-        );
-        for bad in [
-            r#"{"type":"records","records":[{"partition":1}]}"#,
-            r#"{"type":"records","records":"#,
-            r#"{"type":"nope"}"#,
-        ] {
+        // Their texts, unread: each reads as the record it is.
+        let texts = record_texts(&batch).expect("records");
+        assert_eq!(texts, [text.as_str(), text.as_str()]);
+        assert_eq!(record_texts(&text).expect("record"), [text.as_str()]);
+        for text in texts {
             assert_eq!(
-                ServerMessage::from_json(bad).map_err(|e| e.to_string()),
-                serde_json::from_str::<ServerMessage>(bad).map_err(|e| e.to_string()),
-                "{bad}"
+                serde_json::from_str::<ServerMessage>(text).expect("parse"),
+                ServerMessage::Record(one.clone())
             );
+        }
+        for other in [
+            r#"{"type":"lagged","missed":3}"#,
+            r#"{"type":"records","records":"#,
+            r#"{"type":"records","records":[{]}"#,
+            "",
+        ] {
+            assert_eq!(record_texts(other), None, "{other}");
         }
     }
 }
