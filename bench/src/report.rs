@@ -521,7 +521,7 @@ pub fn render(r: &Results, env: &Environment) -> String {
 
     let _ = writeln!(
         o,
-        "\n### Browser\n\nThe dashboard in headless Chromium (demo services on), orders sent in batches every 10 ms. \
+        "\n### Browser\n\nThe dashboard in headless Chromium (demo services on), orders sent in batches every 10 ms, measured from a second after the page's start-up had its last long task. \
          Long tasks are the browser's own report of main-thread tasks over 50 ms; frames are `requestAnimationFrame` callbacks, dropped ones counted at 60 Hz.\n\n\
          | events/s | sent | counted by the page | dropped for the page (lagged) | long tasks | longest task ms | frames | dropped frames | worst frame gap ms | DOM elements (max) |\n|---|---|---|---|---|---|---|---|---|---|"
     );
