@@ -146,6 +146,9 @@ pub struct Feed {
     /// Live records: production to the gateway's consumer, and to this page.
     consumed_latency: LatencyWindow,
     shown_latency: LatencyWindow,
+    /// Records read whole from their texts (see [`Feed::apply_texts`]).
+    #[cfg(test)]
+    texts_read: usize,
 }
 
 impl Default for Feed {
@@ -169,6 +172,8 @@ impl Feed {
             history_remaining: 0,
             consumed_latency: LatencyWindow::default(),
             shown_latency: LatencyWindow::default(),
+            #[cfg(test)]
+            texts_read: 0,
         }
     }
 
@@ -220,11 +225,32 @@ impl Feed {
     /// the feed counts by, and read whole only when it is listed. One that
     /// does not read as a record is skipped.
     pub fn apply_texts<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>, now_ms: i64) {
-        for text in texts {
-            let Ok(head) = serde_json::from_str::<Head>(text) else {
-                continue;
-            };
-            if let Some(live) = self.count(head, now_ms) {
+        // All counted first, in order, then kept: a live record followed by
+        // a repaint's worth of live ones (before any history, which lists
+        // what waits) would only be pushed out of the waiting rows, so it
+        // is counted as not listed without even being copied.
+        let kept: Vec<(&str, bool)> = texts
+            .into_iter()
+            .filter_map(|text| {
+                let head = serde_json::from_str::<Head>(text).ok()?;
+                self.count(head, now_ms).map(|live| (text, live))
+            })
+            .collect();
+        let room = MAX_NEW_ROWS.min(self.capacity);
+        let mut pushed_out = vec![false; kept.len()];
+        let mut live_after = 0;
+        for (i, &(_, live)) in kept.iter().enumerate().rev() {
+            if live {
+                pushed_out[i] = live_after >= room;
+                live_after += 1;
+            } else {
+                live_after = 0;
+            }
+        }
+        for ((text, live), pushed_out) in kept.into_iter().zip(pushed_out) {
+            if pushed_out {
+                self.unlisted += 1;
+            } else {
                 self.keep(Waiting::Text(text.to_owned()), live, now_ms);
             }
         }
@@ -285,18 +311,23 @@ impl Feed {
         changed
     }
 
-    /// Lists a row, read whole first if it is still text; one that does not
-    /// read as a record is counted as not listed.
+    /// Lists a row, read whole first if it is still text. One that does not
+    /// read as a record (a value of a kind this build does not know) is
+    /// skipped, as a message this build cannot read is; the partition
+    /// counters have counted it.
     fn list(&mut self, row: PendingRow, live: bool) {
         let record = match row.record {
             Waiting::Read(record) => *record,
-            Waiting::Text(text) => match serde_json::from_str(&text) {
-                Ok(record) => record,
-                Err(_) => {
-                    self.unlisted += 1;
-                    return;
+            Waiting::Text(text) => {
+                #[cfg(test)]
+                {
+                    self.texts_read += 1;
                 }
-            },
+                match serde_json::from_str(&text) {
+                    Ok(record) => record,
+                    Err(_) => return,
+                }
+            }
         };
         if self.entries.len() == self.capacity {
             self.entries.pop_back();
@@ -644,6 +675,11 @@ mod tests {
         );
         let mut read = Feed::default();
         let mut texts = Feed::default();
+        // And all the records' texts in one call, as one message brings them.
+        let mut at_once = Feed::default();
+        at_once.apply(messages[0].clone(), 2_000);
+        let all: Vec<String> = messages[1..].iter().map(text).collect();
+        at_once.apply_texts(all.iter().map(String::as_str), 2_000);
         for (i, message) in messages.iter().enumerate() {
             let now = 2_000 + i as i64;
             read.apply(message.clone(), now);
@@ -663,6 +699,15 @@ mod tests {
         let listed: Vec<FeedEntry> = texts.entries().map(|e| (**e).clone()).collect();
         let expected: Vec<FeedEntry> = read.entries().map(|e| (**e).clone()).collect();
         assert_eq!(listed, expected);
+
+        assert_eq!(at_once.total_seen(), read.total_seen());
+        assert_eq!(at_once.partitions(), read.partitions());
+        assert_eq!(at_once.resume(), read.resume());
+        assert_eq!(ids(&mut at_once), ids(&mut read));
+        assert_eq!(at_once.unlisted(), read.unlisted());
+        // Only the listed ones were read: the history, and the newest live
+        // records of a repaint.
+        assert_eq!(at_once.texts_read, 3 + MAX_NEW_ROWS);
     }
 
     #[test]
@@ -671,25 +716,36 @@ mod tests {
         let unreadable = text(&record(0, 0)).replace(r#"{"kind":"null"}"#, r#"{"kind":"new"}"#);
         assert!(serde_json::from_str::<ServerMessage>(&unreadable).is_err());
 
-        // Counted, and never read: newer records took its place in the list.
-        let mut feed = Feed::default();
+        // Counted, and never read: newer records took its place in the
+        // list, in one message or in the next.
         let newer: Vec<String> = (1..=MAX_NEW_ROWS as i64)
             .map(|offset| text(&record(0, offset)))
             .collect();
-        feed.apply_texts(
-            std::iter::once(unreadable.as_str()).chain(newer.iter().map(String::as_str)),
-            0,
-        );
-        assert_eq!(feed.total_seen(), MAX_NEW_ROWS as u64 + 1);
-        assert_eq!(ids(&mut feed).len(), MAX_NEW_ROWS);
-        assert_eq!(feed.unlisted(), 1);
+        for split in [false, true] {
+            let mut feed = Feed::default();
+            if split {
+                feed.apply_texts([unreadable.as_str()], 0);
+                feed.apply_texts(newer.iter().map(String::as_str), 0);
+            } else {
+                feed.apply_texts(
+                    std::iter::once(unreadable.as_str()).chain(newer.iter().map(String::as_str)),
+                    0,
+                );
+            }
+            assert_eq!(feed.total_seen(), MAX_NEW_ROWS as u64 + 1);
+            assert_eq!(ids(&mut feed).len(), MAX_NEW_ROWS);
+            assert_eq!(feed.unlisted(), 1);
+            assert_eq!(feed.texts_read, MAX_NEW_ROWS);
+        }
 
-        // Listed: counted, and not listed, since it cannot be read.
+        // Its turn to be listed: read, and skipped, since it cannot be;
+        // counted, and not as too fast for the list.
         let mut feed = Feed::default();
         feed.apply_texts([unreadable.as_str()], 0);
         assert_eq!(feed.total_seen(), 1);
         assert!(ids(&mut feed).is_empty());
-        assert_eq!(feed.unlisted(), 1);
+        assert_eq!(feed.texts_read, 1);
+        assert_eq!(feed.unlisted(), 0);
 
         // Not a record at all: not counted.
         feed.apply_texts(["{}", "not json"], 0);

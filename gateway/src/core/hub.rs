@@ -468,6 +468,15 @@ mod tests {
         };
         let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
         assert_eq!(offsets, [1, 2, 3]);
+
+        // The page takes both messages' records as texts without reading
+        // them, by how they begin: this is how they begin.
+        let parts = [record(1), record(2), record(3)];
+        assert_eq!(
+            wire::stream::record_texts(&joined),
+            Some(parts.iter().map(Frame::as_str).collect())
+        );
+        assert_eq!(wire::stream::record_texts(&one), Some(vec![one.as_str()]));
     }
 
     #[test]
