@@ -77,8 +77,9 @@ pub enum ServerMessage {
     Filter(FilterStatus),
 }
 
-/// How the gateway begins every `records` message, and every `record` one.
-const RECORDS_HEAD: &str = r#"{"type":"records","records":"#;
+/// How the gateway begins every `records` message (it joins its records'
+/// texts after this), and every `record` one.
+pub const RECORDS_HEAD: &str = r#"{"type":"records","records":["#;
 const RECORD_HEAD: &str = r#"{"type":"record","#;
 
 /// The records of a `record` or `records` message, each as its text (a

@@ -41,7 +41,7 @@ pub(crate) fn encode<F: Frame>(message: &ServerMessage) -> F {
     F::from(serde_json::to_string(message).unwrap_or_default())
 }
 
-const HEAD: &str = r#"{"type":"records","records":["#;
+const HEAD: &str = wire::stream::RECORDS_HEAD;
 const TAIL: &str = "]}";
 /// What a `records` message adds to its records' text: its own start and
 /// end, and (at most) one comma per record.
