@@ -90,7 +90,10 @@ fn workload(brokers: &str, topic: &str, records: u64, record_size: usize) -> Vec
 }
 
 /// `kafka-producer-perf-test`: `records` of `record_size` bytes with
-/// `acks=all`, at `throughput` records/s (-1: as fast as it can).
+/// `acks=all`, at `throughput` records/s (-1: as fast as it can). With
+/// `warmup_records`, that many more are sent first and left out of the
+/// figures (the tool's steady-state summary): its first records wait for
+/// the JVM, the metadata and the connections, hundreds of milliseconds.
 pub async fn producer_performance(
     repo: &Path,
     brokers: &str,
@@ -98,8 +101,9 @@ pub async fn producer_performance(
     records: u64,
     record_size: usize,
     throughput: i64,
+    warmup_records: u64,
 ) -> anyhow::Result<ProducerPerf> {
-    let mut args = workload(brokers, topic, records, record_size);
+    let mut args = workload(brokers, topic, records + warmup_records, record_size);
     args.extend(
         [
             "--throughput",
@@ -109,6 +113,9 @@ pub async fn producer_performance(
         ]
         .map(String::from),
     );
+    if warmup_records > 0 {
+        args.extend(["--warmup-records".to_owned(), warmup_records.to_string()]);
+    }
     let out = run(repo, "org.apache.kafka.tools.ProducerPerformance", &args).await?;
     parse_producer_performance(&out).context("no summary line from ProducerPerformance")
 }
@@ -130,8 +137,14 @@ pub async fn end_to_end_latency(
 
 /// The last line: `N records sent, R records/sec (M MB/sec), A ms avg
 /// latency, X ms max latency, P ms 50th, P ms 95th, P ms 99th, P ms 99.9th.`
+/// The steady-state summary when there is one (`--warmup-records`), else
+/// the whole run's: `N [steady state] records sent, R records/sec (…), A ms
+/// avg latency, M ms max latency, P ms 50th, P ms 95th, P ms 99th, P ms 99.9th.`
 fn parse_producer_performance(out: &str) -> Option<ProducerPerf> {
-    let line = out.lines().rev().find(|l| l.contains("99.9th"))?;
+    let summaries = || out.lines().filter(|l| l.contains("99.9th"));
+    let line = summaries()
+        .find(|l| l.contains(" steady state records sent"))
+        .or_else(|| summaries().next_back())?;
     let fields: Vec<&str> = line.trim_end_matches('.').split(", ").collect();
     let number =
         |i: usize| -> Option<f64> { fields.get(i)?.split_whitespace().next()?.parse().ok() };
@@ -173,6 +186,24 @@ fn parse_end_to_end(out: &str) -> Option<EndToEnd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn producer_performance_steady_state_summary_is_read_not_the_whole_runs() {
+        let out = "80000 records sent, 4991.576714 records/sec (1.19 MB/sec), 14.95 ms avg latency, 697.00 ms max latency, 5 ms 50th, 47 ms 95th, 241 ms 99th, 284 ms 99.9th.\n\
+                   75000 steady state records sent, 4988.028731 records/sec (1.19 MB/sec), 4.82 ms avg latency, 25.00 ms max latency, 5 ms 50th, 9 ms 95th, 13 ms 99th, 19 ms 99.9th.\n";
+        let p = parse_producer_performance(out).expect("parsed");
+        assert_eq!(
+            p,
+            ProducerPerf {
+                records: 75_000,
+                records_per_second: 4988.028731,
+                p50_ms: 5.0,
+                p99_ms: 13.0,
+                p999_ms: 19.0,
+                max_ms: 25.0,
+            }
+        );
+    }
 
     #[test]
     fn producer_performance_summary_is_read() {
