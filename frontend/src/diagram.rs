@@ -90,6 +90,9 @@ pub struct Edge {
     pub node: String,
     /// SVG path data.
     pub path: String,
+    /// The same curve as CSS keyframe stops moving a record along it at an
+    /// even speed (see [`motion`]).
+    pub motion: String,
     /// Records per second along it.
     pub rate: f64,
     /// Records drawn moving along it.
@@ -162,6 +165,51 @@ fn member_label(group_id: &str, client_id: &str) -> String {
 fn curve((x1, y1): (f64, f64), (x2, y2): (f64, f64)) -> String {
     let mid = f64::midpoint(x1, x2);
     format!("M{x1:.1} {y1:.1} C{mid:.1} {y1:.1} {mid:.1} {y2:.1} {x2:.1} {y2:.1}")
+}
+
+/// Stops along a [`curve`] the moving records are drawn at.
+const MOTION_STOPS: usize = 16;
+
+/// [`curve`] from `a` to `b` as the stops of a CSS `@keyframes` rule that
+/// moves an element along it at an even speed (each stop at its share of
+/// the length), by `transform` alone: a browser runs such an animation on
+/// its compositor, while SMIL's `animateMotion` (the path itself) costs the
+/// page's main thread a repaint of the picture every frame, half of it at
+/// 10,000 records/s (BENCHMARKS.md). Only numbers: safe to put in a
+/// stylesheet whatever the names in the snapshot.
+fn motion(a: (f64, f64), b: (f64, f64)) -> String {
+    let mid = f64::midpoint(a.0, b.0);
+    let control = [a, (mid, a.1), (mid, b.1), b];
+    let at = |t: f64| {
+        let u = 1.0 - t;
+        let w = [u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t];
+        control
+            .iter()
+            .zip(w)
+            .fold((0.0, 0.0), |(x, y), (p, w)| (x + w * p.0, y + w * p.1))
+    };
+    let points: Vec<(f64, f64)> = (0..=MOTION_STOPS)
+        .map(|i| at(i as f64 / MOTION_STOPS as f64))
+        .collect();
+    let mut run = vec![0.0];
+    for pair in points.windows(2) {
+        let step = (pair[1].0 - pair[0].0).hypot(pair[1].1 - pair[0].1);
+        run.push(run.last().copied().unwrap_or(0.0) + step);
+    }
+    let length = run.last().copied().unwrap_or(0.0);
+    points
+        .iter()
+        .zip(&run)
+        .enumerate()
+        .map(|(i, (&(x, y), &d))| {
+            let share = if length > 0.0 {
+                d / length * 100.0
+            } else {
+                i as f64 / MOTION_STOPS as f64 * 100.0
+            };
+            format!("{share:.2}%{{transform:translate({x:.1}px,{y:.1}px)}}")
+        })
+        .collect()
 }
 
 /// Per second, from `before` to `now` over `seconds`; 0 without a before.
@@ -251,6 +299,10 @@ pub fn layout(
                 (PRODUCER_X, producer_y),
                 (node.x - node.width / 2.0, node.y),
             ),
+            motion: motion(
+                (PRODUCER_X, producer_y),
+                (node.x - node.width / 2.0, node.y),
+            ),
             rate,
             dots: 0,
             lag: None,
@@ -324,6 +376,7 @@ pub fn layout(
                     group: Some(group.group_id.clone()),
                     node: from.key.clone(),
                     path: curve(start, (GROUP_X, y + GROUP_HEAD / 2.0)),
+                    motion: motion(start, (GROUP_X, y + GROUP_HEAD / 2.0)),
                     rate: 0.0,
                     dots: 0,
                     lag,
@@ -349,6 +402,7 @@ pub fn layout(
                     group: Some(group.group_id.clone()),
                     node: from.key.clone(),
                     path: curve(start, (GROUP_X, members[*i].y)),
+                    motion: motion(start, (GROUP_X, members[*i].y)),
                     rate: each,
                     dots: 0,
                     // The lag is the partition's, drawn once.
@@ -501,6 +555,52 @@ mod tests {
                 .ends_with(&format!("{:.1} {:.1}", GROUP_X, d.groups[0].members[1].y))
         );
         assert!(p1.dots > 0 && p0.dots > 0);
+    }
+
+    #[test]
+    fn a_record_moves_along_its_edge_from_end_to_end_at_an_even_speed() {
+        let stops: Vec<(f64, f64, f64)> = motion((80.0, 50.0), (195.0, 24.0))
+            .split_terminator('}')
+            .filter(|s| !s.is_empty())
+            .map(|stop| {
+                let (share, rest) = stop.split_once("%{transform:translate(").expect(stop);
+                let (x, y) = rest.trim_end_matches(")").split_once("px,").expect(stop);
+                (
+                    share.parse().expect(share),
+                    x.parse().expect(x),
+                    y.trim_end_matches("px").parse().expect(y),
+                )
+            })
+            .collect();
+        assert_eq!(stops.len(), MOTION_STOPS + 1);
+        assert_eq!(stops[0], (0.0, 80.0, 50.0));
+        assert_eq!(stops[MOTION_STOPS], (100.0, 195.0, 24.0));
+        // Each stop's share of the time is its share of the way.
+        let total: f64 = stops
+            .windows(2)
+            .map(|w| (w[1].1 - w[0].1).hypot(w[1].2 - w[0].2))
+            .sum();
+        let mut run = 0.0;
+        for w in stops.windows(2) {
+            run += (w[1].1 - w[0].1).hypot(w[1].2 - w[0].2);
+            assert!((w[1].0 - run / total * 100.0).abs() < 0.2, "{stops:?}");
+        }
+        // On the curve the edge draws: it leaves and arrives level.
+        assert!((stops[1].2 - 50.0).abs() < 1.0 && (stops[MOTION_STOPS - 1].2 - 24.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_zero_length_edge_has_stops_not_a_division_by_zero() {
+        let m = motion((10.0, 10.0), (10.0, 10.0));
+        assert!(
+            m.starts_with("0.00%{transform:translate(10.0px,10.0px)}"),
+            "{m}"
+        );
+        assert!(
+            m.ends_with("100.00%{transform:translate(10.0px,10.0px)}"),
+            "{m}"
+        );
+        assert!(!m.contains("NaN"), "{m}");
     }
 
     #[test]

@@ -59,11 +59,21 @@ fn pulse(value: Option<i64>) -> &'static str {
     }
 }
 
+/// The name of an edge's `@keyframes` rule: from a hash of its key, as
+/// the key holds group ids, which may be anything.
+fn motion_name(key: &str) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    format!("motion-{:016x}", hasher.finish())
+}
+
 /// The flow as a picture (see `crate::diagram`): drawn from the flow
-/// snapshots, once a second; records move along the edges by the
-/// browser's own animation clock (SMIL), so the page's work does not grow
-/// with the record rate. Edges keep their elements across snapshots, so a
-/// rebalance slides an edge to its new member.
+/// snapshots, once a second; records move along the edges as CSS
+/// animations of `transform`, which the browser runs off the page's main
+/// thread, so the page's work does not grow with the record rate. Edges
+/// keep their elements across snapshots, so a rebalance slides an edge to
+/// its new member.
 #[component]
 fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
     use crate::diagram::{TRAVEL_S, WIDTH};
@@ -97,9 +107,17 @@ fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
                 {
                     let key = StoredValue::new(key);
                     let path = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| e.path).unwrap_or_default());
+                    let name = key.with_value(|k| motion_name(k));
+                    let keyframes = {
+                        let name = name.clone();
+                        Memo::new(move |_| {
+                            let motion = key.with_value(|k| edge(k)).map(|e| e.motion).unwrap_or_default();
+                            format!("@keyframes {name} {{{motion}}}")
+                        })
+                    };
                     // Each part by itself: the rate changes every second
-                    // under load, and the dots (SMIL elements the browser
-                    // animates) are rebuilt only when their number does.
+                    // under load, and the dots are rebuilt only when their
+                    // number does.
                     let kind = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| e.kind));
                     let dots = Memo::new(move |_| key.with_value(|k| edge(k)).map_or(0, |e| e.dots));
                     let lag = Memo::new(move |_| key.with_value(|k| edge(k)).and_then(|e| e.lag.filter(|l| *l > 0).map(|l| (l, e.label_at))));
@@ -111,12 +129,11 @@ fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
                             data-rate=move || rate.get().map(|r| (r as f64 / 10.0).to_string())>
                             <path class=move || kind.get().map_or("edge", |k| k.class())
                                 style=move || format!("d: path('{}')", path.get()) d=move || path.get()/>
+                            <style>{move || keyframes.get()}</style>
                             {move || { let dots = dots.get(); (0..dots).map(|k| view! {
-                                <circle r="2.5" class="dot">
-                                    <animateMotion dur=format!("{TRAVEL_S}s") repeatCount="indefinite"
-                                        begin=format!("-{:.2}s", k as f64 * TRAVEL_S / dots as f64)
-                                        path=move || path.get()/>
-                                </circle>
+                                <circle r="2.5" class="dot" style=format!(
+                                    "animation: {name} {TRAVEL_S}s linear -{:.2}s infinite",
+                                    k as f64 * TRAVEL_S / dots as f64)/>
                             }).collect_view() }}
                             {move || lag.get().map(|(l, (x, y))| view! {
                                 <text class="lag" x=x y=y data-testid="edge-lag">{l}</text>
