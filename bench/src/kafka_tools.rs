@@ -117,7 +117,16 @@ pub async fn producer_performance(
         args.extend(["--warmup-records".to_owned(), warmup_records.to_string()]);
     }
     let out = run(repo, "org.apache.kafka.tools.ProducerPerformance", &args).await?;
-    parse_producer_performance(&out).context("no summary line from ProducerPerformance")
+    parse_producer_performance(&out, warmup_records > 0).with_context(|| {
+        format!(
+            "no {}summary line from ProducerPerformance",
+            if warmup_records > 0 {
+                "steady-state "
+            } else {
+                ""
+            }
+        )
+    })
 }
 
 /// `EndToEndLatency`: `records` sent one at a time with `acks=all`, each
@@ -135,16 +144,17 @@ pub async fn end_to_end_latency(
     parse_end_to_end(&out).context("no percentiles from EndToEndLatency")
 }
 
-/// The last line: `N records sent, R records/sec (M MB/sec), A ms avg
-/// latency, X ms max latency, P ms 50th, P ms 95th, P ms 99th, P ms 99.9th.`
-/// The steady-state summary when there is one (`--warmup-records`), else
-/// the whole run's: `N [steady state] records sent, R records/sec (…), A ms
-/// avg latency, M ms max latency, P ms 50th, P ms 95th, P ms 99th, P ms 99.9th.`
-fn parse_producer_performance(out: &str) -> Option<ProducerPerf> {
-    let summaries = || out.lines().filter(|l| l.contains("99.9th"));
-    let line = summaries()
-        .find(|l| l.contains(" steady state records sent"))
-        .or_else(|| summaries().next_back())?;
+/// A summary line: `N [steady state] records sent, R records/sec (M
+/// MB/sec), A ms avg latency, X ms max latency, P ms 50th, P ms 95th, P ms
+/// 99th, P ms 99.9th.` With `steady` (the run had `--warmup-records`), the
+/// one of the records after the warm-up, and nothing if the tool printed
+/// none (read the whole run's instead, the figures would silently include
+/// the warm-up); else the whole run's.
+fn parse_producer_performance(out: &str, steady: bool) -> Option<ProducerPerf> {
+    let line = out
+        .lines()
+        .filter(|l| l.contains("99.9th"))
+        .rfind(|l| l.contains(" steady state records sent") == steady)?;
     let fields: Vec<&str> = line.trim_end_matches('.').split(", ").collect();
     let number =
         |i: usize| -> Option<f64> { fields.get(i)?.split_whitespace().next()?.parse().ok() };
@@ -191,7 +201,7 @@ mod tests {
     fn producer_performance_steady_state_summary_is_read_not_the_whole_runs() {
         let out = "80000 records sent, 4991.576714 records/sec (1.19 MB/sec), 14.95 ms avg latency, 697.00 ms max latency, 5 ms 50th, 47 ms 95th, 241 ms 99th, 284 ms 99.9th.\n\
                    75000 steady state records sent, 4988.028731 records/sec (1.19 MB/sec), 4.82 ms avg latency, 25.00 ms max latency, 5 ms 50th, 9 ms 95th, 13 ms 99th, 19 ms 99.9th.\n";
-        let p = parse_producer_performance(out).expect("parsed");
+        let p = parse_producer_performance(out, true).expect("parsed");
         assert_eq!(
             p,
             ProducerPerf {
@@ -203,13 +213,26 @@ mod tests {
                 max_ms: 25.0,
             }
         );
+        // The lines in either order; the whole run's when it is asked for.
+        let reversed: String = out.lines().rev().map(|l| format!("{l}\n")).collect();
+        assert_eq!(parse_producer_performance(&reversed, true), Some(p));
+        assert_eq!(
+            parse_producer_performance(out, false).map(|p| (p.records, p.p99_ms)),
+            Some((80_000, 241.0))
+        );
+    }
+
+    #[test]
+    fn a_warmed_up_run_without_its_steady_state_summary_is_not_read_as_one() {
+        let out = "80000 records sent, 4991.576714 records/sec (1.19 MB/sec), 14.95 ms avg latency, 697.00 ms max latency, 5 ms 50th, 47 ms 95th, 241 ms 99th, 284 ms 99.9th.\n";
+        assert_eq!(parse_producer_performance(out, true), None);
     }
 
     #[test]
     fn producer_performance_summary_is_read() {
         let out = "909469 records sent, 181893.8 records/sec (43.37 MB/sec), 545.9 ms avg latency, 1021.0 ms max latency.\n\
                    1000000 records sent, 190512.478567 records/sec (45.42 MB/sec), 532.63 ms avg latency, 1021.00 ms max latency, 469 ms 50th, 926 ms 95th, 980 ms 99th, 1005 ms 99.9th.\n";
-        let p = parse_producer_performance(out).expect("parsed");
+        let p = parse_producer_performance(out, false).expect("parsed");
         assert_eq!(
             p,
             ProducerPerf {

@@ -469,7 +469,7 @@ pub fn render(r: &Results, env: &Environment) -> String {
         o,
         "\n### End-to-end latency\n\nGateway: `POST /api/orders` (intended send time) → the record arriving at a WebSocket client, open loop. \
          EndToEndLatency: one record at a time, `acks=all`, produce → its own consumer (it prints whole milliseconds). \
-         ProducerPerformance: Kafka's own producer throttled to the target's rate, `acks=all`, timed to the acknowledgement only (no consumer): the broker's tail at that load, which EndToEndLatency's one record at a time does not show.\n\n\
+         ProducerPerformance: Kafka's own producer throttled to the target's rate, `acks=all`, timed to the acknowledgement only (no consumer), its first second left out (`--warmup-records`; the gateway is warmed up too): the broker's tail at that load, which EndToEndLatency's one record at a time does not show.\n\n\
          The Kafka leg is the gateway's part of that spent between the record's timestamp (set by its producer) and its consumer, in whole milliseconds.\n\n\
          | | rate | p50 ms | p99 ms | p99.9 ms | max ms | Kafka leg p50 / p99 / p99.9 ms | missing | gateway CPU |\n|---|---|---|---|---|---|---|---|---|\n\
          | EndToEndLatency | one at a time | {} | {} | {} | – | – | – | – |",

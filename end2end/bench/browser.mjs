@@ -85,9 +85,11 @@ try {
       dom_elements_max: domMax,
       records_shown: (await seen()) - seenBefore,
       // What the gateway dropped for this page because it fell behind (the
-      // page says so under the partition table).
+      // page says so under the partition table). An attribute, not the
+      // rendered text: a card out of view is skipped (content-visibility),
+      // and Chromium's innerText of skipped content is empty.
       records_missed: await page.evaluate(
-        () => Number(document.body.innerText.match(/(\d+) missed while this page fell behind/)?.[1] ?? 0),
+        () => Number(document.querySelector('[data-testid=missed]')?.dataset.missed ?? 0),
       ),
     }),
   );

@@ -203,5 +203,5 @@ test('a burst faster than the list adds rows: every record counted, the list bou
   const listed = rows.filter((id) => ids.has(id)).length;
   assert.ok(listed > 0 && listed < burst, `${listed} of the burst listed`);
   assert.equal(listed + Number(await unlisted.getAttribute('data-count')), burst);
-  assert.match(await unlisted.innerText(), /records came faster than this list adds them/);
+  assert.match(await unlisted.textContent(), /records came faster than this list adds them/);
 });

@@ -190,7 +190,9 @@ test('the feed pauses for reading while every record is still counted, and resum
 test('finding your way: cards in the order they are used, topics filtered, no box too narrow, charts with a time axis', async () => {
   // Replay sits right after the spike, before the broker's tables and the topics.
   const cards = await page.locator('main .column').first().locator('> *').evaluateAll((els) =>
-    els.map((el) => el.dataset.testid ?? el.querySelector('h2')?.innerText ?? ''),
+    // textContent: a card out of view is skipped (content-visibility), and
+    // Chromium's innerText of skipped content is empty.
+    els.map((el) => el.dataset.testid ?? el.querySelector('h2')?.textContent ?? ''),
   );
   const at = (name) => cards.findIndex((c) => c.toLowerCase().includes(name));
   assert.ok(at('replay') < at('partitions') && at('partitions') < at('topics'), cards.join(' | '));

@@ -59,8 +59,8 @@ test('a stopped service lets its lag grow, then drains it when started again', a
   }
   const card = dashboard.service(SERVICE);
   await card.getByTestId('service-processed').filter({ hasText: new RegExp(`^${processedBefore + ORDERS}$`) }).waitFor();
-  assert.equal(await card.getByTestId('service-redelivered').innerText(), '0');
-  assert.equal(await card.getByTestId('service-duplicates').innerText(), '0');
+  assert.equal(await card.getByTestId('service-redelivered').textContent(), '0');
+  assert.equal(await card.getByTestId('service-duplicates').textContent(), '0');
   await dashboard.page.screenshot({ path: join(artifacts, 'outage-drained.png') });
 });
 

@@ -162,24 +162,33 @@ fn member_label(group_id: &str, client_id: &str) -> String {
     }
 }
 
-fn curve((x1, y1): (f64, f64), (x2, y2): (f64, f64)) -> String {
-    let mid = f64::midpoint(x1, x2);
-    format!("M{x1:.1} {y1:.1} C{mid:.1} {y1:.1} {mid:.1} {y2:.1} {x2:.1} {y2:.1}")
+/// An edge's curve from `a` to `b`, leaving and arriving level: its SVG
+/// path, and the same curve as [`motion`] keyframes.
+fn curve(a: (f64, f64), b: (f64, f64)) -> (String, String) {
+    let control = [
+        a,
+        (f64::midpoint(a.0, b.0), a.1),
+        (f64::midpoint(a.0, b.0), b.1),
+        b,
+    ];
+    let [(x1, y1), (cx1, cy1), (cx2, cy2), (x2, y2)] = control;
+    (
+        format!("M{x1:.1} {y1:.1} C{cx1:.1} {cy1:.1} {cx2:.1} {cy2:.1} {x2:.1} {y2:.1}"),
+        motion(control),
+    )
 }
 
 /// Stops along a [`curve`] the moving records are drawn at.
 const MOTION_STOPS: usize = 16;
 
-/// [`curve`] from `a` to `b` as the stops of a CSS `@keyframes` rule that
-/// moves an element along it at an even speed (each stop at its share of
-/// the length), by `transform` alone: a browser runs such an animation on
-/// its compositor, while SMIL's `animateMotion` (the path itself) costs the
-/// page's main thread a repaint of the picture every frame, half of it at
-/// 10,000 records/s (BENCHMARKS.md). Only numbers: safe to put in a
-/// stylesheet whatever the names in the snapshot.
-fn motion(a: (f64, f64), b: (f64, f64)) -> String {
-    let mid = f64::midpoint(a.0, b.0);
-    let control = [a, (mid, a.1), (mid, b.1), b];
+/// A cubic Bézier curve (its four control points) as the stops of a CSS
+/// `@keyframes` rule that moves an element along it at an even speed (each
+/// stop at its share of the length), by `transform` alone: a browser runs
+/// such an animation off the page's main thread, while SMIL's
+/// `animateMotion` made the main thread repaint the picture every frame, a
+/// third of its time at 10,000 records/s (BENCHMARKS.md). Only numbers:
+/// safe to put in a stylesheet whatever the names in the snapshot.
+fn motion(control: [(f64, f64); 4]) -> String {
     let at = |t: f64| {
         let u = 1.0 - t;
         let w = [u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t];
@@ -291,23 +300,23 @@ pub fn layout(
     let mut edges: Vec<Edge> = partitions
         .iter()
         .zip(&produce)
-        .map(|(node, &rate)| Edge {
-            key: format!("produce:{}", node.key),
-            group: None,
-            node: node.key.clone(),
-            path: curve(
+        .map(|(node, &rate)| {
+            let (path, motion) = curve(
                 (PRODUCER_X, producer_y),
                 (node.x - node.width / 2.0, node.y),
-            ),
-            motion: motion(
-                (PRODUCER_X, producer_y),
-                (node.x - node.width / 2.0, node.y),
-            ),
-            rate,
-            dots: 0,
-            lag: None,
-            kind: EdgeKind::Produce,
-            label_at: (0.0, 0.0),
+            );
+            Edge {
+                key: format!("produce:{}", node.key),
+                group: None,
+                node: node.key.clone(),
+                path,
+                motion,
+                rate,
+                dots: 0,
+                lag: None,
+                kind: EdgeKind::Produce,
+                label_at: (0.0, 0.0),
+            }
         })
         .collect();
 
@@ -371,12 +380,13 @@ pub fn layout(
                 .collect();
             let label_at = (start.0 + 6.0, start.1 - 3.0);
             if takers.is_empty() {
+                let (path, motion) = curve(start, (GROUP_X, y + GROUP_HEAD / 2.0));
                 edges.push(Edge {
                     key: format!("g{g}:{}", from.key),
                     group: Some(group.group_id.clone()),
                     node: from.key.clone(),
-                    path: curve(start, (GROUP_X, y + GROUP_HEAD / 2.0)),
-                    motion: motion(start, (GROUP_X, y + GROUP_HEAD / 2.0)),
+                    path,
+                    motion,
                     rate: 0.0,
                     dots: 0,
                     lag,
@@ -397,12 +407,13 @@ pub fn layout(
                 } else {
                     format!("g{g}:{}:m{i}", from.key)
                 };
+                let (path, motion) = curve(start, (GROUP_X, members[*i].y));
                 edges.push(Edge {
                     key,
                     group: Some(group.group_id.clone()),
                     node: from.key.clone(),
-                    path: curve(start, (GROUP_X, members[*i].y)),
-                    motion: motion(start, (GROUP_X, members[*i].y)),
+                    path,
+                    motion,
                     rate: each,
                     dots: 0,
                     // The lag is the partition's, drawn once.
@@ -559,7 +570,9 @@ mod tests {
 
     #[test]
     fn a_record_moves_along_its_edge_from_end_to_end_at_an_even_speed() {
-        let stops: Vec<(f64, f64, f64)> = motion((80.0, 50.0), (195.0, 24.0))
+        let (path, motion) = curve((80.0, 50.0), (195.0, 24.0));
+        assert_eq!(path, "M80.0 50.0 C137.5 50.0 137.5 24.0 195.0 24.0");
+        let stops: Vec<(f64, f64, f64)> = motion
             .split_terminator('}')
             .filter(|s| !s.is_empty())
             .map(|stop| {
@@ -591,7 +604,7 @@ mod tests {
 
     #[test]
     fn a_zero_length_edge_has_stops_not_a_division_by_zero() {
-        let m = motion((10.0, 10.0), (10.0, 10.0));
+        let (_, m) = curve((10.0, 10.0), (10.0, 10.0));
         assert!(
             m.starts_with("0.00%{transform:translate(10.0px,10.0px)}"),
             "{m}"

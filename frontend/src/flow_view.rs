@@ -59,8 +59,8 @@ fn pulse(value: Option<i64>) -> &'static str {
     }
 }
 
-/// The name of an edge's `@keyframes` rule: from a hash of its key, as
-/// the key holds group ids, which may be anything.
+/// The name of an edge's `@keyframes` rule: a hash of its key, so that
+/// what goes into the stylesheet is an identifier whatever the key holds.
 fn motion_name(key: &str) -> String {
     use std::hash::{Hash as _, Hasher as _};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -129,7 +129,9 @@ fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
                             data-rate=move || rate.get().map(|r| (r as f64 / 10.0).to_string())>
                             <path class=move || kind.get().map_or("edge", |k| k.class())
                                 style=move || format!("d: path('{}')", path.get()) d=move || path.get()/>
-                            <style>{move || keyframes.get()}</style>
+                            // A stylesheet only where records move: each one
+                            // added or removed has the whole page's style checked.
+                            {move || (dots.get() > 0).then(|| view! { <style>{move || keyframes.get()}</style> })}
                             {move || { let dots = dots.get(); (0..dots).map(|k| view! {
                                 <circle r="2.5" class="dot" style=format!(
                                     "animation: {name} {TRAVEL_S}s linear -{:.2}s infinite",

@@ -53,7 +53,11 @@ pub fn PartitionTable(feed: RwSignal<Feed>, flow: RwSignal<FlowState>) -> impl I
                     1 => "1 record seen".to_owned(),
                     n => format!("{n} records seen"),
                 })}
-                {move || feed.with(|f| (f.missed() > 0).then(|| format!(", {} missed while this page fell behind", f.missed())))}
+                {move || feed.with(|f| (f.missed() > 0).then(|| view! {
+                    <span data-testid="missed" data-missed=f.missed()>
+                        {format!(", {} missed while this page fell behind", f.missed())}
+                    </span>
+                }))}
             </p>
         </div>
     }

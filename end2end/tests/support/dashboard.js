@@ -76,7 +76,7 @@ export class Dashboard {
   }
 
   async serviceProcessed(name) {
-    return Number(await this.service(name).getByTestId('service-processed').innerText());
+    return Number(await this.service(name).getByTestId('service-processed').textContent());
   }
 
   /** Clicks Stop or Start and waits for the card to show the new state. */
