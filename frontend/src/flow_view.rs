@@ -68,6 +68,16 @@ fn motion_name(key: &str) -> String {
     format!("motion-{:016x}", hasher.finish())
 }
 
+/// `part` of the edge with `key`, read in place: an edge, its path and its
+/// motion's keyframes, is not copied for each of its parts.
+fn edge_part<T>(
+    edges: Memo<std::collections::HashMap<String, crate::diagram::Edge>>,
+    key: StoredValue<String>,
+    part: impl FnOnce(&crate::diagram::Edge) -> T,
+) -> Option<T> {
+    key.with_value(|k| edges.with(|all| all.get(k).map(part)))
+}
+
 /// The flow as a picture (see `crate::diagram`): drawn from the flow
 /// snapshots, once a second; records move along the edges as CSS
 /// animations of `transform`, which the browser runs off the page's main
@@ -98,7 +108,6 @@ fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
                 .unwrap_or_default()
         })
     };
-    let edge = move |key: &str| edges.with(|all| all.get(key).cloned());
     let height = move || diagram.with(|d| d.as_ref().map_or(40.0, |d| d.height));
     view! {
         <svg class="flow-picture" data-testid="flow-picture"
@@ -106,26 +115,26 @@ fn FlowPicture(flow: RwSignal<FlowState>) -> impl IntoView {
             <For each=edge_keys key=|k| k.clone() let(key)>
                 {
                     let key = StoredValue::new(key);
-                    let path = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| e.path).unwrap_or_default());
+                    let path = Memo::new(move |_| edge_part(edges, key, |e| e.path.clone()).unwrap_or_default());
                     let name = key.with_value(|k| motion_name(k));
                     let keyframes = {
                         let name = name.clone();
                         Memo::new(move |_| {
-                            let motion = key.with_value(|k| edge(k)).map(|e| e.motion).unwrap_or_default();
+                            let motion = edge_part(edges, key, |e| e.motion.clone()).unwrap_or_default();
                             format!("@keyframes {name} {{{motion}}}")
                         })
                     };
                     // Each part by itself: the rate changes every second
                     // under load, and the dots are rebuilt only when their
                     // number does.
-                    let kind = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| e.kind));
-                    let dots = Memo::new(move |_| key.with_value(|k| edge(k)).map_or(0, |e| e.dots));
-                    let lag = Memo::new(move |_| key.with_value(|k| edge(k)).and_then(|e| e.lag.filter(|l| *l > 0).map(|l| (l, e.label_at))));
-                    let rate = Memo::new(move |_| key.with_value(|k| edge(k)).map(|e| (e.rate * 10.0).round() as i64));
+                    let kind = Memo::new(move |_| edge_part(edges, key, |e| e.kind));
+                    let dots = Memo::new(move |_| edge_part(edges, key, |e| e.dots).unwrap_or(0));
+                    let lag = Memo::new(move |_| edge_part(edges, key, |e| e.lag.filter(|l| *l > 0).map(|l| (l, e.label_at))).flatten());
+                    let rate = Memo::new(move |_| edge_part(edges, key, |e| (e.rate * 10.0).round() as i64));
                     view! {
                         <g data-testid="flow-edge" data-edge=key.get_value()
-                            data-group=key.with_value(|k| edge(k)).and_then(|e| e.group)
-                            data-node=key.with_value(|k| edge(k)).map(|e| e.node)
+                            data-group=edge_part(edges, key, |e| e.group.clone()).flatten()
+                            data-node=edge_part(edges, key, |e| e.node.clone())
                             data-rate=move || rate.get().map(|r| (r as f64 / 10.0).to_string())>
                             <path class=move || kind.get().map_or("edge", |k| k.class())
                                 style=move || format!("d: path('{}')", path.get()) d=move || path.get()/>
