@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use serde::Deserialize;
 use wire::stream::{FilterStatus, PartitionOffset};
 use wire::{LiveRecord, ServerMessage};
 
@@ -57,20 +56,48 @@ impl FeedEntry {
 }
 
 /// What the feed counts a record by: a [`LiveRecord`] without its key,
-/// headers and value. Read from a record's text, it skips the rest, so a
-/// record that is counted and never listed costs the page no more.
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// headers and value. Read from a record's text by its structure alone
+/// ([`Head::read`]), so a record that is counted and never listed costs the
+/// page no more than finding where its parts are.
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Head {
     partition: i32,
     offset: i64,
-    #[serde(default)]
     timestamp_ms: Option<i64>,
-    #[serde(default)]
     produced_at_ms: Option<i64>,
     consumed_at_ms: i64,
 }
 
 impl Head {
+    /// The head of a record's text (a `record` message's, or an element of
+    /// a `records` message): its values are not read, only these numbers.
+    /// `None` unless the text is an object with the fields a record needs.
+    fn read(text: &str) -> Option<Self> {
+        let (mut partition, mut offset, mut consumed_at_ms) = (None, None, None);
+        let (mut timestamp_ms, mut produced_at_ms) = (None, None);
+        let optional = |value: &str| match value {
+            "null" => Some(None),
+            v => v.parse().ok().map(Some),
+        };
+        for (key, value) in wire::scan::object_members(text)? {
+            match key {
+                "partition" => partition = Some(value.parse().ok()?),
+                "offset" => offset = Some(value.parse().ok()?),
+                "consumed_at_ms" => consumed_at_ms = Some(value.parse().ok()?),
+                "timestamp_ms" => timestamp_ms = optional(value)?,
+                "produced_at_ms" => produced_at_ms = optional(value)?,
+                _ => {}
+            }
+        }
+        Some(Self {
+            partition: partition?,
+            offset: offset?,
+            timestamp_ms,
+            produced_at_ms,
+            consumed_at_ms: consumed_at_ms?,
+        })
+    }
+
     fn of(record: &LiveRecord) -> Self {
         Self {
             partition: record.partition,
@@ -232,7 +259,7 @@ impl Feed {
         let kept: Vec<(&str, bool)> = texts
             .into_iter()
             .filter_map(|text| {
-                let head = serde_json::from_str::<Head>(text).ok()?;
+                let head = Head::read(text)?;
                 self.count(head, now_ms).map(|live| (text, live))
             })
             .collect();
@@ -414,6 +441,86 @@ mod tests {
             key_schema: None,
             value_schema: None,
         })
+    }
+
+    /// A record's head read by its structure is the head serde reads,
+    /// whatever fields the record has and however its value is made.
+    #[test]
+    fn a_head_is_read_as_serde_reads_it() {
+        #[derive(serde::Deserialize)]
+        struct Serde {
+            partition: i32,
+            offset: i64,
+            #[serde(default)]
+            timestamp_ms: Option<i64>,
+            #[serde(default)]
+            produced_at_ms: Option<i64>,
+            consumed_at_ms: i64,
+        }
+        let value =
+            wire::JsonValue::from_text(r#"{"partition":9,"offset":[{"x":"}\"{"}],"n":-1}"#.into())
+                .expect("json");
+        let payloads = [
+            Payload::Null,
+            Payload::Json { value },
+            Payload::Text {
+                text: "\"offset\": 3, } é".into(),
+                truncated: true,
+            },
+        ];
+        for (i, payload) in payloads.into_iter().enumerate() {
+            let record = LiveRecord {
+                partition: i as i32,
+                offset: -1 + 1_000_000_000_000 * i as i64,
+                key: (i > 0).then(|| "c-\"1\"".into()),
+                headers: vec![wire::RecordHeader {
+                    key: "offset".into(),
+                    value: Some("7".into()),
+                }],
+                timestamp_ms: (i != 1).then_some(1_000),
+                produced_at_ms: (i == 2).then_some(998),
+                consumed_at_ms: 1_004,
+                size: 3,
+                payload,
+                key_schema: None,
+                value_schema: None,
+            };
+            let text = serde_json::to_string(&ServerMessage::Record(record.clone())).expect("json");
+            let read = Head::read(&text).expect("a head");
+            let by_serde: Serde = serde_json::from_str(&text).expect("serde");
+            assert_eq!(read, Head::of(&record));
+            assert_eq!(
+                (
+                    read.partition,
+                    read.offset,
+                    read.timestamp_ms,
+                    read.produced_at_ms,
+                    read.consumed_at_ms
+                ),
+                (
+                    by_serde.partition,
+                    by_serde.offset,
+                    by_serde.timestamp_ms,
+                    by_serde.produced_at_ms,
+                    by_serde.consumed_at_ms
+                )
+            );
+            // Explicit nulls read as absent, as serde reads them.
+            let nulls = text.replacen('{', r#"{"timestamp_ms":null,"produced_at_ms":null,"#, 1);
+            if record.timestamp_ms.is_none() {
+                assert_eq!(Head::read(&nulls).map(|h| h.timestamp_ms), Some(None));
+            }
+        }
+        for broken in [
+            "",
+            "{}",
+            r#"{"partition":1,"offset":2}"#,
+            r#"{"partition":"1","offset":2,"consumed_at_ms":3}"#,
+            r#"{"partition":1,"offset":2.5,"consumed_at_ms":3}"#,
+            r#"{"partition":1,"offset":2,"consumed_at_ms":3"#,
+        ] {
+            assert_eq!(Head::read(broken), None, "{broken}");
+        }
     }
 
     fn ids(feed: &mut Feed) -> Vec<(i32, i64)> {

@@ -10,6 +10,8 @@
 //! - [`services`]: the demo services (consumer groups the gateway runs) and
 //!   the commands that stop, start and scale them.
 //! - [`headers`]: the Kafka record headers the gateway writes.
+//! - [`scan`]: the parts of a JSON text found by its structure alone, for
+//!   counting the stream's records without reading them.
 //!
 //! This crate is plain data and pure functions (serde only), so it compiles
 //! both natively and to WebAssembly. No Kafka type appears here: the browser
@@ -21,6 +23,7 @@ pub mod integral;
 pub mod json;
 pub mod load;
 pub mod order;
+pub mod scan;
 pub mod search;
 pub mod services;
 pub mod stream;

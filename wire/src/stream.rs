@@ -66,8 +66,9 @@ pub enum ServerMessage {
     /// partitions, every consumer group reading it, the demo services. A
     /// client that falls behind skips to the latest.
     Flow(FlowSnapshot),
-    /// Orders a demo service finished since its last such message (batched,
-    /// a few per second).
+    /// Orders a demo service finished since its last such message (four a
+    /// second per service; at most the newest 1,024 of them: the service's
+    /// counters in [`ServerMessage::Flow`] count them all).
     Processed {
         service: String,
         orders: Vec<ProcessedOrder>,
@@ -85,22 +86,21 @@ const RECORD_HEAD: &str = r#"{"type":"record","#;
 /// The records of a `record` or `records` message, each as its text (a
 /// `record` message, tag and all), without reading them: a client that
 /// counts thousands of records a second and shows a few reads only those
-/// whole. `None` for any other message, and for a `records` message that
-/// is not JSON.
+/// whole. The records are found by the message's structure alone
+/// ([`crate::scan`]), as the gateway writes it: [`RECORDS_HEAD`], the
+/// records, `]}`. `None` for any other message, and for a `records`
+/// message not so made.
 pub fn record_texts(message: &str) -> Option<Vec<&str>> {
-    #[derive(Deserialize)]
-    struct Records<'a> {
-        #[serde(borrow)]
-        records: Vec<&'a serde_json::value::RawValue>,
-    }
     if message.starts_with(RECORD_HEAD) {
         return Some(vec![message]);
     }
-    if !message.starts_with(RECORDS_HEAD) {
-        return None;
-    }
-    let Records { records } = serde_json::from_str(message).ok()?;
-    Some(records.into_iter().map(|r| r.get()).collect())
+    // From the array's `[`, the last byte of the head.
+    let array = message
+        .strip_prefix(RECORDS_HEAD)
+        .map(|_| &message[RECORDS_HEAD.len() - 1..])?
+        .trim_end()
+        .strip_suffix('}')?;
+    crate::scan::array_elements(array)
 }
 
 /// Most records a client may ask to get in one message (`batch`).
