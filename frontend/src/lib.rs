@@ -12,8 +12,9 @@
 //!
 //! The browser side is thin:
 //! - `socket`: the client of the gateway's stream (reconnects with backoff,
-//!   resumes, renders at most once per frame); `api`: REST calls;
-//!   `clock`: the browser's time.
+//!   resumes, repaints at a pace fitted to the machine, see `pacing`) over
+//!   `websocket` (the browser's WebSocket, its text read in bulk); `api`:
+//!   REST calls; `clock`: the browser's time.
 //! - `app`: the page's shell, laying out one panel per `*_view` module:
 //!   `header_view` (topic and badges; `token_view` the API token),
 //!   `order_view`, `load_view` (the spike), `services_view`,
@@ -50,5 +51,6 @@ pub mod services_view;
 pub mod socket;
 pub mod token_view;
 pub mod topics_view;
+mod websocket;
 
 pub use app::App;

@@ -3,9 +3,9 @@
 //! [`FlowState`], and reconnects with backoff, resuming where it left off,
 //! whenever the connection ends.
 //!
-//! Messages update the feed without notifying; a repaint is requested at
-//! most once per animation frame, and the feed's list at most four times a
-//! second, so a busy topic costs a bounded amount of rendering however many
+//! Messages update the feed and the flow without notifying; a repaint is
+//! requested at most four times a second (less often where repaints take
+//! longer), so a busy topic costs a bounded amount of rendering however many
 //! records arrive. The feed itself is bounded, so a hidden tab (where
 //! animation frames stop) does not grow either.
 
@@ -13,8 +13,6 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
-use gloo_net::websocket::Message;
-use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
 use wire::ServerMessage;
 
@@ -23,6 +21,7 @@ use crate::clock::{now_ms, sleep};
 use crate::feed::Feed;
 use crate::flow::FlowState;
 use crate::pacing::Pacing;
+use crate::websocket::TextSocket;
 
 /// Recent records per partition asked for on the first connect, so a fresh
 /// page is not empty. A reconnect asks to resume where the page left off.
@@ -96,13 +95,13 @@ pub(crate) fn start(
             let mut served = false;
             let mut reopening = false;
             let filter = live.running.get_untracked();
-            if let Ok(mut socket) = WebSocket::open(
+            if let Ok(mut socket) = TextSocket::open(
                 &feed.with_untracked(|f| url(f, wanted.as_deref(), filter.as_deref())),
             ) {
                 loop {
                     let next = futures_util::future::select(socket.next(), reopened.next()).await;
-                    let message = match next {
-                        futures_util::future::Either::Left((Some(Ok(message)), _)) => message,
+                    let text = match next {
+                        futures_util::future::Either::Left((Some(text), _)) => text,
                         futures_util::future::Either::Left(_) => break,
                         // Another filter: this stream ends, the next one
                         // opens at once.
