@@ -1,16 +1,17 @@
-//! How often the feed's list repaints, fitted to the machine the page runs
-//! on: a repaint's frame (the list's DOM changes, then style, layout and
-//! paint) should take a small share of the time between repaints. On a fast
-//! machine that is four repaints a second; on a slow or busy one the list
-//! repaints less often, down to once every two seconds, while every record
-//! is still read and counted (only drawing backs off, never reading).
+//! How often the page repaints what streams in (the feed's list and the
+//! flow's views), fitted to the machine the page runs on: a repaint's frame
+//! (the DOM changes, then style, layout and paint) should take a small share
+//! of the time between repaints. On a fast machine that is four repaints a
+//! second; on a slow or busy one fewer, down to one every two seconds, while
+//! every record is still read and counted (only drawing backs off, never
+//! reading).
 
-/// Least time between two repaints of the list, in milliseconds: as fast
-/// as anyone reads a moving list.
+/// Least time between two repaints, in milliseconds: as fast as anyone
+/// reads a moving list.
 pub const MIN_INTERVAL_MS: f64 = 250.0;
 /// Most time between two repaints while records stream.
 pub const MAX_INTERVAL_MS: f64 = 2_000.0;
-/// The share of the time a repainting list may take: a repaint's frame of
+/// The share of the time repainting may take: a repaint's frame of
 /// 25 ms on a slow machine spaces repaints 250 ms apart, one of 100 ms a
 /// second apart.
 const BUDGET: f64 = 0.1;
@@ -33,7 +34,7 @@ impl Default for Pacing {
 }
 
 impl Pacing {
-    /// The least time from one repaint of the list to the next.
+    /// The least time from one repaint to the next.
     pub fn interval_ms(&self) -> f64 {
         self.interval_ms
     }

@@ -110,15 +110,11 @@ pub(crate) fn start(
                             break;
                         }
                     };
-                    let Message::Text(text) = message else {
-                        continue;
-                    };
                     // Records, thousands a second, are counted as they
                     // come and read whole only when listed.
                     if let Some(records) = wire::stream::record_texts(&text) {
                         feed.update_untracked(|f| f.apply_texts(records, now_ms()));
-                        repaint.feed.set(true);
-                        schedule_repaint(feed, flow, &repaint);
+                        repaint_feed(feed, &repaint);
                         continue;
                     }
                     // A message this build does not understand is skipped, not fatal.
@@ -134,18 +130,17 @@ pub(crate) fn start(
                     match message {
                         ServerMessage::Flow(snapshot) => {
                             flow.update_untracked(|f| f.apply_snapshot(snapshot));
-                            repaint.flow.set(true);
+                            repaint_flow(flow, &repaint);
                         }
                         ServerMessage::Processed { service, orders } => {
                             flow.update_untracked(|f| f.apply_processed(&service, orders));
-                            repaint.flow.set(true);
+                            repaint_flow(flow, &repaint);
                         }
                         message => {
                             feed.update_untracked(|f| f.apply(message, now_ms()));
-                            repaint.feed.set(true);
+                            repaint_feed(feed, &repaint);
                         }
                     }
-                    schedule_repaint(feed, flow, &repaint);
                 }
             }
             if reopening {
@@ -179,56 +174,78 @@ fn is_the_filters_fault(error: &wire::ErrorBody) -> bool {
         || (error.code == wire::ErrorCode::Busy && error.message.contains("filter"))
 }
 
-/// Which state changed since the last repaint, and whether one is scheduled.
+/// The two things a repaint draws, each paced by itself: the feed's list,
+/// and the flow's views (under load a demo service reports what it
+/// processed four times a second, three services twelve messages, and each
+/// one drawn at once would redraw every view of the flow). Apart, the two
+/// repaints fall on different frames, so neither frame carries both.
 ///
-/// A record after a quiet spell shows on the next frame; a stream of them is
-/// listed at most every [`Pacing::interval_ms`] (four times a second on a
+/// A message after a quiet spell shows on the next frame; a stream of them
+/// is drawn at most every [`Pacing::interval_ms`] (four times a second on a
 /// fast machine, less often where repaints take longer; see
 /// [`crate::pacing`] and [`crate::feed::MAX_NEW_ROWS`]).
 #[derive(Default)]
 struct Repaint {
-    scheduled: Cell<bool>,
-    feed: Cell<bool>,
-    flow: Cell<bool>,
-    /// When the feed last repainted (`Date.now()`).
-    feed_painted_ms: Cell<f64>,
+    feed: Part,
+    flow: Part,
+    /// Fitted to the frames of both.
     pacing: Cell<Pacing>,
 }
 
-/// Requests one repaint, of what changed only, on an animation frame:
-/// records arrive far more often than the flow's state changes, and the
-/// flow's state is read by every feed row.
-fn schedule_repaint(feed: RwSignal<Feed>, flow: RwSignal<FlowState>, repaint: &Rc<Repaint>) {
-    if repaint.scheduled.replace(true) {
-        return;
-    }
-    let wait_ms = if repaint.feed.get() {
-        repaint.feed_painted_ms.get() + repaint.pacing.get().interval_ms() - js_sys::Date::now()
-    } else {
-        0.0
-    };
-    let repaint = repaint.clone();
-    let paint = move || {
-        repaint.scheduled.set(false);
-        if repaint.feed.replace(false) {
-            let started = js_sys::Date::now();
-            repaint.feed_painted_ms.set(started);
+/// One part of the page's repaint: whether it changed, whether a repaint
+/// is scheduled, and when it was last drawn (`Date.now()`).
+#[derive(Default)]
+struct Part {
+    changed: Cell<bool>,
+    scheduled: Cell<bool>,
+    painted_ms: Cell<f64>,
+}
+
+/// Marks the feed changed and schedules its repaint.
+fn repaint_feed(feed: RwSignal<Feed>, repaint: &Rc<Repaint>) {
+    schedule(
+        repaint,
+        |r| &r.feed,
+        move || {
             feed.update_untracked(|f| {
                 f.publish();
             });
             feed.notify();
-            // The list's changes are drawn before the next frame begins:
-            // the time until then is what this repaint cost the machine.
-            let repaint = repaint.clone();
-            request_animation_frame(move || {
-                let mut pacing = repaint.pacing.get();
-                pacing.record(js_sys::Date::now() - started);
-                repaint.pacing.set(pacing);
-            });
+        },
+    );
+}
+
+/// Marks the flow's state changed and schedules its repaint.
+fn repaint_flow(flow: RwSignal<FlowState>, repaint: &Rc<Repaint>) {
+    schedule(repaint, |r| &r.flow, move || flow.notify());
+}
+
+/// Requests one repaint of `part`, on an animation frame once its pace
+/// allows, unless one is scheduled.
+fn schedule(repaint: &Rc<Repaint>, part: fn(&Repaint) -> &Part, draw: impl FnOnce() + 'static) {
+    part(repaint).changed.set(true);
+    if part(repaint).scheduled.replace(true) {
+        return;
+    }
+    let wait_ms =
+        part(repaint).painted_ms.get() + repaint.pacing.get().interval_ms() - js_sys::Date::now();
+    let repaint = repaint.clone();
+    let paint = move || {
+        let this = part(&repaint);
+        this.scheduled.set(false);
+        if !this.changed.replace(false) {
+            return;
         }
-        if repaint.flow.replace(false) {
-            flow.notify();
-        }
+        let started = js_sys::Date::now();
+        this.painted_ms.set(started);
+        draw();
+        // The changes are drawn before the next frame begins: the time
+        // until then is what this repaint cost the machine.
+        request_animation_frame(move || {
+            let mut pacing = repaint.pacing.get();
+            pacing.record(js_sys::Date::now() - started);
+            repaint.pacing.set(pacing);
+        });
     };
     if wait_ms > 0.0 {
         set_timeout(
