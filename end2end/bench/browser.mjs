@@ -4,6 +4,12 @@
 // Driven by the Rust benchmark suite (`bench suite`), which sends the load.
 //
 //   node bench/browser.mjs http://127.0.0.1:PORT/
+//
+// To see where the page's time goes over the measured span (not used by the
+// suite): TRACE_OUT=file.json records Chromium's own trace of it (summed up by
+// `node bench/trace-summary.mjs file.json`), and PROFILE_OUT=file.cpuprofile
+// a sampled profile of the page's code (DevTools' Performance panel reads
+// both).
 import { createInterface } from 'node:readline';
 import { launchBrowser } from '../tests/support/browser.js';
 
@@ -59,6 +65,18 @@ try {
   const domSize = () => page.evaluate(() => document.getElementsByTagName('*').length);
   const seenBefore = await seen();
   await page.evaluate(() => window.__benchReset());
+  const profiler = process.env.PROFILE_OUT ? await page.context().newCDPSession(page) : null;
+  if (profiler) {
+    await profiler.send('Profiler.enable');
+    await profiler.send('Profiler.setSamplingInterval', { interval: 500 });
+    await profiler.send('Profiler.start');
+  }
+  if (process.env.TRACE_OUT) {
+    await browser.startTracing(page, {
+      path: process.env.TRACE_OUT,
+      categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline'],
+    });
+  }
   const started = Date.now();
   let domMax = await domSize();
   const sampler = setInterval(async () => {
@@ -71,6 +89,11 @@ try {
   // (An open stdin would keep this process alive.)
   process.stdin.destroy();
   clearInterval(sampler);
+  if (process.env.TRACE_OUT) await browser.stopTracing();
+  if (profiler) {
+    const { profile } = await profiler.send('Profiler.stop');
+    (await import('node:fs')).writeFileSync(process.env.PROFILE_OUT, JSON.stringify(profile));
+  }
   domMax = Math.max(domMax, await domSize());
   const m = await page.evaluate(() => window.__bench);
   const seconds = (Date.now() - started) / 1000;
