@@ -112,9 +112,10 @@ fn string_end(text: &[u8], start: usize) -> Option<usize> {
 /// brackets counted outside strings. Each closing bracket must match its
 /// opening one.
 fn container_end(text: &[u8], start: usize) -> Option<usize> {
-    // Only the kinds of the open brackets are kept, one bit each: a text
-    // nested deeper than 64 is not something the gateway sends.
-    let mut open: u64 = 0;
+    // Only the kinds of the open brackets are kept, one bit each. The
+    // gateway sends record values nested up to 100 deep, inside a record
+    // inside a message: 128 holds them.
+    let mut open: u128 = 0;
     let mut depth = 0_u32;
     let mut at = start;
     loop {
@@ -124,10 +125,10 @@ fn container_end(text: &[u8], start: usize) -> Option<usize> {
                 continue;
             }
             b @ (b'{' | b'[') => {
-                if depth == 64 {
+                if depth == 128 {
                     return None;
                 }
-                open = (open << 1) | u64::from(b == b'{');
+                open = (open << 1) | u128::from(b == b'{');
                 depth += 1;
             }
             b @ (b'}' | b']') => {
@@ -211,8 +212,16 @@ mod tests {
         ] {
             assert_eq!(object_members(text), None, "{text}");
         }
-        let deep = format!("[{}{}]", "[".repeat(65), "]".repeat(65));
-        assert_eq!(array_elements(&deep), None);
+        // A record's value nested 100 deep (as deep as the gateway sends),
+        // inside its record and message, is read; past 128 it is refused.
+        let value = format!("{}1{}", "{\"a\":[".repeat(50), "]}".repeat(50));
+        let record = format!(r#"{{"partition":0,"payload":{{"kind":"json","value":{value}}}}}"#);
+        assert_eq!(object_members(&record).map(|m| m.len()), Some(2));
+        let message = format!("[{record}]");
+        assert_eq!(array_elements(&message), Some(vec![record.as_str()]));
+        let at = |depth: usize| format!("[{}{}]", "[".repeat(depth), "]".repeat(depth));
+        assert!(array_elements(&at(128)).is_some());
+        assert_eq!(array_elements(&at(129)), None);
     }
 
     /// Mutations of JSON texts (bytes changed, cut, doubled): wherever
