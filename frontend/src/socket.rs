@@ -3,8 +3,8 @@
 //! [`FlowState`], and reconnects with backoff, resuming where it left off,
 //! whenever the connection ends.
 //!
-//! Messages update the feed and the flow without notifying; a repaint is
-//! requested at most four times a second (less often where repaints take
+//! Messages update the feed and the flow without notifying; each of the two
+//! is repainted at most four times a second (less often where repaints take
 //! longer), so a busy topic costs a bounded amount of rendering however many
 //! records arrive. The feed itself is bounded, so a hidden tab (where
 //! animation frames stop) does not grow either.
@@ -177,8 +177,8 @@ fn is_the_filters_fault(error: &wire::ErrorBody) -> bool {
 /// The two things a repaint draws, each paced by itself: the feed's list,
 /// and the flow's views (under load a demo service reports what it
 /// processed four times a second, three services twelve messages, and each
-/// one drawn at once would redraw every view of the flow). Apart, the two
-/// repaints fall on different frames, so neither frame carries both.
+/// one drawn at once would redraw every view of the flow). Paced apart, the
+/// two repaints mostly fall on different frames (nothing forces it).
 ///
 /// A message after a quiet spell shows on the next frame; a stream of them
 /// is drawn at most every [`Pacing::interval_ms`] (four times a second on a
@@ -192,16 +192,16 @@ struct Repaint {
     pacing: Cell<Pacing>,
 }
 
-/// One part of the page's repaint: whether it changed, whether a repaint
-/// is scheduled, and when it was last drawn (`Date.now()`).
+/// One part of the page's repaint: whether a repaint of it (for a change
+/// since it was last drawn) is scheduled, and when it was last drawn
+/// (`Date.now()`).
 #[derive(Default)]
 struct Part {
-    changed: Cell<bool>,
     scheduled: Cell<bool>,
     painted_ms: Cell<f64>,
 }
 
-/// Marks the feed changed and schedules its repaint.
+/// Schedules a repaint of the feed, which changed.
 fn repaint_feed(feed: RwSignal<Feed>, repaint: &Rc<Repaint>) {
     schedule(
         repaint,
@@ -215,7 +215,7 @@ fn repaint_feed(feed: RwSignal<Feed>, repaint: &Rc<Repaint>) {
     );
 }
 
-/// Marks the flow's state changed and schedules its repaint.
+/// Schedules a repaint of the flow's views: its state changed.
 fn repaint_flow(flow: RwSignal<FlowState>, repaint: &Rc<Repaint>) {
     schedule(repaint, |r| &r.flow, move || flow.notify());
 }
@@ -223,7 +223,6 @@ fn repaint_flow(flow: RwSignal<FlowState>, repaint: &Rc<Repaint>) {
 /// Requests one repaint of `part`, on an animation frame once its pace
 /// allows, unless one is scheduled.
 fn schedule(repaint: &Rc<Repaint>, part: fn(&Repaint) -> &Part, draw: impl FnOnce() + 'static) {
-    part(repaint).changed.set(true);
     if part(repaint).scheduled.replace(true) {
         return;
     }
@@ -233,9 +232,6 @@ fn schedule(repaint: &Rc<Repaint>, part: fn(&Repaint) -> &Part, draw: impl FnOnc
     let paint = move || {
         let this = part(&repaint);
         this.scheduled.set(false);
-        if !this.changed.replace(false) {
-            return;
-        }
         let started = js_sys::Date::now();
         this.painted_ms.set(started);
         draw();
